@@ -1,0 +1,70 @@
+// On the wire a vector clock is a JSON object from replica ID to counter: `{"laptop-a": 3, "server": 12}`.
+// Counters are positive integers; a zero entry is accepted and dropped.
+extension VectorClock: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyCodingKey.self)
+        var clock = VectorClock()
+        for key in container.allKeys {
+            guard ReplicaID.isValid(key.stringValue) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key,
+                    in: container,
+                    debugDescription: "not a valid replica id"
+                )
+            }
+            let counter = try container.decodeInteger(UInt64.self, forKey: key)
+            clock.record(Dot(replica: ReplicaID(unchecked: key.stringValue), counter: counter))
+        }
+        self = clock
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: AnyCodingKey.self)
+        for entry in entries {
+            try container.encode(entry.counter, forKey: AnyCodingKey(entry.replica.rawValue))
+        }
+    }
+}
+
+// MARK: - Compact text form
+
+extension VectorClock {
+    /// A compact text form for storage columns: `laptop-a:3,server:12`, sorted by replica; the empty clock is "".
+    ///
+    /// Typical records carry one to three entries, so this stays within a few dozen bytes.
+    public var compactEncoded: String {
+        var text = ""
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { text += "," }
+            text += entry.replica.rawValue
+            text += ":"
+            text += String(entry.counter)
+        }
+        return text
+    }
+
+    /// Parses ``compactEncoded``.
+    public init(compactEncoded text: String) throws(WireFormatError) {
+        var clock = VectorClock()
+        if !text.isEmpty {
+            for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let colon = part.lastIndex(of: ":"),
+                    let counter = UInt64(part[part.index(after: colon)...]),
+                    ReplicaID.isValid(String(part[..<colon]))
+                else {
+                    throw WireFormatError(.malformedPayload, "compact vector clock entry '\(part)' is not REPLICA:COUNTER")
+                }
+                clock.record(Dot(replica: ReplicaID(unchecked: String(part[..<colon])), counter: counter))
+            }
+        }
+        self = clock
+    }
+}
+
+struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}

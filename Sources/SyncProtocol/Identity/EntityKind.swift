@@ -1,0 +1,24 @@
+/// The name of an entity (a kind of record). Unknown names are kept as they are, so a replica can carry the
+/// records of a newer server without understanding them.
+public struct EntityKind: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(_ rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    public static let account = EntityKind("account")
+    public static let contact = EntityKind("contact")
+    public static let activity = EntityKind("activity")
+    public static let task = EntityKind("task")
+    public static let deal = EntityKind("deal")
+    public static let product = EntityKind("product")
+    public static let stock = EntityKind("stock")
+    public static let invoice = EntityKind("invoice")
+
+    public static func < (lhs: EntityKind, rhs: EntityKind) -> Bool {
+        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+    }
+
+    public var description: String { rawValue }
+}

@@ -1,0 +1,20 @@
+/// Per-field last-writer-wins with conflict capture.
+///
+/// A causally later write replaces the earlier one. Concurrent writes to the same field are all kept in the
+/// register; the record shows the one with the greatest hybrid timestamp, ties broken by the greater replica ID
+/// (then counter), and every other concurrent value is a loser kept for review, never dropped.
+///
+/// Laws: order-independent and idempotent (the register is the causal set of maximal writes); a write is only
+/// ever removed by a write whose context contains it.
+public struct LastWriterWins: FieldMergeRule {
+    public init() {}
+
+    public func winner(of register: FieldRegister) -> FieldEntry? {
+        register.elements.max { $0.precedesInWriteOrder($1) }
+    }
+
+    public func losers(in register: FieldRegister) -> [FieldEntry] {
+        guard register.elements.count > 1, let winner = winner(of: register) else { return [] }
+        return register.elements.filter { $0.dot != winner.dot }
+    }
+}

@@ -1,0 +1,161 @@
+/// The CRM's data model (PRODUCT.md, "The data") as data: every entity, field, type, merge rule and owner.
+///
+/// Replicas and the server read the rules from here, so a rule changes in one place.
+public enum CRMSchema {
+    /// Task status: among concurrent writes done > cancelled > open.
+    public static let taskStatus = OrderedState(order: [["open"], ["cancelled"], ["done"]])
+
+    /// Deal stage: among concurrent writes the furthest stage wins; won and lost are equally far, and concurrent
+    /// won vs lost is a conflict for a person (last-writer-wins order decides what shows meanwhile).
+    public static let dealStage = OrderedState(
+        order: [["new"], ["contacted"], ["negotiation"], ["decision"], ["contract"], ["won", "lost"]],
+        conflictingPairs: [("won", "lost")]
+    )
+
+    public static let dealStages = ["new", "contacted", "negotiation", "decision", "contract", "won", "lost"]
+
+    private static let text = ValueType.text(maxBytes: 200)
+    private static let longText = ValueType.text(maxBytes: 65_536)
+    private static let mutableOperations: Set<String> = ["create", "set", "delete"]
+
+    public static let account = EntitySchema(
+        .account,
+        scope: .territory(field: "territory"),
+        replicaOperations: mutableOperations,
+        fields: [
+            FieldSchema("name", text, required: true),
+            FieldSchema("kind", .enumeration(["customer", "prospect", "supplier", "partner"])),
+            FieldSchema("industry", text),
+            FieldSchema("region", text),
+            FieldSchema("status", .enumeration(["active", "passive"])),
+            FieldSchema("address", .text(maxBytes: 1000)),
+            FieldSchema("phone", .text(maxBytes: 64)),
+            FieldSchema("email", text),
+            FieldSchema("website", text),
+            FieldSchema("territory", .text(maxBytes: 64), ownership: .serverAfterCreate, required: true),
+            FieldSchema("owner", .text(maxBytes: 128), ownership: .serverAfterCreate),
+            FieldSchema("payment_standing", .enumeration(["strict", "hesitant", "disloyal"]), ownership: .server),
+        ]
+    )
+
+    public static let contact = EntitySchema(
+        .contact,
+        scope: .account(field: "account_id"),
+        replicaOperations: mutableOperations,
+        fields: [
+            FieldSchema("account_id", .reference(.account), ownership: .serverAfterCreate, required: true),
+            FieldSchema("first_name", text),
+            FieldSchema("last_name", text),
+            FieldSchema("role", .enumeration(["billing", "marketing", "decision_maker", "technical", "other"])),
+            FieldSchema("title", text),
+            FieldSchema("phone", .text(maxBytes: 64)),
+            FieldSchema("mobile", .text(maxBytes: 64)),
+            FieldSchema("email", text),
+        ]
+    )
+
+    public static let activity = EntitySchema(
+        .activity,
+        kind: .appendOnly,
+        scope: .account(field: "account_id"),
+        replicaOperations: ["append"],
+        fields: [
+            FieldSchema("account_id", .reference(.account), required: true),
+            FieldSchema("contact_id", .reference(.contact)),
+            FieldSchema("deal_id", .reference(.deal)),
+            FieldSchema("kind", .enumeration(["call", "meeting", "visit", "email", "note"]), required: true),
+            FieldSchema("subject", .text(maxBytes: 500), required: true),
+            FieldSchema("body", longText),
+            FieldSchema("occurred_at", .timestamp, required: true),
+            FieldSchema("author", .text(maxBytes: 128)),
+        ]
+    )
+
+    public static let task = EntitySchema(
+        .task,
+        scope: .account(field: "account_id"),
+        replicaOperations: mutableOperations,
+        fields: [
+            FieldSchema("account_id", .reference(.account), ownership: .serverAfterCreate),
+            FieldSchema("deal_id", .reference(.deal)),
+            FieldSchema("title", .text(maxBytes: 500), required: true),
+            FieldSchema("notes", longText),
+            FieldSchema("due_at", .timestamp),
+            FieldSchema("assignee", .text(maxBytes: 128)),
+            FieldSchema("priority", .enumeration(["low", "normal", "high"])),
+            FieldSchema(
+                "status",
+                .enumeration(["open", "cancelled", "done"]),
+                rule: .orderedState(taskStatus),
+                required: true
+            ),
+        ]
+    )
+
+    public static let deal = EntitySchema(
+        .deal,
+        scope: .account(field: "account_id"),
+        replicaOperations: mutableOperations,
+        fields: [
+            FieldSchema("account_id", .reference(.account), ownership: .serverAfterCreate, required: true),
+            FieldSchema("title", .text(maxBytes: 500), required: true),
+            FieldSchema("stage", .enumeration(dealStages), rule: .orderedState(dealStage), required: true),
+            FieldSchema("amount", .integer),
+            FieldSchema("currency", .currency),
+            FieldSchema("expected_close", .date),
+            FieldSchema("lost_reason", .text(maxBytes: 1000)),
+        ]
+    )
+
+    public static let product = EntitySchema(
+        .product,
+        scope: .everyone,
+        replicaOperations: [],
+        fields: [
+            FieldSchema("part_number", .text(maxBytes: 64), required: true),
+            FieldSchema("name", text, required: true),
+            FieldSchema("unit", .text(maxBytes: 32)),
+            FieldSchema("price_list", .nonNegativeInteger),
+            FieldSchema("price_dealer", .nonNegativeInteger),
+            FieldSchema("price_promo", .nonNegativeInteger),
+            FieldSchema("currency", .currency),
+            FieldSchema("active", .bool),
+        ]
+    )
+
+    public static let stock = EntitySchema(
+        .stock,
+        kind: .counter(field: "quantity"),
+        scope: .everyone,
+        replicaOperations: ["counter_delta"],
+        fields: [
+            FieldSchema("part_number", .text(maxBytes: 64), required: true),
+            FieldSchema("warehouse", .text(maxBytes: 64), required: true),
+        ]
+    )
+
+    public static let invoice = EntitySchema(
+        .invoice,
+        scope: .account(field: "account_id"),
+        replicaOperations: [],
+        fields: [
+            FieldSchema("account_id", .reference(.account), required: true),
+            FieldSchema("number", .text(maxBytes: 64), required: true),
+            FieldSchema("amount", .integer, required: true),
+            FieldSchema("currency", .currency),
+            FieldSchema("issued_at", .timestamp),
+            FieldSchema("due_at", .timestamp),
+            FieldSchema("paid_at", .timestamp),
+        ]
+    )
+
+    /// Every entity, by name.
+    public static let entities: [EntityKind: EntitySchema] = Dictionary(
+        uniqueKeysWithValues: [account, contact, activity, task, deal, product, stock, invoice].map { ($0.entity, $0) }
+    )
+
+    /// The schema of `entity`, or ``EntitySchema/unknown(_:)`` for an entity this build does not know.
+    public static func schema(for entity: EntityKind) -> EntitySchema {
+        entities[entity] ?? .unknown(entity)
+    }
+}

@@ -1,0 +1,41 @@
+/// `POST /v1/push`: a batch of one replica's changes, in dot order.
+public struct PushRequest: Hashable, Sendable, Codable {
+    public var protocolVersion: Int
+    /// The pushing replica; every change's dot must name it.
+    public var replicaID: ReplicaID
+    public var changes: [Change]
+
+    public init(protocolVersion: Int = WireVersion.current, replicaID: ReplicaID, changes: [Change]) {
+        self.protocolVersion = protocolVersion
+        self.replicaID = replicaID
+        self.changes = changes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol_version"
+        case replicaID = "replica_id"
+        case changes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        protocolVersion = try container.decodeInteger(Int.self, forKey: .protocolVersion)
+        let replica = try container.decode(String.self, forKey: .replicaID)
+        guard ReplicaID.isValid(replica) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .replicaID,
+                in: container,
+                debugDescription: "replica_id must be 1 to 64 characters of A-Z a-z 0-9 . _ -"
+            )
+        }
+        replicaID = ReplicaID(unchecked: replica)
+        changes = try container.decode([Change].self, forKey: .changes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(protocolVersion, forKey: .protocolVersion)
+        try container.encode(replicaID.rawValue, forKey: .replicaID)
+        try container.encode(changes, forKey: .changes)
+    }
+}

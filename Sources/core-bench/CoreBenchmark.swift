@@ -1,0 +1,8 @@
+import SyncProtocol
+
+@main
+struct CoreBenchmark {
+    static func main() {
+        print("placeholder")
+    }
+}
