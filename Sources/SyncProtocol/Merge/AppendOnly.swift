@@ -3,7 +3,8 @@
 ///
 /// An update or delete is rejected with a reason. Two different appends with the same record ID (which offline
 /// ID generation makes practically impossible) are decided deterministically: the earlier one in last-writer-wins
-/// order stays, the other is rejected as a duplicate record.
+/// order stays and the other is superseded. (The server refuses such a push up front with `duplicate_record`, so
+/// its author hears of it.)
 ///
 /// Laws: order-independent for the kept record and idempotent.
 public struct AppendOnly: MergeRule {
@@ -49,6 +50,6 @@ public struct AppendOnly: MergeRule {
             state = record
             return .applied
         }
-        return .rejected(ChangeRejection(.duplicateRecord, "an \(input.entity) with this id already exists"))
+        return .superseded
     }
 }
