@@ -5,7 +5,7 @@ public import SyncProtocol
 /// had. The merge laws hold for histories like these (a change's context only names changes that exist).
 public struct HistoryGenerator {
     /// Makes the operation of one local change, given the author's current view of the record; nil skips.
-    public typealias OperationMaker = (inout SeededGenerator, ReplicaID, RecordState) -> Operation?
+    public typealias OperationMaker = (inout SeededGenerator, ReplicaID, RecordState) -> Change.Operation?
 
     public var rng: SeededGenerator
     public let entity: EntityKind
@@ -21,7 +21,7 @@ public struct HistoryGenerator {
 
     /// A history of `steps` steps whose first change is `first` (a create, made by the first replica and seen by
     /// all), then local changes and partial syncs.
-    public mutating func generate(first: Operation?, steps: Int, _ makeOperation: OperationMaker) -> [Change] {
+    public mutating func generate(first: Change.Operation?, steps: Int, _ makeOperation: OperationMaker) -> [Change] {
         let schema = CRMSchema.schema(for: entity)
         var views = [RecordState](repeating: RecordState(entity: entity, id: recordID), count: replicas.count)
         var known = [Set<Int>](repeating: [], count: replicas.count)
@@ -30,7 +30,7 @@ public struct HistoryGenerator {
         let skews = replicas.map { _ in Int64.random(in: -5_000...5_000, using: &rng) }
         var changes: [Change] = []
 
-        func make(_ operation: Operation, by index: Int, step: Int) {
+        func make(_ operation: Change.Operation, by index: Int, step: Int) {
             counters[index] += 1
             let now = 1_795_428_000_000 + Int64(step) * 700 + skews[index]
             let change = Change(

@@ -44,38 +44,40 @@ public struct Change: Hashable, Sendable {
     }
 }
 
-/// What a change does to its record.
-public enum Operation: Hashable, Sendable {
-    /// Creates a record with initial field values (mutable entities).
-    case create([String: FieldValue])
-    /// Sets some fields; fields not named keep their values. A null value clears a field.
-    case set([String: FieldValue])
-    /// Deletes the record, leaving a tombstone.
-    case delete
-    /// Adds a signed amount to a counter (stock: sell is negative, return positive).
-    case counterDelta(Int64)
-    /// A recount: sets the counter's base to `quantity`; deltas not in the change's context still count on top.
-    case counterReset(Int64)
-    /// Creates an immutable record (activities): never updated, never deleted.
-    case append([String: FieldValue])
+extension Change {
+    /// What a change does to its record.
+    public enum Operation: Hashable, Sendable {
+        /// Creates a record with initial field values (mutable entities).
+        case create([String: FieldValue])
+        /// Sets some fields; fields not named keep their values. A null value clears a field.
+        case set([String: FieldValue])
+        /// Deletes the record, leaving a tombstone.
+        case delete
+        /// Adds a signed amount to a counter (stock: sell is negative, return positive).
+        case counterDelta(Int64)
+        /// A recount: sets the counter's base to `quantity`; deltas not in the change's context still count on top.
+        case counterReset(Int64)
+        /// Creates an immutable record (activities): never updated, never deleted.
+        case append([String: FieldValue])
 
-    /// The stable wire name, e.g. `counter_delta`.
-    public var name: String {
-        switch self {
-        case .create: "create"
-        case .set: "set"
-        case .delete: "delete"
-        case .counterDelta: "counter_delta"
-        case .counterReset: "counter_reset"
-        case .append: "append"
+        /// The stable wire name, e.g. `counter_delta`.
+        public var name: String {
+            switch self {
+            case .create: "create"
+            case .set: "set"
+            case .delete: "delete"
+            case .counterDelta: "counter_delta"
+            case .counterReset: "counter_reset"
+            case .append: "append"
+            }
         }
-    }
 
-    /// The fields a create, set or append carries; empty for the other operations.
-    public var fields: [String: FieldValue] {
-        switch self {
-        case .create(let fields), .set(let fields), .append(let fields): fields
-        case .delete, .counterDelta, .counterReset: [:]
+        /// The fields a create, set or append carries; empty for the other operations.
+        public var fields: [String: FieldValue] {
+            switch self {
+            case .create(let fields), .set(let fields), .append(let fields): fields
+            case .delete, .counterDelta, .counterReset: [:]
+            }
         }
     }
 }

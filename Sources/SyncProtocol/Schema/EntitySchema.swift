@@ -125,7 +125,7 @@ extension EntitySchema {
     }
 
     /// Why `operation` does not exist for this entity's kind, or nil.
-    func operationRejection(_ operation: Operation) -> ChangeRejection? {
+    func operationRejection(_ operation: Change.Operation) -> ChangeRejection? {
         let fits: Bool
         switch (kind, operation) {
         case (.appendOnly, .append): fits = true
