@@ -17,7 +17,7 @@ public struct EntityKind: Hashable, Sendable, Comparable, CustomStringConvertibl
     public static let invoice = EntityKind("invoice")
 
     public static func < (lhs: EntityKind, rhs: EntityKind) -> Bool {
-        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+        lhs.rawValue < rhs.rawValue  // ASCII only, so String order is byte order (and has a fast path)
     }
 
     public var description: String { rawValue }

@@ -20,7 +20,7 @@ public struct RecordID: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     public static func < (lhs: RecordID, rhs: RecordID) -> Bool {
-        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+        lhs.rawValue < rhs.rawValue  // ASCII only, so String order is byte order (and has a fast path)
     }
 
     public var description: String { rawValue }

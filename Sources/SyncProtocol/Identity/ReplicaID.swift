@@ -45,7 +45,7 @@ public struct ReplicaID: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Byte order: the same on every platform and in every language.
     public static func < (lhs: ReplicaID, rhs: ReplicaID) -> Bool {
-        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+        lhs.rawValue < rhs.rawValue  // ASCII only, so String order is byte order (and has a fast path)
     }
 
     public var description: String { rawValue }

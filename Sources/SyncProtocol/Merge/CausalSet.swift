@@ -9,36 +9,50 @@ public protocol CausallyStamped: Hashable, Sendable {
 /// This is the core of the multi-value register (and of counter resets): inserting a write removes the writes
 /// its context contains, and a write already contained in a kept write's context is superseded. Concurrent writes
 /// all stay, sorted by dot, so the set is canonical whatever order the writes came in.
-public struct CausalSet<Element: CausallyStamped>: Hashable, Sendable {
-    /// Sorted by dot; no element's context contains another element's dot.
-    public private(set) var elements: [Element]
+///
+/// Almost every field holds one value, so the first element is stored inline and only concurrent values go to an
+/// array: merging a field change then touches no extra heap object.
+public struct CausalSet<Element: CausallyStamped>: Hashable, Sendable, RandomAccessCollection {
+    /// The element with the smallest dot.
+    private var head: Element?
+    /// The other elements, sorted by dot.
+    private var tail: [Element] = []
 
-    public init() {
-        elements = []
-    }
+    public init() {}
 
-    public var isEmpty: Bool { elements.isEmpty }
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { head == nil ? 0 : 1 + tail.count }
+    public subscript(position: Int) -> Element { position == 0 ? head! : tail[position - 1] }
+
+    /// The elements, sorted by dot (a new array: iterate the set itself on hot paths).
+    public var elements: [Element] { Array(self) }
 
     /// Inserts `element` unless it is a duplicate or already superseded.
     public mutating func insert(_ element: Element) -> MergeStatus {
-        if elements.count == 1 {
-            // The common case: one current value. Avoids the general scans below.
-            let current = elements[0]
+        guard let current = head else {
+            head = element
+            return .applied
+        }
+        if tail.isEmpty {
+            // The common case: one current value. The incoming context is checked first: it is at hand, while the
+            // current value's context is a separate heap object.
             if current.dot == element.dot { return .duplicate }
-            if current.context.contains(element.dot) { return .superseded }
             if element.context.contains(current.dot) {
-                elements[0] = element
+                head = element
                 return .applied
             }
-        } else {
-            for current in elements {
-                if current.dot == element.dot { return .duplicate }
-                if current.context.contains(element.dot) { return .superseded }
-            }
-            elements.removeAll { element.context.contains($0.dot) }
+            if current.context.contains(element.dot) { return .superseded }
         }
-        let index = elements.firstIndex { element.dot < $0.dot } ?? elements.endIndex
-        elements.insert(element, at: index)
+        var all = Array(self)
+        for kept in all {
+            if kept.dot == element.dot { return .duplicate }
+            if kept.context.contains(element.dot) { return .superseded }
+        }
+        all.removeAll { element.context.contains($0.dot) }
+        let index = all.firstIndex { element.dot < $0.dot } ?? all.endIndex
+        all.insert(element, at: index)
+        head = all.first
+        tail = Array(all.dropFirst())
         return .applied
     }
 }

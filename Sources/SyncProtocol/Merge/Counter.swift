@@ -53,7 +53,7 @@ public struct Counter: MergeRule {
 
         /// The winning reset, if any.
         public var currentReset: Reset? {
-            resets.elements.max { lhs, rhs in
+            resets.max { lhs, rhs in
                 lhs.timestamp != rhs.timestamp ? lhs.timestamp < rhs.timestamp : lhs.dot < rhs.dot
             }
         }

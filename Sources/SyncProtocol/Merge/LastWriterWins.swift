@@ -10,11 +10,11 @@ public struct LastWriterWins: FieldMergeRule {
     public init() {}
 
     public func winner(of register: FieldRegister) -> FieldEntry? {
-        register.elements.max { $0.precedesInWriteOrder($1) }
+        register.max { $0.precedesInWriteOrder($1) }
     }
 
     public func losers(in register: FieldRegister) -> [FieldEntry] {
-        guard register.elements.count > 1, let winner = winner(of: register) else { return [] }
-        return register.elements.filter { $0.dot != winner.dot }
+        guard register.count > 1, let winner = winner(of: register) else { return [] }
+        return register.filter { $0.dot != winner.dot }
     }
 }

@@ -28,17 +28,17 @@ public struct OrderedState: FieldMergeRule, Hashable {
     }
 
     public func winner(of register: FieldRegister) -> FieldEntry? {
-        register.elements.max { lhs, rhs in
+        register.max { lhs, rhs in
             let (a, b) = (rank(of: lhs.value), rank(of: rhs.value))
             return a != b ? a < b : lhs.precedesInWriteOrder(rhs)
         }
     }
 
     public func losers(in register: FieldRegister) -> [FieldEntry] {
-        guard register.elements.count > 1, let winner = winner(of: register),
+        guard register.count > 1, let winner = winner(of: register),
             let winning = winner.value.stringValue
         else { return [] }
-        return register.elements.filter { entry in
+        return register.filter { entry in
             guard entry.dot != winner.dot, let losing = entry.value.stringValue else { return false }
             return conflictingPairs.contains([winning, losing])
         }

@@ -11,7 +11,7 @@ extension RecordState: Codable {
         id = RecordID(try container.decode(String.self, forKey: .id))
         clock = try container.decode(VectorClock.self, forKey: .clock)
         created = try container.decodeIfPresent(Stamp.self, forKey: .created)
-        fields = try container.decodeIfPresent([String: FieldRegister].self, forKey: .fields) ?? [:]
+        fields = try container.decodeIfPresent(FieldRegisters.self, forKey: .fields) ?? FieldRegisters()
         counter = try container.decodeIfPresent(Counter.State.self, forKey: .counter)
         appended = try container.decodeIfPresent(AppendOnly.Record.self, forKey: .appended)
         tombstones = try container.decodeIfPresent(Tombstones.State.self, forKey: .tombstones) ?? Tombstones.State()

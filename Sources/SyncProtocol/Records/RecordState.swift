@@ -31,7 +31,7 @@ public struct RecordState: Hashable, Sendable {
     /// The earliest create (in last-writer-wins order), if the record has been created.
     public internal(set) var created: Stamp?
     /// The causally maximal writes of each field (mutable and counter entities).
-    public internal(set) var fields: [String: FieldRegister] = [:]
+    public internal(set) var fields = FieldRegisters()
     /// The counter of a counter entity.
     public internal(set) var counter: Counter.State?
     /// The record of an append-only entity.
@@ -59,13 +59,12 @@ public struct RecordState: Hashable, Sendable {
             return ApplyResult(status: .rejected(rejection), conflicts: [])
         }
         let status: MergeStatus
-        var touched: [String] = []
+        var conflicts: [Conflict] = []
         switch change.operation {
         case .append:
             status = AppendOnly().apply(change, to: &appended)
         case .create(let values), .set(let values):
-            status = applyFields(values, of: change, schema: schema)
-            touched = Array(values.keys)
+            status = applyFields(values, of: change, schema: schema, conflicts: &conflicts)
             if case .create = change.operation {
                 let stamp = Stamp(dot: change.dot, timestamp: change.timestamp, author: change.author)
                 if let existing = created, (existing.timestamp, existing.dot) <= (stamp.timestamp, stamp.dot) {
@@ -85,13 +84,7 @@ public struct RecordState: Hashable, Sendable {
             return ApplyResult(status: status, conflicts: [])
         }
         clock.record(change.dot)
-        var conflicts: [Conflict] = []
-        for name in touched.sorted() {
-            for conflict in self.conflicts(of: name, schema: schema)
-            where conflict.loser.dot == change.dot || conflict.winner.dot == change.dot {
-                conflicts.append(conflict)
-            }
-        }
+        if conflicts.count > 1 { conflicts.sort { ($0.field, $0.loser.dot) < ($1.field, $1.loser.dot) } }
         return ApplyResult(status: status, conflicts: conflicts)
     }
 
@@ -106,24 +99,30 @@ public struct RecordState: Hashable, Sendable {
         return schema.ownershipRejection(of: change, authority: authority)
     }
 
+    /// Applies each field's write; appends to `conflicts` the open conflicts this change takes part in.
     private mutating func applyFields(
         _ values: [String: FieldValue],
         of change: Change,
-        schema: EntitySchema
+        schema: EntitySchema,
+        conflicts: inout [Conflict]
     ) -> MergeStatus {
         var sawApplied = false
         var sawDuplicate = false
         for (name, value) in values {
             let entry = FieldEntry(value: value, of: change)
-            let status: MergeStatus
-            switch schema.rule(of: name) {
-            case .lastWriterWins: status = LastWriterWins().apply(entry, to: &fields[name, default: FieldRegister()])
-            case .orderedState(let rule): status = rule.apply(entry, to: &fields[name, default: FieldRegister()])
-            }
+            // Every field rule keeps the causal set of maximal writes (FieldMergeRule's apply); rules differ only in
+            // the winner they pick, so the register is updated the same way whatever the field's rule.
+            let (status, registerSize) = fields.insert(entry, into: name)
             switch status {
             case .applied: sawApplied = true
             case .duplicate: sawDuplicate = true
             case .superseded, .rejected: break
+            }
+            if case .applied = status, registerSize > 1 {
+                for conflict in self.conflicts(of: name, schema: schema)
+                where conflict.loser.dot == change.dot || conflict.winner.dot == change.dot {
+                    conflicts.append(conflict)
+                }
             }
         }
         if values.isEmpty { return created?.dot == change.dot ? .duplicate : .applied }
@@ -148,11 +147,11 @@ extension RecordState {
     /// Whether the record is deleted under its entity's delete policy.
     public func isDeleted(schema: EntitySchema) -> Bool {
         guard !tombstones.isEmpty else { return false }
-        var live: [Dot] = fields.values.flatMap { $0.elements.map(\.dot) }
+        var live: [Dot] = fields.flatMap { $0.register.map(\.dot) }
         if let created { live.append(created.dot) }
         if let counter {
             live.append(contentsOf: counter.deltas.keys)
-            live.append(contentsOf: counter.resets.elements.map(\.dot))
+            live.append(contentsOf: counter.resets.map(\.dot))
         }
         return Tombstones(policy: schema.deletePolicy).isDeleted(tombstones, liveWrites: live)
     }
@@ -171,8 +170,8 @@ extension RecordState {
     public func values(schema: EntitySchema) -> [String: FieldValue] {
         if let appended { return appended.fields.filter { !$0.value.isNull } }
         var values: [String: FieldValue] = [:]
-        for name in fields.keys {
-            if let entry = winner(of: name, schema: schema), !entry.value.isNull { values[name] = entry.value }
+        for slot in fields {
+            if let entry = winner(of: slot.name, schema: schema), !entry.value.isNull { values[slot.name] = entry.value }
         }
         if case .counter(let field) = schema.kind { values[field] = .integer(counter?.value ?? 0) }
         return values
@@ -180,7 +179,7 @@ extension RecordState {
 
     /// The open conflicts of one field.
     public func conflicts(of field: String, schema: EntitySchema) -> [Conflict] {
-        guard let register = fields[field], register.elements.count > 1,
+        guard let register = fields[field], register.count > 1,
             let winner = winner(of: field, schema: schema)
         else { return [] }
         let losers: [FieldEntry]
@@ -193,6 +192,6 @@ extension RecordState {
 
     /// Every open conflict of the record, by field name then losing dot.
     public func conflicts(schema: EntitySchema) -> [Conflict] {
-        fields.keys.sorted().flatMap { conflicts(of: $0, schema: schema) }
+        fields.names.flatMap { conflicts(of: $0, schema: schema) }
     }
 }

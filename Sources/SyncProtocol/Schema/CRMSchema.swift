@@ -156,6 +156,18 @@ public enum CRMSchema {
 
     /// The schema of `entity`, or ``EntitySchema/unknown(_:)`` for an entity this build does not know.
     public static func schema(for entity: EntityKind) -> EntitySchema {
-        entities[entity] ?? .unknown(entity)
+        // A switch on the name, not a dictionary lookup: this runs for every change applied, and comparing short
+        // strings is far cheaper than hashing them.
+        switch entity.rawValue {
+        case "account": account
+        case "contact": contact
+        case "activity": activity
+        case "task": task
+        case "deal": deal
+        case "product": product
+        case "stock": stock
+        case "invoice": invoice
+        default: .unknown(entity)
+        }
     }
 }

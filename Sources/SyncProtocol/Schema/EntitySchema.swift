@@ -1,5 +1,8 @@
 /// One entity of the data model: its fields, its merge rules, and what replicas may do to it.
-public struct EntitySchema: Hashable, Sendable {
+///
+/// A final class of constants rather than a struct: every change applied looks its schema up, and passing one
+/// reference costs one retain where a struct of arrays and dictionaries costs one per member.
+public final class EntitySchema: Hashable, Sendable {
     /// How the records of the entity are merged as a whole.
     public enum Kind: Hashable, Sendable {
         /// Created, then edited field by field (merge per field), deleted with a tombstone.
@@ -20,14 +23,16 @@ public struct EntitySchema: Hashable, Sendable {
         case everyone
     }
 
-    public var entity: EntityKind
-    public var fields: [FieldSchema]
-    public var kind: Kind
-    public var scope: Scope
-    public var deletePolicy: Tombstones.Policy
+    public let entity: EntityKind
+    public let fields: [FieldSchema]
+    public let kind: Kind
+    public let scope: Scope
+    public let deletePolicy: Tombstones.Policy
     /// The operations a replica may send; anything else is the server's alone.
-    public var replicaOperations: Set<String>
+    public let replicaOperations: Set<String>
     public let fieldsByName: [String: FieldSchema]
+    /// The fields whose rule is not last-writer-wins; empty for most entities, which makes rule lookup free.
+    private let orderedStateFields: [String: OrderedState]
 
     public init(
         _ entity: EntityKind,
@@ -44,6 +49,19 @@ public struct EntitySchema: Hashable, Sendable {
         self.deletePolicy = deletePolicy
         self.replicaOperations = replicaOperations
         self.fieldsByName = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0) })
+        var ordered: [String: OrderedState] = [:]
+        for field in fields {
+            if case .orderedState(let rule) = field.rule { ordered[field.name] = rule }
+        }
+        self.orderedStateFields = ordered
+    }
+
+    public static func == (lhs: EntitySchema, rhs: EntitySchema) -> Bool {
+        lhs === rhs || (lhs.entity == rhs.entity && lhs.fields == rhs.fields && lhs.kind == rhs.kind)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(entity)
     }
 
     /// The schema used for an entity this build does not know (sent by a newer server): every field
@@ -57,7 +75,8 @@ public struct EntitySchema: Hashable, Sendable {
 
     /// The rule that merges `field`: its declared rule, or last-writer-wins for a field this build does not know.
     public func rule(of field: String) -> FieldSchema.Rule {
-        fieldsByName[field]?.rule ?? .lastWriterWins
+        if orderedStateFields.isEmpty { return .lastWriterWins }
+        return orderedStateFields[field].map { .orderedState($0) } ?? .lastWriterWins
     }
 
     /// Why a server-owned field or operation may not be written by `authority`, or nil when it may.
@@ -127,15 +146,21 @@ extension EntitySchema {
     /// Why `operation` does not exist for this entity's kind, or nil.
     func operationRejection(_ operation: Change.Operation) -> ChangeRejection? {
         let fits: Bool
-        switch (kind, operation) {
-        case (.appendOnly, .append): fits = true
-        case (.appendOnly, .set), (.appendOnly, .delete):
-            return ChangeRejection(.immutableRecord, "\(entity) records are append-only: never updated or deleted")
-        case (.appendOnly, _): fits = false
-        case (.mutable, .create), (.mutable, .set), (.mutable, .delete): fits = true
-        case (.mutable, _): fits = false
-        case (.counter, .append): fits = false
-        case (.counter, _): fits = true
+        switch kind {
+        case .appendOnly:
+            switch operation {
+            case .append: fits = true
+            case .set, .delete:
+                return ChangeRejection(.immutableRecord, "\(entity) records are append-only: never updated or deleted")
+            case .create, .counterDelta, .counterReset: fits = false
+            }
+        case .mutable:
+            switch operation {
+            case .create, .set, .delete: fits = true
+            case .append, .counterDelta, .counterReset: fits = false
+            }
+        case .counter:
+            if case .append = operation { fits = false } else { fits = true }
         }
         return fits
             ? nil
