@@ -28,14 +28,17 @@ struct CoreBenchmark {
         let clocks: [VectorClock] = (0..<4096).map { _ in
             var clock = VectorClock()
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
-                clock.record(Dot(replica: replicas.randomElement(using: &rng)!, counter: UInt64.random(in: 1...50, using: &rng)))
+                clock.record(
+                    Dot(replica: replicas.randomElement(using: &rng)!, counter: UInt64.random(in: 1...50, using: &rng))
+                )
             }
             return clock
         }
         let operations = 4_000_000
         var concurrent = 0
         let compareTime = measure {
-            for index in 0..<operations where clocks[index & 4095].compare(to: clocks[(index &* 7 &+ 1) & 4095]) == .concurrent {
+            for index in 0..<operations
+            where clocks[index & 4095].compare(to: clocks[(index &* 7 &+ 1) & 4095]) == .concurrent {
                 concurrent += 1
             }
         }
@@ -134,13 +137,18 @@ struct CoreBenchmark {
             for index in page.indices {
                 let change = page[index]
                 let schema = CRMSchema.schema(for: change.entity)
-                conflicts &+= states[change.recordID, default: RecordState(entity: change.entity, id: change.recordID)]
+                conflicts &+=
+                    states[change.recordID, default: RecordState(entity: change.entity, id: change.recordID)]
                     .apply(change, schema: schema, authority: .server).conflicts.count
             }
             merged += clock.now - began
         }
-        report("merge \(plan.count) field changes into \(records) records", plan.count, merged,
-            extra: "\(conflicts) conflict reports, pages of 1,000")
+        report(
+            "merge \(plan.count) field changes into \(records) records",
+            plan.count,
+            merged,
+            extra: "\(conflicts) conflict reports, pages of 1,000"
+        )
 
         var duplicates = 0
         var again = Duration.zero
@@ -157,8 +165,12 @@ struct CoreBenchmark {
             }
             again += clock.now - began
         }
-        report("re-apply \(plan.count / 2) changes already merged", plan.count / 2, again,
-            extra: "\(duplicates) duplicates")
+        report(
+            "re-apply \(plan.count / 2) changes already merged",
+            plan.count / 2,
+            again,
+            extra: "\(duplicates) duplicates"
+        )
     }
 
     // MARK: - Measuring

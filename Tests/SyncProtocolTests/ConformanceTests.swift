@@ -169,7 +169,9 @@ private struct HLCReceive: VectorCase {
         } catch {
             guard let expectError else { return ["refused: \(error)"] }
             var failures: [String] = []
-            if error.aheadByMilliseconds != expectError.aheadByMS { failures.append("ahead by \(error.aheadByMilliseconds)") }
+            if error.aheadByMilliseconds != expectError.aheadByMS {
+                failures.append("ahead by \(error.aheadByMilliseconds)")
+            }
             if clock.last != last { failures.append("a refused stamp changed the clock") }
             return failures
         }

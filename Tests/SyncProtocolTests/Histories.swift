@@ -36,7 +36,10 @@ enum Histories {
     static func stageWrites(_ seed: UInt64) -> (initial: FieldRegister, inputs: [FieldEntry]) {
         var generator = generator(seed, .deal)
         let count = steps(&generator.rng)
-        let history = generator.generate(first: .create(["title": "Pumps", "stage": "new"]), steps: count) { rng, _, _ in
+        let history = generator.generate(first: .create(["title": "Pumps", "stage": "new"]), steps: count) {
+            rng,
+            _,
+            _ in
             .set(["stage": .string(CRMSchema.dealStages.randomElement(using: &rng)!)])
         }
         return (FieldRegister(), entries(of: "stage", in: history))
@@ -87,7 +90,9 @@ enum Histories {
         return (Counter.State(), inputs)
     }
 
-    static func counterInputsForBrokenRule(_ seed: UInt64) -> (initial: CounterWithoutDedup.State, inputs: [Counter.Input]) {
+    static func counterInputsForBrokenRule(
+        _ seed: UInt64
+    ) -> (initial: CounterWithoutDedup.State, inputs: [Counter.Input]) {
         (CounterWithoutDedup.State(), counterInputs(seed).inputs)
     }
 

@@ -80,8 +80,12 @@ struct MergeRuleLawTests {
 
     @Test("a counter that does not deduplicate deltas is caught")
     func brokenCounterIsCaught() {
-        #expect(PropertyRun.orderIndependence(CounterWithoutDedup(), inputs: Histories.counterInputsForBrokenRule) != nil)
-        #expect(PropertyRun.counterMatchesOracle(CounterWithoutDedup(), inputs: Histories.counterInputsForBrokenRule) != nil)
+        #expect(
+            PropertyRun.orderIndependence(CounterWithoutDedup(), inputs: Histories.counterInputsForBrokenRule) != nil
+        )
+        #expect(
+            PropertyRun.counterMatchesOracle(CounterWithoutDedup(), inputs: Histories.counterInputsForBrokenRule) != nil
+        )
     }
 
     @Test("an append-only rule where the last append replaces is caught")
@@ -96,7 +100,10 @@ struct MergeRuleLawTests {
 
     @Test("a record merge that keeps only the last applied change is caught")
     func brokenRecordMergeIsCaught() {
-        #expect(PropertyRun.recordOrderIndependence(Histories.wholeRecords, schemaOverride: BrokenSchemas.lastApplied) != nil)
+        #expect(
+            PropertyRun.recordOrderIndependence(Histories.wholeRecords, schemaOverride: BrokenSchemas.lastApplied)
+                != nil
+        )
     }
 }
 
@@ -165,7 +172,9 @@ enum BrokenSchemas {
 enum PropertyRun {
     /// Generated cases per property in the normal test run (CRM_PROPERTY_CASES overrides).
     static let cases: Int = {
-        if let text = ProcessInfo.processInfo.environment["CRM_PROPERTY_CASES"], let number = Int(text) { return number }
+        if let text = ProcessInfo.processInfo.environment["CRM_PROPERTY_CASES"], let number = Int(text) {
+            return number
+        }
         return 1_000
     }()
     /// Orders tried per case.
@@ -239,7 +248,9 @@ enum PropertyRun {
             if let winner = rule.winner(of: state), !state.elements.contains(winner) {
                 return "seed \(seed): the winner is not in the register"
             }
-            if Set(rule.losers(in: state).map(\.dot)).contains(rule.winner(of: state)?.dot ?? Dot(replica: .server, counter: 0)) {
+            if Set(rule.losers(in: state).map(\.dot)).contains(
+                rule.winner(of: state)?.dot ?? Dot(replica: .server, counter: 0)
+            ) {
                 return "seed \(seed): the winner is listed as a loser"
             }
         }

@@ -40,7 +40,9 @@ struct VectorClockTests {
 
     @Test("the compact encoding round-trips and stays short for sparse clocks")
     func compactEncoding() throws {
-        let clock = VectorClock([(ReplicaID(unchecked: "laptop-b"), UInt64(12)), (ReplicaID(unchecked: "laptop-a"), UInt64(3))])
+        let clock = VectorClock([
+            (ReplicaID(unchecked: "laptop-b"), UInt64(12)), (ReplicaID(unchecked: "laptop-a"), UInt64(3)),
+        ])
         #expect(clock.compactEncoded == "laptop-a:3,laptop-b:12")
         #expect(try VectorClock(compactEncoded: clock.compactEncoded) == clock)
         #expect(try VectorClock(compactEncoded: "") == VectorClock())

@@ -24,9 +24,12 @@ struct WireCodingTests {
             .create(["title": "Pumps", "amount": 1_250_000, "closed": false, "notes": nil]),
             .set(["stage": "won"]), .delete, .counterDelta(-3), .counterReset(40), .append(["subject": "Call"]),
         ]
-        let request = PushRequest(replicaID: Self.laptop, changes: operations.enumerated().map {
-            Self.change($0.element, counter: UInt64($0.offset + 1))
-        })
+        let request = PushRequest(
+            replicaID: Self.laptop,
+            changes: operations.enumerated().map {
+                Self.change($0.element, counter: UInt64($0.offset + 1))
+            }
+        )
         let data = try WireCoding.encode(request)
         #expect(try WireCoding.decodeMessage(PushRequest.self, from: data) == request)
     }
@@ -60,7 +63,8 @@ struct WireCodingTests {
 
     @Test("decoding errors name the place and never quote field values")
     func errorsNameThePlace() {
-        let json = #"{"protocol_version":1,"replica_id":"a","changes":[{"dot":{"replica":"a","counter":1},"#
+        let json =
+            #"{"protocol_version":1,"replica_id":"a","changes":[{"dot":{"replica":"a","counter":1},"#
             + #""context":{},"hlc":"2026-11-23T10:00:00.000Z/0","author":"a","entity":"account","#
             + #""record_id":"x","op":"set","fields":{"secret-customer-name":1.25}}]}"#
         do {
@@ -79,13 +83,17 @@ struct CRMSchemaTests {
     @Test("every entity and field of PRODUCT.md is in the schema")
     func matchesProduct() {
         let expected: [EntityKind: [String]] = [
-            .account: ["name", "kind", "industry", "region", "status", "address", "phone", "email", "website",
-                       "territory", "owner", "payment_standing"],
+            .account: [
+                "name", "kind", "industry", "region", "status", "address", "phone", "email", "website",
+                "territory", "owner", "payment_standing",
+            ],
             .contact: ["account_id", "first_name", "last_name", "role", "title", "phone", "mobile", "email"],
             .activity: ["account_id", "contact_id", "deal_id", "kind", "subject", "body", "occurred_at", "author"],
             .task: ["account_id", "deal_id", "title", "notes", "due_at", "assignee", "priority", "status"],
             .deal: ["account_id", "title", "stage", "amount", "currency", "expected_close", "lost_reason"],
-            .product: ["part_number", "name", "unit", "price_list", "price_dealer", "price_promo", "currency", "active"],
+            .product: [
+                "part_number", "name", "unit", "price_list", "price_dealer", "price_promo", "currency", "active",
+            ],
             .stock: ["part_number", "warehouse"],
             .invoice: ["account_id", "number", "amount", "currency", "issued_at", "due_at", "paid_at"],
         ]
@@ -93,7 +101,9 @@ struct CRMSchemaTests {
         for (entity, fields) in expected {
             #expect(CRMSchema.schema(for: entity).fields.map(\.name) == fields, "\(entity)")
         }
-        if case .counter(let field) = CRMSchema.stock.kind { #expect(field == "quantity") } else {
+        if case .counter(let field) = CRMSchema.stock.kind {
+            #expect(field == "quantity")
+        } else {
             Issue.record("stock is not a counter")
         }
         #expect(CRMSchema.product.replicaOperations.isEmpty && CRMSchema.invoice.replicaOperations.isEmpty)

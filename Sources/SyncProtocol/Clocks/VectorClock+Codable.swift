@@ -52,7 +52,10 @@ extension VectorClock {
                     let counter = UInt64(part[part.index(after: colon)...]),
                     ReplicaID.isValid(String(part[..<colon]))
                 else {
-                    throw WireFormatError(.malformedPayload, "compact vector clock entry '\(part)' is not REPLICA:COUNTER")
+                    throw WireFormatError(
+                        .malformedPayload,
+                        "compact vector clock entry '\(part)' is not REPLICA:COUNTER"
+                    )
                 }
                 clock.record(Dot(replica: ReplicaID(unchecked: String(part[..<colon])), counter: counter))
             }

@@ -28,9 +28,15 @@ public struct AppendOnly: MergeRule {
         case .append:
             return nil
         case .set, .delete, .counterDelta, .counterReset:
-            return ChangeRejection(.immutableRecord, "\(input.entity) records are append-only: never updated or deleted")
+            return ChangeRejection(
+                .immutableRecord,
+                "\(input.entity) records are append-only: never updated or deleted"
+            )
         case .create:
-            return ChangeRejection(.unsupportedOperation, "\(input.entity) records are made with 'append', not 'create'")
+            return ChangeRejection(
+                .unsupportedOperation,
+                "\(input.entity) records are made with 'append', not 'create'"
+            )
         }
     }
 

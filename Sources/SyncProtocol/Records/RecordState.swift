@@ -171,7 +171,9 @@ extension RecordState {
         if let appended { return appended.fields.filter { !$0.value.isNull } }
         var values: [String: FieldValue] = [:]
         for slot in fields {
-            if let entry = winner(of: slot.name, schema: schema), !entry.value.isNull { values[slot.name] = entry.value }
+            if let entry = winner(of: slot.name, schema: schema), !entry.value.isNull {
+                values[slot.name] = entry.value
+            }
         }
         if case .counter(let field) = schema.kind { values[field] = .integer(counter?.value ?? 0) }
         return values

@@ -33,7 +33,8 @@ public enum ValueType: Hashable, Sendable {
         case (.nonNegativeInteger, .integer(let number)):
             return number >= 0 ? nil : "must not be negative"
         case (.timestamp, .string(let text)):
-            return ISO8601.parseTimestamp(text) != nil ? nil : "must be an ISO 8601 UTC timestamp like 2026-11-23T09:30:00Z"
+            return ISO8601.parseTimestamp(text) != nil
+                ? nil : "must be an ISO 8601 UTC timestamp like 2026-11-23T09:30:00Z"
         case (.date, .string(let text)):
             return ISO8601.parseDate(text) != nil ? nil : "must be a date like 2026-11-23"
         case (.bool, .bool):

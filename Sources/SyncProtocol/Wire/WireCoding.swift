@@ -62,7 +62,10 @@ public enum WireCoding {
         case .typeMismatch(let type, let context):
             return WireFormatError(.malformedPayload, "\(path(context.codingPath)): expected \(typeName(type))")
         case .valueNotFound(let type, let context):
-            return WireFormatError(.malformedPayload, "\(path(context.codingPath)): expected \(typeName(type)), got null")
+            return WireFormatError(
+                .malformedPayload,
+                "\(path(context.codingPath)): expected \(typeName(type)), got null"
+            )
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 return WireFormatError(.malformedPayload, "not valid JSON")
