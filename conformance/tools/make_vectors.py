@@ -666,6 +666,19 @@ add("wire/v1/messages.json", "wire_decode", "decoding valid and invalid protocol
 
 
 def main():
+    import sys
+    if "--check" in sys.argv:
+        stale = []
+        for path, body in sorted(files.items()):
+            full = os.path.join(ROOT, path)
+            expected = json.dumps(body, indent=2, sort_keys=False) + "\n"
+            if not os.path.exists(full) or open(full).read() != expected:
+                stale.append(path)
+        if stale:
+            print("out of date (run conformance/tools/make_vectors.py):", ", ".join(stale))
+            sys.exit(1)
+        print(f"{len(files)} vector files up to date")
+        return
     if os.path.isdir(ROOT):
         shutil.rmtree(ROOT)
     total = 0
