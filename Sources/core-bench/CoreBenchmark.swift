@@ -150,6 +150,18 @@ struct CoreBenchmark {
             extra: "\(conflicts) conflict reports, pages of 1,000"
         )
 
+        // What finding the record costs on its own (the in-memory map; a store finds it by primary key instead).
+        var found = 0
+        var lookup = Duration.zero
+        for start in stride(from: 0, to: plan.count, by: 1000) {
+            page.removeAll(keepingCapacity: true)
+            for planned in plan[start..<min(start + 1000, plan.count)] { page.append(build(planned)) }
+            let began = clock.now
+            for index in page.indices where states[page[index].recordID]?.clock.isEmpty == false { found += 1 }
+            lookup += clock.now - began
+        }
+        report("of which: find the record in a [RecordID: RecordState]", plan.count, lookup, extra: "\(found) found")
+
         var duplicates = 0
         var again = Duration.zero
         for start in stride(from: 0, to: plan.count / 2, by: 1000) {
