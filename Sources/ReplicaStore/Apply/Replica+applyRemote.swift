@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+public import SyncProtocol
+
+/// What applying a batch of remote changes did.
+public struct ApplyReport: Hashable, Sendable {
+    public var applied = 0
+    /// Already applied here (a dot in the set of applied dots): nothing done.
+    public var duplicates = 0
+    /// Applied, but a change that had seen them was already here: kept in history only.
+    public var superseded = 0
+    /// Refused by the merge rules (kept in the change log with the reason).
+    public var rejected = 0
+    /// Conflicts that these changes opened.
+    public var conflicts: [Conflict] = []
+
+    public init() {}
+
+    mutating func add(_ other: ApplyReport) {
+        applied += other.applied
+        duplicates += other.duplicates
+        superseded += other.superseded
+        rejected += other.rejected
+        conflicts += other.conflicts
+    }
+}
+
+extension Replica {
+    /// Applies changes pulled from the server, in batches of `configuration.applyBatchSize`, one transaction each.
+    ///
+    /// Changes go through SyncProtocol's rules with server authority (the server has checked them). A change whose
+    /// dot was applied before is skipped, so a batch applied twice — after a crash between apply and saving the
+    /// cursor — changes nothing. Remote changes are logged as remote: they never enter the outbox.
+    @discardableResult
+    public func applyRemote(_ changes: [Change]) async throws -> ApplyReport {
+        var report = ApplyReport()
+        var start = 0
+        while start < changes.count {
+            let end = min(start + configuration.applyBatchSize, changes.count)
+            report.add(try await applyBatch(Array(changes[start..<end])))
+            start = end
+        }
+        return report
+    }
+
+    private struct Touched {
+        var state: RecordState
+        var conflictsBefore: [Conflict]
+        var lastSeq: Int64 = 0
+    }
+
+    private struct RecordKey: Hashable {
+        var entity: EntityKind
+        var id: RecordID
+    }
+
+    func applyBatch(_ changes: [Change]) async throws -> ApplyReport {
+        let replicaID = replicaID
+        let now = configuration.now
+        return try await write { db, writer in
+            var report = ApplyReport()
+            var touched: [RecordKey: Touched] = [:]
+            var seenInBatch = Set<Dot>()
+            let appliedAt = now()
+            for change in changes {
+                let origin = change.dot.replica
+                // The set of applied dots: new dots are above the highest applied one of their origin (the server
+                // serves each origin in order); anything else is looked up exactly.
+                let highest = origin == replicaID ? writer.counter : writer.appliedMax[origin] ?? 0
+                if seenInBatch.contains(change.dot) {
+                    report.duplicates += 1
+                    continue
+                }
+                if change.dot.counter <= highest, try Self.isLogged(db, change.dot) {
+                    report.duplicates += 1
+                    continue
+                }
+                seenInBatch.insert(change.dot)
+                let key = RecordKey(entity: change.entity, id: change.recordID)
+                let schema = CRMSchema.schema(for: change.entity)
+                if touched[key] == nil {
+                    let state =
+                        try RecordStorage.loadState(db, change.entity, change.recordID)
+                        ?? RecordState(entity: change.entity, id: change.recordID)
+                    touched[key] = Touched(state: state, conflictsBefore: state.conflicts(schema: schema))
+                }
+                let before = touched[key]!.state.values(schema: schema)
+                let result = touched[key]!.state.apply(change, schema: schema, authority: .server)
+                let oldValues = before.filter { change.operation.fields[$0.key] != nil }
+                var rejection: ChangeRejection?
+                switch result.status {
+                case .applied: report.applied += 1
+                case .duplicate: report.duplicates += 1
+                case .superseded: report.superseded += 1
+                case .rejected(let reason):
+                    report.rejected += 1
+                    rejection = reason
+                }
+                let seq = try RecordStorage.log(
+                    db,
+                    change,
+                    origin: "remote",
+                    status: rejection == nil ? nil : "rejected",
+                    rejection: rejection,
+                    oldValues: oldValues,
+                    now: appliedAt
+                )
+                touched[key]!.lastSeq = seq
+                report.conflicts += result.conflicts.filter {
+                    $0.loser.dot == change.dot || $0.winner.dot == change.dot
+                }
+                if origin != replicaID {
+                    writer.appliedMax[origin] = max(writer.appliedMax[origin] ?? 0, change.dot.counter)
+                }
+                _ = try? writer.clock.receive(change.timestamp, now: appliedAt)
+            }
+            for (_, record) in touched {
+                try RecordStorage.save(db, record.state)
+                let after = record.state.conflicts(schema: CRMSchema.schema(for: record.state.entity))
+                if !record.conflictsBefore.isEmpty || !after.isEmpty {
+                    try RecordStorage.syncConflicts(
+                        db,
+                        before: record.conflictsBefore,
+                        after: after,
+                        seq: record.lastSeq
+                    )
+                }
+            }
+            for (origin, counter) in writer.appliedMax {
+                try db.cachedStatement(
+                    sql:
+                        "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ).execute(arguments: ["applied:\(origin.rawValue)", String(counter)])
+            }
+            return report
+        }
+    }
+
+    static func isLogged(_ db: Database, _ dot: Dot) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM change_log WHERE replica = ? AND counter = ?"),
+            arguments: [dot.replica.rawValue, Int64(bitPattern: dot.counter)]
+        ) ?? false
+    }
+
+    /// Drops records that left the rep's scope (an account moved to another territory). Returns the local
+    /// changes to them still waiting in the outbox: they stay there and are reported, never silently lost.
+    @discardableResult
+    public func removeFromScope(_ notices: [ScopeNotice]) async throws -> [Change] {
+        try await write { db, _ in
+            var pending: [Change] = []
+            for notice in notices {
+                try RecordStorage.remove(db, notice.entity, notice.recordID)
+                try db.execute(
+                    sql: "DELETE FROM conflict WHERE entity = ? AND record_id = ? AND status = 'open'",
+                    arguments: [notice.entity.rawValue, notice.recordID.rawValue]
+                )
+                for blob in try Data.fetchAll(
+                    db,
+                    sql: "SELECT change FROM change_log WHERE entity = ? AND record_id = ? AND status = 'pending'",
+                    arguments: [notice.entity.rawValue, notice.recordID.rawValue]
+                ) {
+                    pending.append(try Change(binary: [UInt8](blob)))
+                }
+            }
+            return pending
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import GRDB
+public import SyncProtocol
+
+/// A local change the server refused, with its reason. It stays in the log (never pushed again) until the rep
+/// discards it.
+public struct RejectedChange: Hashable, Sendable {
+    public var change: Change
+    public var rejection: ChangeRejection
+}
+
+extension Replica {
+    /// Local changes not yet acknowledged by the server, oldest first (in dot order, as the server requires).
+    public func pendingChanges(limit: Int = 1000) async throws -> [Change] {
+        try await read { db in
+            try Data.fetchAll(
+                db,
+                sql: "SELECT change FROM change_log WHERE status = 'pending' ORDER BY counter LIMIT ?",
+                arguments: [limit]
+            ).map { try Change(binary: [UInt8]($0)) }
+        }
+    }
+
+    /// How many local changes wait for the server.
+    public func pendingCount() async throws -> Int {
+        try await read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log WHERE status = 'pending'") ?? 0
+        }
+    }
+
+    /// Records the server's answer to a push. Only the changes named in `results` change state: an edit made while
+    /// the push was in flight has another dot and stays pending.
+    public func acknowledge(_ results: [ChangeResult]) async throws {
+        let replicaID = replicaID
+        try await write { db, _ in
+            for result in results where result.dot.replica == replicaID {
+                let counter = Int64(bitPattern: result.dot.counter)
+                switch result.status {
+                case .accepted, .duplicate:
+                    try db.cachedStatement(
+                        sql:
+                            "UPDATE change_log SET status = 'acked' WHERE replica = ? AND counter = ? AND status = 'pending'"
+                    ).execute(arguments: [replicaID.rawValue, counter])
+                case .rejected:
+                    try db.cachedStatement(
+                        sql: """
+                            UPDATE change_log SET status = 'rejected', reject_code = ?, reject_reason = ?
+                            WHERE replica = ? AND counter = ? AND status = 'pending'
+                            """
+                    ).execute(arguments: [
+                        result.rejection?.code.rawValue ?? "rejected",
+                        result.rejection?.reason ?? "rejected by the server",
+                        replicaID.rawValue, counter,
+                    ])
+                }
+            }
+        }
+    }
+
+    /// Local changes the server refused, newest first.
+    public func rejectedChanges() async throws -> [RejectedChange] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT change, reject_code, reject_reason FROM change_log
+                    WHERE status = 'rejected' AND origin = 'local' ORDER BY seq DESC
+                    """
+            ).map { row in
+                RejectedChange(
+                    change: try Change(binary: [UInt8](row[0] as Data)),
+                    rejection: ChangeRejection(.init(rawValue: row[1] ?? "rejected"), row[2] ?? "")
+                )
+            }
+        }
+    }
+}

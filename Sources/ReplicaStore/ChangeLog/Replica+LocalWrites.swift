@@ -1,0 +1,154 @@
+import GRDB
+public import SyncProtocol
+
+// MARK: - Local writes: one call, one transaction
+
+extension Replica {
+    /// Creates a record; `id` defaults to a new ULID. Returns the record as stored.
+    @discardableResult
+    public func create(
+        _ entity: EntityKind,
+        id: RecordID? = nil,
+        fields: [String: FieldValue]
+    ) async throws -> StoredRecord {
+        let recordID = id ?? RecordID(RecordIDGenerator.ulid(now: configuration.now()))
+        let operation: Change.Operation =
+            CRMSchema.schema(for: entity).kind == .appendOnly ? .append(fields) : .create(fields)
+        return try await makeChange(entity, recordID, operation)
+    }
+
+    /// Sets fields of an existing record (null clears a field).
+    @discardableResult
+    public func update(_ entity: EntityKind, id: RecordID, fields: [String: FieldValue]) async throws -> StoredRecord {
+        try await makeChange(entity, id, .set(fields))
+    }
+
+    /// Deletes a record (a tombstone: its values and history stay).
+    public func delete(_ entity: EntityKind, id: RecordID) async throws {
+        _ = try await makeChange(entity, id, .delete)
+    }
+
+    /// Adds a signed amount to a counter record (stock: a sale is negative, a return positive).
+    @discardableResult
+    public func adjustCounter(_ entity: EntityKind, id: RecordID, by delta: Int64) async throws -> StoredRecord {
+        try await makeChange(entity, id, .counterDelta(delta))
+    }
+
+    /// Makes one local change in one transaction: checks it, applies it through the merge rules, writes the row,
+    /// logs the change in the outbox with its old values (the record's history), and closes the conflicts a
+    /// resolution replaced.
+    func makeChange(
+        _ entity: EntityKind,
+        _ id: RecordID,
+        _ requested: Change.Operation
+    ) async throws -> StoredRecord {
+        let schema = CRMSchema.schema(for: entity)
+        let operation = Self.canonicalized(requested, schema: schema)
+        let replicaID = replicaID
+        let now = configuration.now
+        return try await write { db, writer in
+            let existing = try RecordStorage.loadState(db, entity, id)
+            switch operation {
+            case .create, .append:
+                if existing?.exists == true {
+                    throw ReplicaError(.alreadyExists, "a \(entity) with id \(id) already exists")
+                }
+            case .set, .delete, .counterDelta, .counterReset:
+                guard let existing, existing.exists, !existing.isDeleted(schema: schema) else {
+                    throw ReplicaError(.notFound, "no \(entity) with id \(id)")
+                }
+            }
+            let author = try String.fetchOne(db, sql: "SELECT value FROM sync_state WHERE key = 'user'") ?? "local"
+            let timestamp = writer.clock.send(now: now())
+            let change = Change(
+                dot: Dot(replica: replicaID, counter: writer.counter + 1),
+                context: existing?.clock ?? VectorClock(),
+                timestamp: timestamp,
+                author: author,
+                entity: entity,
+                recordID: id,
+                operation: operation
+            )
+            if let rejection = schema.validate(change, authority: .replica) { throw ReplicaError.invalid(rejection) }
+            var state = existing ?? RecordState(entity: entity, id: id)
+            let before = state.values(schema: schema)
+            let conflictsBefore = state.conflicts(schema: schema)
+            if case .rejected(let rejection) = state.apply(change, schema: schema, authority: .replica).status {
+                throw ReplicaError.invalid(rejection)
+            }
+            try RecordStorage.save(db, state)
+            let oldValues = before.filter { operation.fields[$0.key] != nil }
+            let seq = try RecordStorage.log(
+                db,
+                change,
+                origin: "local",
+                status: "pending",
+                oldValues: oldValues,
+                now: now()
+            )
+            if !conflictsBefore.isEmpty {
+                try RecordStorage.syncConflicts(
+                    db,
+                    before: conflictsBefore,
+                    after: state.conflicts(schema: schema),
+                    seq: seq
+                )
+            }
+            writer.counter += 1
+            return StoredRecord(
+                entity: entity,
+                id: id,
+                values: state.values(schema: schema),
+                isDeleted: state.isDeleted(schema: schema)
+            )
+        }
+    }
+
+    /// Timestamps are stored in one canonical form (`2026-11-23T09:30:00.000Z`) so they sort as text.
+    static func canonicalized(_ operation: Change.Operation, schema: EntitySchema) -> Change.Operation {
+        func canonical(_ fields: [String: FieldValue]) -> [String: FieldValue] {
+            var result = fields
+            for (name, value) in fields {
+                guard schema.fieldsByName[name]?.type == .timestamp, let text = value.stringValue,
+                    let millis = ISO8601.parseTimestamp(text)
+                else { continue }
+                result[name] = .string(ISO8601.format(millisecondsSince1970: millis))
+            }
+            return result
+        }
+        switch operation {
+        case .create(let fields): return .create(canonical(fields))
+        case .set(let fields): return .set(canonical(fields))
+        case .append(let fields): return .append(canonical(fields))
+        case .delete, .counterDelta, .counterReset: return operation
+        }
+    }
+
+    // MARK: - Conflicts
+
+    /// How a person resolves a conflict.
+    public enum Resolution: Sendable, Hashable {
+        /// Keep the value the record shows.
+        case keep
+        /// Take the losing value.
+        case takeOther
+        /// Write a new value.
+        case value(FieldValue)
+    }
+
+    /// Resolves an open conflict with a new local change that has seen both sides, so it replaces them on every
+    /// replica once synced.
+    @discardableResult
+    public func resolveConflict(id conflictID: String, _ resolution: Resolution) async throws -> StoredRecord {
+        guard let conflict = try await openConflicts().first(where: { $0.id == conflictID }) else {
+            throw ReplicaError(.notFound, "no open conflict with id \(conflictID)")
+        }
+        let value: FieldValue =
+            switch resolution {
+            case .keep: conflict.winner.value
+            case .takeOther: conflict.loser.value
+            case .value(let chosen): chosen
+            }
+        return try await makeChange(conflict.entity, conflict.recordID, .set([conflict.field: value]))
+    }
+}

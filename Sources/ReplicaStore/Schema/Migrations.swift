@@ -1,0 +1,111 @@
+import GRDB
+import SyncProtocol
+
+/// The replica's schema, one registered migration per change. Never edit a shipped migration: add one.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: entities, change log, conflicts, sync state") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE sync_state (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+
+                    -- Every change applied here, local or remote, in the order it was applied: the set of applied
+                    -- dots (unique), the outbox (origin 'local', status 'pending'), the rejected changes and the
+                    -- immutable change history of every record.
+                    CREATE TABLE change_log (
+                        seq INTEGER PRIMARY KEY,
+                        replica TEXT NOT NULL,
+                        counter INTEGER NOT NULL,
+                        entity TEXT NOT NULL,
+                        record_id TEXT NOT NULL,
+                        origin TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
+                        status TEXT CHECK (status IN ('pending', 'acked', 'rejected')),
+                        reject_code TEXT,
+                        reject_reason TEXT,
+                        applied_at INTEGER NOT NULL,
+                        change BLOB NOT NULL,
+                        old_values BLOB
+                    );
+                    CREATE UNIQUE INDEX change_log_dot ON change_log (replica, counter);
+                    CREATE INDEX change_log_record ON change_log (entity, record_id, seq);
+                    CREATE INDEX change_log_pending ON change_log (counter) WHERE status = 'pending';
+                    CREATE INDEX change_log_rejected ON change_log (seq) WHERE status = 'rejected';
+
+                    -- Losing values of concurrent writes, kept for review; resolved ones stay as a record.
+                    CREATE TABLE conflict (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        entity TEXT NOT NULL,
+                        record_id TEXT NOT NULL,
+                        field TEXT NOT NULL,
+                        status TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+                        detected_seq INTEGER NOT NULL REFERENCES change_log (seq),
+                        resolved_seq INTEGER REFERENCES change_log (seq),
+                        body TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX conflict_open ON conflict (entity, record_id) WHERE status = 'open';
+
+                    -- Records of entities this build does not know (from a newer server), kept and passed on.
+                    CREATE TABLE other_record (
+                        entity TEXT NOT NULL, id TEXT NOT NULL, _state BLOB NOT NULL, PRIMARY KEY (entity, id)
+                    ) WITHOUT ROWID;
+                    """
+            )
+            for table in EntityTable.all.values.sorted(by: { $0.name < $1.name }) {
+                try db.execute(sql: table.createSQL)
+            }
+            try db.execute(
+                sql: """
+                    CREATE INDEX contact_account ON contact (account_id);
+                    CREATE INDEX activity_account ON activity (account_id, occurred_at);
+                    CREATE INDEX task_account ON task (account_id);
+                    CREATE INDEX task_due ON task (status, due_at);
+                    CREATE INDEX deal_account ON deal (account_id);
+                    CREATE INDEX deal_stage ON deal (stage);
+                    CREATE INDEX invoice_account ON invoice (account_id);
+                    CREATE INDEX invoice_unpaid_due ON invoice (due_at) WHERE paid_at IS NULL;
+                    CREATE INDEX product_part ON product (part_number);
+                    CREATE INDEX product_name ON product (name COLLATE NOCASE);
+                    CREATE INDEX stock_part ON stock (part_number, warehouse);
+                    CREATE INDEX account_territory ON account (territory);
+
+                    -- Name search (FTS5, external content kept in step by triggers).
+                    CREATE VIRTUAL TABLE account_search USING fts5(
+                        name, content = 'account', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
+                    );
+                    CREATE TRIGGER account_search_insert AFTER INSERT ON account BEGIN
+                        INSERT INTO account_search (rowid, name) VALUES (new.rowid, new.name);
+                    END;
+                    CREATE TRIGGER account_search_delete AFTER DELETE ON account BEGIN
+                        INSERT INTO account_search (account_search, rowid, name) VALUES ('delete', old.rowid, old.name);
+                    END;
+                    CREATE TRIGGER account_search_update AFTER UPDATE OF name ON account
+                    WHEN old.name IS NOT new.name BEGIN
+                        INSERT INTO account_search (account_search, rowid, name) VALUES ('delete', old.rowid, old.name);
+                        INSERT INTO account_search (rowid, name) VALUES (new.rowid, new.name);
+                    END;
+                    CREATE VIRTUAL TABLE contact_search USING fts5(
+                        first_name, last_name, content = 'contact', content_rowid = 'rowid',
+                        tokenize = 'unicode61 remove_diacritics 2'
+                    );
+                    CREATE TRIGGER contact_search_insert AFTER INSERT ON contact BEGIN
+                        INSERT INTO contact_search (rowid, first_name, last_name)
+                        VALUES (new.rowid, new.first_name, new.last_name);
+                    END;
+                    CREATE TRIGGER contact_search_delete AFTER DELETE ON contact BEGIN
+                        INSERT INTO contact_search (contact_search, rowid, first_name, last_name)
+                        VALUES ('delete', old.rowid, old.first_name, old.last_name);
+                    END;
+                    CREATE TRIGGER contact_search_update AFTER UPDATE OF first_name, last_name ON contact
+                    WHEN old.first_name IS NOT new.first_name OR old.last_name IS NOT new.last_name BEGIN
+                        INSERT INTO contact_search (contact_search, rowid, first_name, last_name)
+                        VALUES ('delete', old.rowid, old.first_name, old.last_name);
+                        INSERT INTO contact_search (rowid, first_name, last_name)
+                        VALUES (new.rowid, new.first_name, new.last_name);
+                    END;
+                    """
+            )
+        }
+        return migrator
+    }
+}
