@@ -40,6 +40,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Prints the replica's figures against raw SQLite (see BENCHMARKS.md): `swift run -c release replica-bench`.
+        .executableTarget(
+            name: "replica-bench",
+            dependencies: [
+                "ReplicaStore",
+                "SyncProtocol",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Non-product helpers shared by the test targets: seeded randomness, vector files.
         .target(
             name: "SyncTestSupport",

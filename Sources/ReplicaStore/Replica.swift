@@ -41,8 +41,12 @@ public final class Replica: Sendable {
         config.label = "crm-field.replica"
         config.busyMode = .timeout(5)
         let synchronous = configuration.synchronous.rawValue
+        let cacheKilobytes = configuration.cacheKilobytes
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // A bigger page cache than SQLite's 2 MB default: applying a large pull touches index pages all over
+            // the change log, and each miss is a system call.
+            try db.execute(sql: "PRAGMA cache_size = -\(cacheKilobytes)")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)

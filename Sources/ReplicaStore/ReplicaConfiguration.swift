@@ -7,6 +7,8 @@ public struct ReplicaConfiguration: Sendable {
     public var synchronous: Synchronous
     /// How many remote changes ``Replica/applyRemote(_:)`` applies per transaction when given more.
     public var applyBatchSize: Int
+    /// SQLite's page cache per connection, in KiB.
+    public var cacheKilobytes: Int
 
     public enum Synchronous: String, Sendable {
         case full = "FULL"
@@ -16,11 +18,13 @@ public struct ReplicaConfiguration: Sendable {
     public init(
         now: @escaping @Sendable () -> Int64 = ReplicaConfiguration.systemNow,
         synchronous: Synchronous = .full,
-        applyBatchSize: Int = 5_000
+        applyBatchSize: Int = 5_000,
+        cacheKilobytes: Int = 32_768
     ) {
         self.now = now
         self.synchronous = synchronous
         self.applyBatchSize = applyBatchSize
+        self.cacheKilobytes = cacheKilobytes
     }
 
     /// The system clock in milliseconds since 1970.

@@ -45,6 +45,8 @@ extension Replica {
 
     private struct Touched {
         var state: RecordState
+        /// The row's values when loaded; nil when there was no row.
+        var loaded: [String: FieldValue]?
         var conflictsBefore: [Conflict]
         var lastSeq: Int64 = 0
     }
@@ -79,14 +81,16 @@ extension Replica {
                 let key = RecordKey(entity: change.entity, id: change.recordID)
                 let schema = CRMSchema.schema(for: change.entity)
                 if touched[key] == nil {
-                    let state =
-                        try RecordStorage.loadState(db, change.entity, change.recordID)
-                        ?? RecordState(entity: change.entity, id: change.recordID)
-                    touched[key] = Touched(state: state, conflictsBefore: state.conflicts(schema: schema))
+                    let stored = try RecordStorage.loadState(db, change.entity, change.recordID)
+                    let state = stored ?? RecordState(entity: change.entity, id: change.recordID)
+                    touched[key] = Touched(
+                        state: state,
+                        loaded: stored?.values(schema: schema),
+                        conflictsBefore: state.conflicts(schema: schema)
+                    )
                 }
-                let before = touched[key]!.state.values(schema: schema)
+                let oldValues = Self.currentValues(of: change.operation.fields, in: touched[key]!.state, schema: schema)
                 let result = touched[key]!.state.apply(change, schema: schema, authority: .server)
-                let oldValues = before.filter { change.operation.fields[$0.key] != nil }
                 var rejection: ChangeRejection?
                 switch result.status {
                 case .applied: report.applied += 1
@@ -115,7 +119,7 @@ extension Replica {
                 _ = try? writer.clock.receive(change.timestamp, now: appliedAt)
             }
             for (_, record) in touched {
-                try RecordStorage.save(db, record.state)
+                try RecordStorage.save(db, record.state, previous: record.loaded)
                 let after = record.state.conflicts(schema: CRMSchema.schema(for: record.state.entity))
                 if !record.conflictsBefore.isEmpty || !after.isEmpty {
                     try RecordStorage.syncConflicts(
@@ -134,6 +138,19 @@ extension Replica {
             }
             return report
         }
+    }
+
+    /// The values the fields a change sets have now (its "old" values in the history).
+    static func currentValues(
+        of fields: [String: FieldValue],
+        in state: RecordState,
+        schema: EntitySchema
+    ) -> [String: FieldValue] {
+        var values: [String: FieldValue] = [:]
+        for name in fields.keys {
+            if let entry = state.winner(of: name, schema: schema), !entry.value.isNull { values[name] = entry.value }
+        }
+        return values
     }
 
     static func isLogged(_ db: Database, _ dot: Dot) throws -> Bool {

@@ -34,74 +34,101 @@ extension Replica {
         try await makeChange(entity, id, .counterDelta(delta))
     }
 
-    /// Makes one local change in one transaction: checks it, applies it through the merge rules, writes the row,
-    /// logs the change in the outbox with its old values (the record's history), and closes the conflicts a
-    /// resolution replaced.
-    func makeChange(
-        _ entity: EntityKind,
-        _ id: RecordID,
-        _ requested: Change.Operation
-    ) async throws -> StoredRecord {
-        let schema = CRMSchema.schema(for: entity)
-        let operation = Self.canonicalized(requested, schema: schema)
+    /// One local edit, for ``writeBatch(_:)``.
+    public struct Edit: Sendable {
+        public var entity: EntityKind
+        public var id: RecordID
+        public var operation: Change.Operation
+
+        public init(_ entity: EntityKind, id: RecordID, _ operation: Change.Operation) {
+            self.entity = entity
+            self.id = id
+            self.operation = operation
+        }
+    }
+
+    /// Makes many local changes in one transaction (bulk edits, imports): all of them, or none if one fails.
+    @discardableResult
+    public func writeBatch(_ edits: [Edit]) async throws -> [StoredRecord] {
         let replicaID = replicaID
         let now = configuration.now
         return try await write { db, writer in
-            let existing = try RecordStorage.loadState(db, entity, id)
-            switch operation {
-            case .create, .append:
-                if existing?.exists == true {
-                    throw ReplicaError(.alreadyExists, "a \(entity) with id \(id) already exists")
-                }
-            case .set, .delete, .counterDelta, .counterReset:
-                guard let existing, existing.exists, !existing.isDeleted(schema: schema) else {
-                    throw ReplicaError(.notFound, "no \(entity) with id \(id)")
-                }
+            let author = try Self.author(db)
+            return try edits.map { edit in
+                try Self.makeChange(db, &writer, replicaID: replicaID, author: author, now: now, edit)
             }
-            let author = try String.fetchOne(db, sql: "SELECT value FROM sync_state WHERE key = 'user'") ?? "local"
-            let timestamp = writer.clock.send(now: now())
-            let change = Change(
-                dot: Dot(replica: replicaID, counter: writer.counter + 1),
-                context: existing?.clock ?? VectorClock(),
-                timestamp: timestamp,
-                author: author,
-                entity: entity,
-                recordID: id,
-                operation: operation
-            )
-            if let rejection = schema.validate(change, authority: .replica) { throw ReplicaError.invalid(rejection) }
-            var state = existing ?? RecordState(entity: entity, id: id)
-            let before = state.values(schema: schema)
-            let conflictsBefore = state.conflicts(schema: schema)
-            if case .rejected(let rejection) = state.apply(change, schema: schema, authority: .replica).status {
-                throw ReplicaError.invalid(rejection)
-            }
-            try RecordStorage.save(db, state)
-            let oldValues = before.filter { operation.fields[$0.key] != nil }
-            let seq = try RecordStorage.log(
-                db,
-                change,
-                origin: "local",
-                status: "pending",
-                oldValues: oldValues,
-                now: now()
-            )
-            if !conflictsBefore.isEmpty {
-                try RecordStorage.syncConflicts(
-                    db,
-                    before: conflictsBefore,
-                    after: state.conflicts(schema: schema),
-                    seq: seq
-                )
-            }
-            writer.counter += 1
-            return StoredRecord(
-                entity: entity,
-                id: id,
-                values: state.values(schema: schema),
-                isDeleted: state.isDeleted(schema: schema)
-            )
         }
+    }
+
+    /// Makes one local change in one transaction.
+    func makeChange(
+        _ entity: EntityKind,
+        _ id: RecordID,
+        _ operation: Change.Operation
+    ) async throws -> StoredRecord {
+        let replicaID = replicaID
+        let now = configuration.now
+        return try await write { db, writer in
+            try Self.makeChange(db, &writer, replicaID: replicaID, author: Self.author(db), now: now, Edit(entity, id: id, operation))
+        }
+    }
+
+    static func author(_ db: Database) throws -> String {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM sync_state WHERE key = 'user'")) ?? "local"
+    }
+
+    /// Checks a local change, applies it through the merge rules, writes the row, logs the change in the outbox
+    /// with its old values (the record's history), and closes the conflicts a resolution replaced.
+    static func makeChange(
+        _ db: Database,
+        _ writer: inout WriterState,
+        replicaID: ReplicaID,
+        author: String,
+        now: @Sendable () -> Int64,
+        _ edit: Edit
+    ) throws -> StoredRecord {
+        let (entity, id) = (edit.entity, edit.id)
+        let schema = CRMSchema.schema(for: entity)
+        let operation = canonicalized(edit.operation, schema: schema)
+        let existing = try RecordStorage.loadState(db, entity, id)
+        switch operation {
+        case .create, .append:
+            if existing?.exists == true {
+                throw ReplicaError(.alreadyExists, "a \(entity) with id \(id) already exists")
+            }
+        case .set, .delete, .counterDelta, .counterReset:
+            guard let existing, existing.exists, !existing.isDeleted(schema: schema) else {
+                throw ReplicaError(.notFound, "no \(entity) with id \(id)")
+            }
+        }
+        let change = Change(
+            dot: Dot(replica: replicaID, counter: writer.counter + 1),
+            context: existing?.clock ?? VectorClock(),
+            timestamp: writer.clock.send(now: now()),
+            author: author,
+            entity: entity,
+            recordID: id,
+            operation: operation
+        )
+        if let rejection = schema.validate(change, authority: .replica) { throw ReplicaError.invalid(rejection) }
+        var state = existing ?? RecordState(entity: entity, id: id)
+        let oldValues = currentValues(of: operation.fields, in: state, schema: schema)
+        let conflictsBefore = state.conflicts(schema: schema)
+        if case .rejected(let rejection) = state.apply(change, schema: schema, authority: .replica).status {
+            throw ReplicaError.invalid(rejection)
+        }
+        try RecordStorage.save(db, state, previous: existing?.values(schema: schema))
+        let seq = try RecordStorage.log(db, change, origin: "local", status: "pending", oldValues: oldValues, now: now())
+        if !conflictsBefore.isEmpty {
+            try RecordStorage.syncConflicts(db, before: conflictsBefore, after: state.conflicts(schema: schema), seq: seq)
+        }
+        writer.counter += 1
+        return StoredRecord(
+            entity: entity,
+            id: id,
+            values: state.values(schema: schema),
+            isDeleted: state.isDeleted(schema: schema)
+        )
     }
 
     /// Timestamps are stored in one canonical form (`2026-11-23T09:30:00.000Z`) so they sort as text.

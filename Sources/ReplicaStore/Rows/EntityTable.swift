@@ -13,6 +13,8 @@ struct EntityTable: Sendable {
     let name: String
     /// Field columns, in schema order; for a counter entity its counter field comes last.
     let columns: [Column]
+    /// Position of each field column in ``columns``.
+    let columnIndex: [String: Int]
 
     struct Column: Sendable {
         let name: String
@@ -35,6 +37,9 @@ struct EntityTable: Sendable {
             columns.append(Column(name: field, isInteger: true, isBool: false))
         }
         self.columns = columns
+        columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) })
+        upsertSQL = Self.makeUpsertSQL(name, columns)
+        selectColumns = (["id"] + columns.map(\.name) + ["_deleted", "_extra"]).joined(separator: ", ")
     }
 
     static let all: [EntityKind: EntityTable] = Dictionary(
@@ -60,7 +65,9 @@ struct EntityTable: Sendable {
     }
 
     /// `INSERT … ON CONFLICT(id) DO UPDATE` of every column.
-    var upsertSQL: String {
+    let upsertSQL: String
+
+    static func makeUpsertSQL(_ name: String, _ columns: [Column]) -> String {
         let names = ["id"] + columns.map(\.name) + ["_deleted", "_extra", "_state"]
         let updates = names.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         return
@@ -68,31 +75,8 @@ struct EntityTable: Sendable {
             + "ON CONFLICT(id) DO UPDATE SET \(updates)"
     }
 
-    /// The arguments of ``upsertSQL`` for a record state.
-    func upsertArguments(_ state: RecordState) -> StatementArguments {
-        let values = state.values(schema: schema)
-        var arguments: [(any DatabaseValueConvertible)?] = [state.id.rawValue]
-        for column in columns { arguments.append(Self.databaseValue(values[column.name])) }
-        arguments.append(state.isDeleted(schema: schema) ? 1 : 0)
-        let unknown = values.filter { name, _ in !columns.contains { $0.name == name } }
-        arguments.append(unknown.isEmpty ? nil : ExtraFields.encode(unknown))
-        arguments.append(Data(state.binaryEncoded))
-        return StatementArguments(arguments)
-    }
-
-    static func databaseValue(_ value: FieldValue?) -> (any DatabaseValueConvertible)? {
-        switch value {
-        case nil, .null?: nil
-        case .bool(let flag)?: flag ? 1 : 0
-        case .integer(let number)?: number
-        case .string(let text)?: text
-        }
-    }
-
     /// The columns a read selects, in this order: `id`, the field columns, `_deleted`, `_extra`.
-    var selectColumns: String {
-        (["id"] + columns.map(\.name) + ["_deleted", "_extra"]).joined(separator: ", ")
-    }
+    let selectColumns: String
 
     /// A ``StoredRecord`` from a row selected with ``selectColumns``.
     func record(from row: Row) -> StoredRecord {

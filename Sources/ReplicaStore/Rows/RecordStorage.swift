@@ -5,30 +5,61 @@ import SyncProtocol
 /// Reading and writing record states: the typed row and its binary merge state, in one statement each.
 enum RecordStorage {
     static func loadState(_ db: Database, _ entity: EntityKind, _ id: RecordID) throws -> RecordState? {
-        let blob: Data?
+        let statement: RawStatement
         if let table = EntityTable.of(entity) {
-            blob = try Data.fetchOne(
-                db.cachedStatement(sql: "SELECT _state FROM \(table.name) WHERE id = ?"),
-                arguments: [id.rawValue]
-            )
+            statement = try RawStatement(db, "SELECT _state FROM \(table.name) WHERE id = ?")
+            statement.bind(1, id.rawValue)
         } else {
-            blob = try Data.fetchOne(
-                db.cachedStatement(sql: "SELECT _state FROM other_record WHERE entity = ? AND id = ?"),
-                arguments: [entity.rawValue, id.rawValue]
-            )
+            statement = try RawStatement(db, "SELECT _state FROM other_record WHERE entity = ? AND id = ?")
+            statement.bind(1, entity.rawValue)
+            statement.bind(2, id.rawValue)
         }
-        return try blob.map { try RecordState(binary: [UInt8]($0)) }
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return try RecordState(binary: statement.blob(0))
     }
 
-    static func save(_ db: Database, _ state: RecordState) throws {
-        if let table = EntityTable.of(state.entity) {
-            try db.cachedStatement(sql: table.upsertSQL).execute(arguments: table.upsertArguments(state))
-        } else {
-            try db.cachedStatement(
-                sql: "INSERT INTO other_record (entity, id, _state) VALUES (?, ?, ?) "
+    /// Writes a record state and its typed row. `previous` is the row's values as loaded (nil for a new row): only
+    /// the columns whose value changed are written, so unchanged indexed columns cost nothing.
+    static func save(_ db: Database, _ state: RecordState, previous: [String: FieldValue]?) throws {
+        guard let table = EntityTable.of(state.entity) else {
+            let statement = try RawStatement(
+                db,
+                "INSERT INTO other_record (entity, id, _state) VALUES (?, ?, ?) "
                     + "ON CONFLICT (entity, id) DO UPDATE SET _state = excluded._state"
-            ).execute(arguments: [state.entity.rawValue, state.id.rawValue, Data(state.binaryEncoded)])
+            )
+            statement.bind(1, state.entity.rawValue)
+            statement.bind(2, state.id.rawValue)
+            statement.bind(3, state.binaryEncoded)
+            return try statement.run()
         }
+        let values = state.values(schema: table.schema)
+        let isDeleted: Int64 = state.isDeleted(schema: table.schema) ? 1 : 0
+        let unknown = values.filter { name, _ in table.columnIndex[name] == nil }
+        let extra: String? = unknown.isEmpty ? nil : ExtraFields.encode(unknown)
+        guard let previous else {
+            let statement = try RawStatement(db, table.upsertSQL)
+            statement.bind(1, state.id.rawValue)
+            for (index, column) in table.columns.enumerated() { statement.bind(Int32(index + 2), values[column.name]) }
+            let next = Int32(table.columns.count + 2)
+            statement.bind(next, isDeleted)
+            if let extra { statement.bind(next + 1, extra) } else { statement.bindNull(next + 1) }
+            statement.bind(next + 2, state.binaryEncoded)
+            return try statement.run()
+        }
+        let changed = table.columns.filter { values[$0.name] != previous[$0.name] }.map(\.name)
+        let assignments = (changed + ["_deleted", "_extra", "_state"]).map { "\($0) = ?" }.joined(separator: ", ")
+        let statement = try RawStatement(db, "UPDATE \(table.name) SET \(assignments) WHERE id = ?")
+        var index: Int32 = 1
+        for name in changed {
+            statement.bind(index, values[name])
+            index += 1
+        }
+        statement.bind(index, isDeleted)
+        if let extra { statement.bind(index + 1, extra) } else { statement.bindNull(index + 1) }
+        statement.bind(index + 2, state.binaryEncoded)
+        statement.bind(index + 3, state.id.rawValue)
+        try statement.run()
     }
 
     /// Removes a record that left the rep's scope (its history stays in the change log).
@@ -53,23 +84,32 @@ enum RecordStorage {
         oldValues: [String: FieldValue]?,
         now: Int64
     ) throws -> Int64 {
-        var oldBlob: Data?
+        let statement = try RawStatement(
+            db,
+            """
+            INSERT INTO change_log (replica, counter, entity, record_id, origin, status, reject_code,
+                reject_reason, applied_at, change, old_values)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        )
+        statement.bind(1, change.dot.replica.rawValue)
+        statement.bind(2, Int64(bitPattern: change.dot.counter))
+        statement.bind(3, change.entity.rawValue)
+        statement.bind(4, change.recordID.rawValue)
+        statement.bind(5, origin)
+        if let status { statement.bind(6, status) }
+        if let rejection {
+            statement.bind(7, rejection.code.rawValue)
+            statement.bind(8, rejection.reason)
+        }
+        statement.bind(9, now)
+        statement.bind(10, change.binaryEncoded)
         if let oldValues, !oldValues.isEmpty {
             var writer = BinaryWriter()
             writer.fieldMap(oldValues)
-            oldBlob = Data(writer.bytes)
+            statement.bind(11, writer.bytes)
         }
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO change_log (replica, counter, entity, record_id, origin, status, reject_code,
-                    reject_reason, applied_at, change, old_values)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(arguments: [
-            change.dot.replica.rawValue, Int64(bitPattern: change.dot.counter), change.entity.rawValue,
-            change.recordID.rawValue, origin, status, rejection?.code.rawValue, rejection?.reason, now,
-            Data(change.binaryEncoded), oldBlob,
-        ])
+        try statement.run()
         return db.lastInsertedRowID
     }
 

@@ -21,7 +21,11 @@ public struct CausalSet<Element: CausallyStamped>: Hashable, Sendable, RandomAcc
     public init() {}
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { head == nil ? 0 : 1 + tail.count }
+    public var endIndex: Int {
+        // A pattern match, not `head == nil`, which copies the element out of the optional.
+        if case .none = head { return 0 }
+        return 1 + tail.count
+    }
     public subscript(position: Int) -> Element { position == 0 ? head! : tail[position - 1] }
 
     /// The elements, sorted by dot (a new array: iterate the set itself on hot paths).
