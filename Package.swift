@@ -67,7 +67,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplicaStoreTests",
-            dependencies: ["ReplicaStore", "SyncProtocol", "SyncTestSupport"],
+            dependencies: [
+                "ReplicaStore", "SyncProtocol", "SyncTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

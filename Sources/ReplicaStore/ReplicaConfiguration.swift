@@ -19,7 +19,7 @@ public struct ReplicaConfiguration: Sendable {
         now: @escaping @Sendable () -> Int64 = ReplicaConfiguration.systemNow,
         synchronous: Synchronous = .full,
         applyBatchSize: Int = 5_000,
-        cacheKilobytes: Int = 32_768
+        cacheKilobytes: Int = 16_384
     ) {
         self.now = now
         self.synchronous = synchronous

@@ -19,9 +19,16 @@ struct ReplicaBenchmark {
         let which = arguments.dropFirst().first { !$0.hasPrefix("-") && $0 != "FULL" && $0 != "NORMAL" } ?? "all"
         print("replica-bench: release build, synchronous=\(synchronous.rawValue), WAL")
         if which == "local" || which == "all" { try await localWrites(count: 1_000) }
-        if which == "bulk" || which == "all" { try await bulkWrites(count: Int(ProcessInfo.processInfo.environment["BULK_COUNT"] ?? "") ?? 100_000) }
+        if which == "bulk" || which == "all" {
+            try await bulkWrites(count: Int(ProcessInfo.processInfo.environment["BULK_COUNT"] ?? "") ?? 100_000)
+        }
         if which == "card" || which == "all" { try await accountCard() }
-        if which == "apply" || which == "all" { try await applyRemote(records: Int(ProcessInfo.processInfo.environment["APPLY_RECORDS"] ?? "") ?? 100_000, perRecord: 10) }
+        if which == "apply" || which == "all" {
+            try await applyRemote(
+                records: Int(ProcessInfo.processInfo.environment["APPLY_RECORDS"] ?? "") ?? 100_000,
+                perRecord: 10
+            )
+        }
     }
 
     // MARK: - Local writes
@@ -39,7 +46,9 @@ struct ReplicaBenchmark {
         var start = 0
         while start < count {
             let end = min(start + 20_000, count)
-            try await replica.writeBatch(ids[start..<end].map { .init(.account, id: $0, .create(["name": "Account", "territory": "north"])) })
+            try await replica.writeBatch(
+                ids[start..<end].map { .init(.account, id: $0, .create(["name": "Account", "territory": "north"])) }
+            )
             start = end
         }
         return ids
@@ -84,7 +93,13 @@ struct ReplicaBenchmark {
             for (index, id) in ids.enumerated() { try raw.run(update, ["+49 \(index)", id.rawValue]) }
             try raw.execute("COMMIT")
         }
-        report("local write + change capture, \(count) in 1 transaction", count, ours: oursTime, raw: rawTime, goal: "<= 2.0x")
+        report(
+            "local write + change capture, \(count) in 1 transaction",
+            count,
+            ours: oursTime,
+            raw: rawTime,
+            goal: "<= 2.0x"
+        )
         #if DEBUG
         print("(debug build: figures are not meaningful)")
         #endif
@@ -160,7 +175,10 @@ struct ReplicaBenchmark {
                             try raw.run(create, [change.recordID.rawValue, "Account", "north"])
                         default:
                             let (name, value) = change.operation.fields.first!
-                            try raw.run(upserts[fields.firstIndex(of: name)!], [change.recordID.rawValue, value.description])
+                            try raw.run(
+                                upserts[fields.firstIndex(of: name)!],
+                                [change.recordID.rawValue, value.description]
+                            )
                         }
                     }
                     try raw.execute("COMMIT")
@@ -171,7 +189,8 @@ struct ReplicaBenchmark {
         let oursRate = Double(total) / seconds(oursTime)
         let rawRate = Double(total) / seconds(rawTime)
         print(
-            pad("apply \(total) remote field changes, pages of \(pageSize)") + "ours \(format(oursRate / 1000))k/s, raw upsert "
+            pad("apply \(total) remote field changes, pages of \(pageSize)")
+                + "ours \(format(oursRate / 1000))k/s, raw upsert "
                 + "\(format(rawRate / 1000))k/s: \(format(100 * oursRate / rawRate))% of raw (goal >= 50%); peak RSS "
                 + "\(peak) MB during ours (goal < 200 MB)"
         )
@@ -185,16 +204,40 @@ struct ReplicaBenchmark {
         let accountID = FieldValue.string(account.id.rawValue)
         var edits: [Replica.Edit] = (0..<1_000).map { index in
             let day = 1 + index % 28
-            return .init(.activity, id: RecordID("act-\(index)"), .append([
-                "account_id": accountID, "kind": "call", "subject": .string("Call \(index)"),
-                "body": "Discussed the offer, prices and delivery dates.",
-                "occurred_at": .string("2026-10-\(day < 10 ? "0" : "")\(day)T10:\(index % 60 < 10 ? "0" : "")\(index % 60):00Z"),
-            ]))
+            return .init(
+                .activity,
+                id: RecordID("act-\(index)"),
+                .append([
+                    "account_id": accountID, "kind": "call", "subject": .string("Call \(index)"),
+                    "body": "Discussed the offer, prices and delivery dates.",
+                    "occurred_at": .string(
+                        "2026-10-\(day < 10 ? "0" : "")\(day)T10:\(index % 60 < 10 ? "0" : "")\(index % 60):00Z"
+                    ),
+                ])
+            )
         }
         for index in 0..<20 {
-            edits.append(.init(.contact, id: RecordID("con-\(index)"), .create(["account_id": accountID, "last_name": .string("Person \(index)")])))
-            edits.append(.init(.deal, id: RecordID("deal-\(index)"), .create(["account_id": accountID, "title": "Deal", "stage": "new"])))
-            edits.append(.init(.task, id: RecordID("task-\(index)"), .create(["account_id": accountID, "title": "Task", "status": "open"])))
+            edits.append(
+                .init(
+                    .contact,
+                    id: RecordID("con-\(index)"),
+                    .create(["account_id": accountID, "last_name": .string("Person \(index)")])
+                )
+            )
+            edits.append(
+                .init(
+                    .deal,
+                    id: RecordID("deal-\(index)"),
+                    .create(["account_id": accountID, "title": "Deal", "stage": "new"])
+                )
+            )
+            edits.append(
+                .init(
+                    .task,
+                    id: RecordID("task-\(index)"),
+                    .create(["account_id": accountID, "title": "Task", "status": "open"])
+                )
+            )
         }
         try await replica.writeBatch(edits)
         var times: [Double] = []
@@ -207,7 +250,8 @@ struct ReplicaBenchmark {
         }
         times.sort()
         print(
-            pad("account card, \(interactions) interactions + 20 contacts/deals/tasks") + "median \(format(times[100])) ms, "
+            pad("account card, \(interactions) interactions + 20 contacts/deals/tasks")
+                + "median \(format(times[100])) ms, "
                 + "p95 \(format(times[190])) ms (goal < 5 ms)"
         )
     }

@@ -49,9 +49,15 @@ struct CrashTests {
             #expect(try await replica.integrityCheck() == "ok", "kill \(kill)")
             let pending = try await replica.pendingChanges(limit: 1_000_000)
             // Dots are contiguous: a transaction that did not commit did not use up its dot.
-            #expect(pending.map(\.dot.counter) == Array(1...UInt64(max(pending.count, 1))).prefix(pending.count).map { $0 }, "kill \(kill)")
+            #expect(
+                pending.map(\.dot.counter) == Array(1...UInt64(max(pending.count, 1))).prefix(pending.count).map { $0 },
+                "kill \(kill)"
+            )
             // Everything reported as committed is there.
-            #expect(pending.count >= committedSoFar + reported, "kill \(kill): \(pending.count) < \(committedSoFar) + \(reported)")
+            #expect(
+                pending.count >= committedSoFar + reported,
+                "kill \(kill): \(pending.count) < \(committedSoFar) + \(reported)"
+            )
             committedSoFar = pending.count
             // All or nothing: every account row has its create logged, every phone its edit, and nothing else.
             let accounts = try await replica.records(.account, limit: 1_000_000)

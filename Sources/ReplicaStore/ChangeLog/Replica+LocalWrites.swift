@@ -69,7 +69,14 @@ extension Replica {
         let replicaID = replicaID
         let now = configuration.now
         return try await write { db, writer in
-            try Self.makeChange(db, &writer, replicaID: replicaID, author: Self.author(db), now: now, Edit(entity, id: id, operation))
+            try Self.makeChange(
+                db,
+                &writer,
+                replicaID: replicaID,
+                author: Self.author(db),
+                now: now,
+                Edit(entity, id: id, operation)
+            )
         }
     }
 
@@ -118,9 +125,21 @@ extension Replica {
             throw ReplicaError.invalid(rejection)
         }
         try RecordStorage.save(db, state, previous: existing?.values(schema: schema))
-        let seq = try RecordStorage.log(db, change, origin: "local", status: "pending", oldValues: oldValues, now: now())
+        let seq = try RecordStorage.log(
+            db,
+            change,
+            origin: "local",
+            status: "pending",
+            oldValues: oldValues,
+            now: now()
+        )
         if !conflictsBefore.isEmpty {
-            try RecordStorage.syncConflicts(db, before: conflictsBefore, after: state.conflicts(schema: schema), seq: seq)
+            try RecordStorage.syncConflicts(
+                db,
+                before: conflictsBefore,
+                after: state.conflicts(schema: schema),
+                seq: seq
+            )
         }
         writer.counter += 1
         return StoredRecord(
