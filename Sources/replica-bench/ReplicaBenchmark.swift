@@ -61,7 +61,7 @@ struct ReplicaBenchmark {
         _ = try await seedAccounts(rawReplica, count: count)
         try rawReplica.close()
 
-        let oursTime = try await measure {
+        let oursTime = try await measureAsync {
             for (index, id) in ids.enumerated() {
                 try await ours.update(.account, id: id, fields: ["phone": .string("+49 \(index)")])
             }
@@ -85,7 +85,7 @@ struct ReplicaBenchmark {
         _ = try await seedAccounts(rawReplica, count: count)
         try rawReplica.close()
         let edits = ids.enumerated().map { Replica.Edit(.account, id: $1, .set(["phone": .string("+49 \($0)")])) }
-        let oursTime = try await measure { try await ours.writeBatch(edits) }
+        let oursTime = try await measureAsync { try await ours.writeBatch(edits) }
         let raw = try RawSQLite(path: rawReplica.path, synchronous: synchronous.rawValue)
         let update = try raw.prepare("UPDATE account SET phone = ? WHERE id = ?")
         let rawTime = try measure {
@@ -148,7 +148,7 @@ struct ReplicaBenchmark {
         for round in 0..<perRecord {
             for start in stride(from: 0, to: records, by: pageSize) {
                 let changes = page(round: round, records: start..<min(start + pageSize, records))
-                oursTime += try await measure { try await ours.applyRemote(changes) }
+                oursTime += try await measureAsync { try await ours.applyRemote(changes) }
             }
         }
         let peak = peakResidentMegabytes()
@@ -243,7 +243,7 @@ struct ReplicaBenchmark {
         var times: [Double] = []
         var interactions = 0
         for _ in 0..<200 {
-            let time = try await measure {
+            let time = try await measureAsync {
                 interactions = try await replica.accountCard(id: account.id).interactions.count
             }
             times.append(seconds(time) * 1000)
@@ -258,7 +258,7 @@ struct ReplicaBenchmark {
 
     // MARK: - Measuring
 
-    static func measure(_ body: () async throws -> Void) async rethrows -> Duration {
+    static func measureAsync(_ body: () async throws -> Void) async rethrows -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
         try await body()
