@@ -1,0 +1,228 @@
+import Foundation
+public import Hummingbird
+public import Logging
+import NIOCore
+import SyncProtocol
+
+/// Builds the sync server: routes, middleware and the storage behind them.
+///
+/// Routes (all JSON; errors are `{"error": {"code", "message"}}`):
+/// - `GET /healthz` — no token needed.
+/// - `GET /v1/handshake`, `POST /v1/push`, `GET /v1/pull?cursor=C&limit=N` — a bearer token of any role.
+/// - `/v1/admin/…` — an admin token: users, territories, stats.
+public func buildApplication(
+    configuration: ServerConfiguration,
+    storage: some ChangeStorage,
+    logger: Logger,
+    now: @escaping @Sendable () -> Int64 = ServerConfiguration.systemNow
+) -> some ApplicationProtocol {
+    let router = Router(context: SyncRequestContext.self)
+    router.add(middleware: JSONErrorMiddleware())
+    router.get("healthz") { _, _ in
+        try jsonResponse(["status": "ok"])
+    }
+    let controller = SyncController(storage: storage, configuration: configuration, now: now)
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(storage: storage))
+    controller.addRoutes(to: v1)
+    AdminController(storage: storage, configuration: configuration, now: now)
+        .addRoutes(to: v1.group("admin").add(middleware: AdminOnlyMiddleware()))
+    return Application(
+        router: router,
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port),
+            serverName: "crm-sync-server"
+        ),
+        logger: logger
+    )
+}
+
+/// Encodes a response body with the wire encoder.
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try WireCoding.encode(value)
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json"
+    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// Reads a request body up to the configured size and decodes it; malformed input is a 400 that says where.
+func decodeBody<Value: Decodable>(
+    _ type: Value.Type,
+    from request: Request,
+    configuration: ServerConfiguration,
+    checkingVersion: Bool = true
+) async throws -> Value {
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+    } catch is NIOTooManyBytesError {
+        throw SyncServerError(.tooLarge, "the request body is larger than \(configuration.maxBodyBytes) bytes")
+    }
+    let data = Data(buffer.readableBytesView)
+    do {
+        return checkingVersion
+            ? try WireCoding.decodeMessage(type, from: data) : try WireCoding.decode(type, from: data)
+    } catch {
+        throw SyncServerError(error)
+    }
+}
+
+/// Push, pull and handshake.
+struct SyncController<Storage: ChangeStorage> {
+    let storage: Storage
+    let configuration: ServerConfiguration
+    let now: @Sendable () -> Int64
+
+    func addRoutes(to group: RouterGroup<SyncRequestContext>) {
+        group.get("handshake") { _, context in
+            let user = try context.requireUser()
+            return try jsonResponse(
+                HandshakeResponse(
+                    user: user.name,
+                    role: user.role.rawValue,
+                    territories: user.territories,
+                    serverTime: ISO8601.format(millisecondsSince1970: now()),
+                    maxClockAheadMilliseconds: configuration.maxClockAheadMilliseconds
+                )
+            )
+        }
+        group.post("push") { request, context in
+            let user = try context.requireUser()
+            let push = try await decodeBody(PushRequest.self, from: request, configuration: configuration)
+            guard push.changes.count <= configuration.maxChangesPerPush else {
+                throw SyncServerError(
+                    .tooMany,
+                    "\(push.changes.count) changes in one push; send at most \(configuration.maxChangesPerPush)"
+                )
+            }
+            let results = try await storage.push(
+                push.changes,
+                replica: push.replicaID,
+                user: user,
+                now: now(),
+                maxClockAhead: configuration.maxClockAheadMilliseconds
+            )
+            context.logger.info(
+                "Push",
+                metadata: [
+                    "sync.replica": "\(push.replicaID)",
+                    "sync.changes.in": "\(push.changes.count)",
+                    "sync.changes.rejected": "\(results.filter { $0.status == .rejected }.count)",
+                ]
+            )
+            return try jsonResponse(
+                PushResponse(results: results, serverTime: ISO8601.format(millisecondsSince1970: now()))
+            )
+        }
+        group.get("pull") { request, context in
+            let user = try context.requireUser()
+            let query = request.uri.queryParameters
+            guard let replicaText = query["replica_id"].map(String.init), ReplicaID.isValid(replicaText) else {
+                throw SyncServerError(.malformed, "replica_id is missing or not a replica id")
+            }
+            var cursor: Int64 = 0
+            if let text = query["cursor"], !text.isEmpty {
+                guard let value = Int64(text), value >= 0 else {
+                    throw SyncServerError(.malformed, "cursor must be one a pull returned")
+                }
+                cursor = value
+            }
+            var limit = PullRequest.defaultLimit
+            if let text = query["limit"] {
+                guard let value = Int(text), (1...configuration.maxPullLimit).contains(value) else {
+                    throw SyncServerError(.malformed, "limit must be between 1 and \(configuration.maxPullLimit)")
+                }
+                limit = value
+            }
+            let page = try await storage.pull(
+                user: user,
+                replica: ReplicaID(unchecked: replicaText),
+                after: cursor,
+                limit: limit
+            )
+            return try jsonResponse(
+                PullResponse(changes: page.changes, cursor: String(page.cursor), hasMore: page.hasMore)
+            )
+        }
+    }
+}
+
+extension SyncRequestContext {
+    func requireUser() throws -> User {
+        guard let user else { throw SyncServerError(.unauthorized, "send a bearer token") }
+        return user
+    }
+}
+
+/// Users, territories and stats, for admin tokens: what the admin subcommands do, for remote IT tooling.
+struct AdminController<Storage: ChangeStorage> {
+    let storage: Storage
+    let configuration: ServerConfiguration
+    let now: @Sendable () -> Int64
+
+    struct NewUser: Decodable {
+        var name: String
+        var role: Role
+        var territories: [String]?
+    }
+
+    struct TerritoryAssignment: Decodable {
+        var accountID: String
+        var territory: String
+        enum CodingKeys: String, CodingKey {
+            case accountID = "account_id"
+            case territory
+        }
+    }
+
+    struct IssuedToken: Encodable {
+        var name: String
+        var token: String
+    }
+
+    func addRoutes(to group: RouterGroup<SyncRequestContext>) {
+        group.get("users") { _, _ in
+            try jsonResponse(["users": try await storage.users()])
+        }
+        group.post("users") { request, _ in
+            let body = try await decodeBody(
+                NewUser.self,
+                from: request,
+                configuration: configuration,
+                checkingVersion: false
+            )
+            guard User.isValidName(body.name) else {
+                throw SyncServerError(.invalidValue, "a user name is 1 to 64 of A-Z a-z 0-9 . _ - @")
+            }
+            let issued = Tokens.generate()
+            try await storage.addUser(
+                User(name: body.name, role: body.role, territories: body.territories ?? []),
+                tokenHash: issued.hash
+            )
+            return try jsonResponse(IssuedToken(name: body.name, token: issued.token), status: .created)
+        }
+        group.post("users/:name/revoke") { _, context in
+            let name = try context.parameters.require("name")
+            try await storage.revokeUser(named: name)
+            return try jsonResponse(["name": name, "status": "revoked"])
+        }
+        group.post("users/:name/token") { _, context in
+            let name = try context.parameters.require("name")
+            let issued = Tokens.generate()
+            try await storage.setToken(named: name, tokenHash: issued.hash)
+            return try jsonResponse(IssuedToken(name: name, token: issued.token))
+        }
+        group.post("territory") { request, _ in
+            let body = try await decodeBody(
+                TerritoryAssignment.self,
+                from: request,
+                configuration: configuration,
+                checkingVersion: false
+            )
+            try await storage.assignTerritory(account: RecordID(body.accountID), territory: body.territory, now: now())
+            return try jsonResponse(["account_id": body.accountID, "territory": body.territory])
+        }
+        group.get("stats") { _, _ in
+            try jsonResponse(try await storage.stats())
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import SyncProtocol
+
+/// Turns every error into the JSON error body: ours with their status, Hummingbird's (404, 405, 413…) with theirs,
+/// anything else a 500 whose details go to the log only.
+struct JSONErrorMiddleware: RouterMiddleware {
+    typealias Context = SyncRequestContext
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as SyncServerError {
+            return SyncServerError.jsonResponse(status: error.status, code: error.code.rawValue, message: error.message)
+        } catch let error as NIOTooManyBytesError {
+            _ = error
+            return SyncServerError.jsonResponse(
+                status: .contentTooLarge,
+                code: "payload_too_large",
+                message: "the request body is too large"
+            )
+        } catch let error as HTTPError {
+            let code: String =
+                switch error.status {
+                case .notFound: "not_found"
+                case .methodNotAllowed: "method_not_allowed"
+                case .contentTooLarge: "payload_too_large"
+                case .badRequest: "malformed_payload"
+                case .unauthorized: "unauthorized"
+                default: "http_\(error.status.code)"
+                }
+            let message =
+                error.status == .notFound
+                ? "no route \(request.method) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
+            return SyncServerError.jsonResponse(status: error.status, code: code, message: message)
+        } catch {
+            context.logger.error("Request failed", metadata: ["error.type": "\(type(of: error))"])
+            return SyncServerError.jsonResponse(
+                status: .internalServerError,
+                code: "internal_error",
+                message: "internal error"
+            )
+        }
+    }
+}
+
+/// Resolves the bearer token of `/v1` requests to a user; refuses missing, unknown and revoked tokens. The token
+/// is never logged.
+struct AuthMiddleware<Storage: ChangeStorage>: RouterMiddleware {
+    typealias Context = SyncRequestContext
+    let storage: Storage
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count > 7 else {
+            throw SyncServerError(.unauthorized, "send a bearer token: Authorization: Bearer crm_…")
+        }
+        let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard let user = try await storage.user(tokenHash: Tokens.hash(token)), !user.isRevoked else {
+            throw SyncServerError(.unauthorized, "the token is unknown or revoked; ask IT for a new one")
+        }
+        var context = context
+        context.user = user
+        context.logger[metadataKey: "sync.user"] = .string(user.name)
+        return try await next(request, context)
+    }
+}
+
+/// Lets only admins through.
+struct AdminOnlyMiddleware: RouterMiddleware {
+    typealias Context = SyncRequestContext
+
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    {
+        guard context.user?.role == .admin else { throw SyncServerError(.forbidden, "this needs an admin token") }
+        return try await next(request, context)
+    }
+}

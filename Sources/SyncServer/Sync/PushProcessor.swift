@@ -1,0 +1,173 @@
+import SyncProtocol
+
+/// The pure decision of a push: given what the storage loaded in its transaction, decide each change's result,
+/// the new record states and what to append to the log. Storage backends load, call ``process(_:)``, and write.
+///
+/// Rules, in order, for each change of the batch:
+/// 1. its dot must name the pushing replica, and its author the authenticated user (`wrong_author`);
+/// 2. a counter already processed returns the stored result (`duplicate` for an accepted change): a retried batch
+///    applies nothing twice;
+/// 3. a counter beyond the next expected one is a `sequence_gap` (not stored: the client resends in order);
+/// 4. the next counter is decided: timestamp within the skew bound, schema and ownership, scope, merge rules.
+///    The result is stored either way, so a retry gets the same answer.
+struct PushProcessor {
+    struct Loaded {
+        /// The highest counter of this replica already processed.
+        var lastCounter: UInt64
+        /// Stored results of already-processed counters named in the batch.
+        var previousResults: [UInt64: ChangeResult]
+        /// Current states of the batch's records and of the accounts they reference.
+        var states: [RecordKey: RecordState]
+    }
+
+    struct LogEntry {
+        var change: Change
+        var scope: ScopeTag
+    }
+
+    struct Outcome {
+        var results: [ChangeResult] = []
+        /// Results to store for retries, by counter.
+        var newResults: [(UInt64, ChangeResult)] = []
+        var lastCounter: UInt64 = 0
+        /// Changed record states and their scope tags, to write.
+        var states: [RecordKey: RecordState] = [:]
+        /// Accepted changes in order, to append to the log.
+        var log: [LogEntry] = []
+        var conflicts = 0
+    }
+
+    let user: User
+    let replicaID: ReplicaID
+    let now: Int64
+    let maxClockAhead: Int64
+
+    func process(_ changes: [Change], loaded: Loaded) -> Outcome {
+        var outcome = Outcome()
+        outcome.lastCounter = loaded.lastCounter
+        var states = loaded.states
+        let clock = HybridClock(maximumAhead: maxClockAhead)
+        for change in changes {
+            let counter = change.dot.counter
+            if change.dot.replica != replicaID || change.author != user.name {
+                outcome.results.append(
+                    .rejected(
+                        change.dot,
+                        ChangeRejection(.wrongAuthor, "changes must be made by this replica and the signed-in user")
+                    )
+                )
+                continue
+            }
+            if counter <= outcome.lastCounter {
+                let previous = loaded.previousResults[counter] ?? outcome.newResults.first { $0.0 == counter }?.1
+                var result = previous ?? ChangeResult(dot: change.dot, status: .duplicate)
+                if result.status == .accepted { result.status = .duplicate }
+                outcome.results.append(result)
+                continue
+            }
+            if counter > outcome.lastCounter + 1 {
+                outcome.results.append(
+                    .rejected(
+                        change.dot,
+                        ChangeRejection(
+                            .sequenceGap,
+                            "expected change \(outcome.lastCounter + 1) of this replica first; push the outbox in order"
+                        )
+                    )
+                )
+                continue
+            }
+            let result = decide(change, clock: clock, states: &states, outcome: &outcome)
+            outcome.results.append(result)
+            outcome.newResults.append((counter, result))
+            outcome.lastCounter = counter
+        }
+        return outcome
+    }
+
+    private func decide(
+        _ change: Change,
+        clock: HybridClock,
+        states: inout [RecordKey: RecordState],
+        outcome: inout Outcome
+    ) -> ChangeResult {
+        do {
+            try clock.check(change.timestamp, now: now)
+        } catch {
+            return .rejected(change.dot, ChangeRejection(.clockSkew, error.description))
+        }
+        let schema = CRMSchema.schema(for: change.entity)
+        let authority: WriteAuthority = .replica
+        if let rejection = schema.validate(change, authority: authority) { return .rejected(change.dot, rejection) }
+        let key = RecordKey(entity: change.entity, id: change.recordID)
+        let existing = states[key]
+        if let rejection = scopeRejection(change, existing: existing, schema: schema, states: states) {
+            return .rejected(change.dot, rejection)
+        }
+        var state = existing ?? RecordState(entity: change.entity, id: change.recordID)
+        if case .append = change.operation, existing?.appended != nil {
+            return .rejected(
+                change.dot,
+                ChangeRejection(.duplicateRecord, "an \(change.entity) with this id already exists")
+            )
+        }
+        let result = state.apply(change, schema: schema, authority: authority)
+        if case .rejected(let rejection) = result.status { return .rejected(change.dot, rejection) }
+        states[key] = state
+        outcome.states[key] = state
+        outcome.log.append(LogEntry(change: change, scope: ScopeTag.of(state, schema: schema)))
+        outcome.conflicts += result.conflicts.count
+        return ChangeResult(dot: change.dot, status: .accepted)
+    }
+
+    /// Why the user may not make this change to this record, or nil.
+    private func scopeRejection(
+        _ change: Change,
+        existing: RecordState?,
+        schema: EntitySchema,
+        states: [RecordKey: RecordState]
+    ) -> ChangeRejection? {
+        let isNew: Bool
+        switch change.operation {
+        case .create, .append: isNew = existing?.exists != true
+        case .set, .delete, .counterDelta, .counterReset:
+            guard existing?.exists == true else { return ScopeCheck.notVisible }
+            isNew = false
+        }
+        let check = ScopeCheck(user: user)
+        switch schema.scope {
+        case .everyone:
+            return nil
+        case .territory(let field):
+            let territory: String? =
+                isNew
+                ? change.operation.fields[field]?.stringValue
+                : existing.flatMap { $0.values(schema: schema)[field]?.stringValue }
+            guard check.canSee(territory: territory) else {
+                return isNew
+                    ? ChangeRejection(.outOfScope, "you can create accounts only in your own territories")
+                    : ScopeCheck.notVisible
+            }
+            if isNew, let owner = change.operation.fields["owner"]?.stringValue, owner != user.name,
+                !user.seesEverything
+            {
+                return ChangeRejection(.outOfScope, "a new account's owner is the rep who creates it")
+            }
+            return nil
+        case .account(let field):
+            let accountID: String? =
+                isNew
+                ? change.operation.fields[field]?.stringValue
+                : existing.flatMap { $0.values(schema: schema)[field]?.stringValue }
+            guard let accountID else {
+                // An account-less task: private to whoever created it.
+                if isNew || existing?.created?.author == user.name || user.seesEverything { return nil }
+                return ScopeCheck.notVisible
+            }
+            let account = states[RecordKey(entity: .account, id: RecordID(accountID))]
+            let territory = account.flatMap { $0.values(schema: CRMSchema.account)["territory"]?.stringValue }
+            guard account?.exists == true, check.canSee(territory: territory) else { return ScopeCheck.notVisible }
+            return nil
+        }
+    }
+}

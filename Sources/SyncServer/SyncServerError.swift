@@ -1,0 +1,75 @@
+import Foundation
+public import Hummingbird
+import SyncProtocol
+
+/// An error the server answers with `{"error": {"code", "message"}}` and the status its code maps to.
+///
+/// `SyncServerError+HTTPResponseError` (below) is the one place that maps codes to statuses; anything else a route
+/// throws becomes a 500 without details.
+public struct SyncServerError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public static let malformed = Code(rawValue: "malformed_payload")
+        public static let invalidValue = Code(rawValue: "invalid_value")
+        public static let unauthorized = Code(rawValue: "unauthorized")
+        public static let forbidden = Code(rawValue: "forbidden")
+        public static let notFound = Code(rawValue: "not_found")
+        public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
+        public static let unsupportedVersion = Code(rawValue: "unsupported_version")
+        public static let conflict = Code(rawValue: "conflict")
+        public static let tooLarge = Code(rawValue: "payload_too_large")
+        public static let tooMany = Code(rawValue: "too_many_changes")
+        public static let internalError = Code(rawValue: "internal_error")
+        public static let unavailable = Code(rawValue: "storage_unavailable")
+        public var description: String { rawValue }
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    init(_ wireError: WireFormatError) {
+        if wireError.code == .unsupportedVersion {
+            self.init(.unsupportedVersion, wireError.message)
+        } else if wireError.code == .invalidValue {
+            self.init(.invalidValue, wireError.message)
+        } else {
+            self.init(.malformed, wireError.message)
+        }
+    }
+}
+
+extension SyncServerError: HTTPResponseError {
+    public var status: HTTPResponse.Status {
+        switch code {
+        case .malformed, .invalidValue: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .unsupportedVersion, .conflict: .conflict
+        case .tooLarge: .contentTooLarge
+        case .tooMany: .tooManyRequests
+        case .unavailable: .serviceUnavailable
+        default: .internalServerError
+        }
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Self.jsonResponse(status: status, code: code.rawValue, message: message)
+    }
+
+    static func jsonResponse(status: HTTPResponse.Status, code: String, message: String) -> Response {
+        let body = (try? WireCoding.encode(ErrorResponse(code: code, message: message))) ?? Data("{}".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SyncProtocol
+import SyncServer
+
+/// The sync server IT runs: `serve`, and admin subcommands that work on the same database while it serves.
+@main
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crm-sync-server",
+        abstract: "The crm-field sync server and its admin commands.",
+        subcommands: [Serve.self, UserCommand.self, TerritoryCommand.self, Stats.self]
+    )
+}
+
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .customLong("db"), help: "The SQLite database file.")
+    var database = "crm-sync.sqlite"
+
+    func open() throws -> SQLiteChangeStorage {
+        guard !database.hasPrefix("postgres://"), !database.hasPrefix("postgresql://") else {
+            throw ValidationError("PostgreSQL storage is not available in this build yet; use a SQLite file path")
+        }
+        return try SQLiteChangeStorage(path: database)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the sync API.",
+        discussion: "Example: crm-sync-server serve --db /var/lib/crm/crm-sync.sqlite --host 0.0.0.0 --port 8080"
+    )
+
+    @OptionGroup var database: DatabaseOption
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on.") var port = 8080
+    @Option(help: "Largest request body in bytes.") var maxBodyBytes = 8 * 1024 * 1024
+    @Option(help: "How far ahead of the server's clock a change may be stamped, in seconds.")
+    var maxClockAheadSeconds: Int64 = 60
+
+    func run() async throws {
+        var logger = Logger(label: "crm-sync-server")
+        logger.logLevel = .info
+        let storage = try database.open()
+        let configuration = ServerConfiguration(
+            host: host,
+            port: port,
+            database: database.database,
+            maxBodyBytes: maxBodyBytes,
+            maxClockAheadMilliseconds: maxClockAheadSeconds * 1000
+        )
+        let app = buildApplication(configuration: configuration, storage: storage, logger: logger)
+        try await app.runService()
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user",
+        abstract: "Add, list and revoke users, and issue new tokens.",
+        subcommands: [Add.self, List.self, Revoke.self, Token.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a user and print their token (shown once).",
+            discussion: "Example: crm-sync-server user add alice --role rep --territory north"
+        )
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: "The user name.") var name: String
+        @Option(help: "rep, manager or admin.") var role: String
+        @Option(name: .customLong("territory"), help: "A territory (repeat for several).") var territories: [String] =
+            []
+
+        func validate() throws {
+            guard Role(rawValue: role) != nil else {
+                throw ValidationError("--role must be rep, manager or admin (got '\(role)')")
+            }
+            guard User.isValidName(name) else { throw ValidationError("a user name is 1 to 64 of A-Z a-z 0-9 . _ - @") }
+        }
+
+        func run() async throws {
+            let issued = Tokens.generate()
+            try await database.open().addUser(
+                User(name: name, role: Role(rawValue: role)!, territories: territories),
+                tokenHash: issued.hash
+            )
+            print(issued.token)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users.")
+        @OptionGroup var database: DatabaseOption
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let users = try await database.open().users()
+            if json {
+                print(String(decoding: try WireCoding.encode(users), as: UTF8.self))
+                return
+            }
+            for user in users {
+                let state = user.isRevoked ? "revoked" : "active"
+                print("\(user.name)\t\(user.role.rawValue)\t\(state)\t\(user.territories.joined(separator: ","))")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a user's token (effective on the next request)."
+        )
+        @OptionGroup var database: DatabaseOption
+        @Argument var name: String
+        func run() async throws { try await database.open().revokeUser(named: name) }
+    }
+
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a new token for a user and print it (the old one stops working)."
+        )
+        @OptionGroup var database: DatabaseOption
+        @Argument var name: String
+        func run() async throws {
+            let issued = Tokens.generate()
+            try await database.open().setToken(named: name, tokenHash: issued.hash)
+            print(issued.token)
+        }
+    }
+}
+
+struct TerritoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "territory",
+        abstract: "Move accounts between territories.",
+        subcommands: [Assign.self]
+    )
+
+    struct Assign: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move an account to a territory.",
+            discussion: "Example: crm-sync-server territory assign 01JD7Q8X4N1V3F2Y6Z0B9C8D7E south"
+        )
+        @OptionGroup var database: DatabaseOption
+        @Argument var accountID: String
+        @Argument var territory: String
+        func run() async throws {
+            try await database.open().assignTerritory(
+                account: RecordID(accountID),
+                territory: territory,
+                now: Int64(Date().timeIntervalSince1970 * 1000)
+            )
+        }
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Users, replicas, last sync per replica, changes, conflicts."
+    )
+    @OptionGroup var database: DatabaseOption
+    func run() async throws {
+        print(String(decoding: try WireCoding.encode(try await database.open().stats()), as: UTF8.self))
+    }
+}
