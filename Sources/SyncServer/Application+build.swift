@@ -221,6 +221,25 @@ struct AdminController<Storage: ChangeStorage> {
             try await storage.assignTerritory(account: RecordID(body.accountID), territory: body.territory, now: now())
             return try jsonResponse(["account_id": body.accountID, "territory": body.territory])
         }
+        group.post("import/:kind") { request, context in
+            let kindName = try context.parameters.require("kind")
+            guard let kind = ImportKind(rawValue: kindName) else {
+                throw SyncServerError(
+                    .notFound,
+                    "import products, stock, invoices or accounts (got '\(kindName.prefix(32))')"
+                )
+            }
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            } catch is NIOTooManyBytesError {
+                throw SyncServerError(.tooLarge, "the file is larger than \(configuration.maxBodyBytes) bytes")
+            }
+            let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: buffer.readableBytesView, as: UTF8.self))
+            var report = try await storage.importRows(kind, rows: rows, now: now())
+            report.rejected = (rejected + report.rejected).sorted { $0.line < $1.line }
+            return try jsonResponse(report)
+        }
         group.get("stats") { _, _ in
             try jsonResponse(try await storage.stats())
         }

@@ -11,7 +11,7 @@ struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm-sync-server",
         abstract: "The crm-field sync server and its admin commands.",
-        subcommands: [Serve.self, UserCommand.self, TerritoryCommand.self, Stats.self]
+        subcommands: [Serve.self, UserCommand.self, TerritoryCommand.self, Import.self, Stats.self]
     )
 }
 
@@ -164,5 +164,45 @@ struct Stats: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOption
     func run() async throws {
         print(String(decoding: try WireCoding.encode(try await database.open().stats()), as: UTF8.self))
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import products, stock recounts, invoices or accounts from accounting's CSV.",
+        discussion: """
+            The header row names the fields (stock: part_number,warehouse,quantity). Rows upsert by natural key: \
+            part number; part number and warehouse; invoice number; account id (a new id when empty). Money is in \
+            minor units. Importing the same file twice changes nothing.
+            Example: crm-sync-server import products catalog.csv
+            """
+    )
+    @OptionGroup var database: DatabaseOption
+    @Argument(help: "products, stock, invoices or accounts.") var kind: String
+    @Argument(help: "The CSV file.") var file: String
+
+    func validate() throws {
+        guard ImportKind(rawValue: kind) != nil else {
+            throw ValidationError("import products, stock, invoices or accounts (got '\(kind)')")
+        }
+    }
+
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ValidationError("cannot read \(file)")
+        }
+        let kind = ImportKind(rawValue: kind)!
+        let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: data, as: UTF8.self))
+        var report = try await database.open().importRows(
+            kind,
+            rows: rows,
+            now: Int64(Date().timeIntervalSince1970 * 1000)
+        )
+        report.rejected = (rejected + report.rejected).sorted { $0.line < $1.line }
+        print(
+            "created \(report.created), updated \(report.updated), unchanged \(report.unchanged), rejected \(report.rejected.count)"
+        )
+        for rejection in report.rejected { print("line \(rejection.line): \(rejection.reason)") }
+        if !report.rejected.isEmpty { throw ExitCode(2) }
     }
 }

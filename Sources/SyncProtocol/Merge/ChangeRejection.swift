@@ -2,7 +2,7 @@
 /// and is shown to the rep.
 ///
 /// The reason explains the rule and what to do; it never quotes field values.
-public struct ChangeRejection: Hashable, Sendable, Codable, CustomStringConvertible {
+public struct ChangeRejection: Error, Hashable, Sendable, Codable, CustomStringConvertible {
     /// A stable snake_case code. Unknown codes from a newer server decode as they are.
     public struct Code: Hashable, Sendable, Codable, CustomStringConvertible {
         public let rawValue: String

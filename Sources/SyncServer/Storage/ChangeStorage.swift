@@ -32,6 +32,9 @@ public protocol ChangeStorage: Sendable {
     /// Moves an account to another territory (a server change that syncs like any other).
     func assignTerritory(account: RecordID, territory: String, now: Int64) async throws
 
+    /// Upserts imported rows by their natural key, as server changes; one transaction for the whole file.
+    func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport
+
     func stats() async throws -> ServerStats
 }
 

@@ -193,13 +193,8 @@ public final class SQLiteChangeStorage: ChangeStorage {
     static func loadStates(_ db: Database, for changes: [Change]) throws -> [RecordKey: RecordState] {
         var states: [RecordKey: RecordState] = [:]
         func load(_ key: RecordKey) throws {
-            guard states[key] == nil,
-                let blob = try Data.fetchOne(
-                    db.cachedStatement(sql: "SELECT state FROM record WHERE entity = ? AND id = ?"),
-                    arguments: [key.entity.rawValue, key.id.rawValue]
-                )
-            else { return }
-            states[key] = try RecordState(binary: [UInt8](blob))
+            guard states[key] == nil, let state = try loadState(db, key) else { return }
+            states[key] = state
         }
         for change in changes { try load(RecordKey(entity: change.entity, id: change.recordID)) }
         for change in changes {
@@ -292,11 +287,10 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 )
             else { throw SyncServerError(.notFound, "no account with id \(account)") }
             var state = try RecordState(binary: [UInt8](blob))
-            let counter =
-                (try Int64.fetchOne(db, sql: "SELECT MAX(counter) FROM change_log WHERE replica = 'server'") ?? 0) + 1
+            let counter = try Self.serverCounter(db) + 1
             var clock = HybridClock()
             let change = Change(
-                dot: Dot(replica: .server, counter: UInt64(counter)),
+                dot: Dot(replica: .server, counter: counter),
                 context: state.clock,
                 timestamp: clock.send(now: now),
                 author: "admin",
@@ -308,6 +302,44 @@ public final class SQLiteChangeStorage: ChangeStorage {
             try Self.save(db, state)
             try Self.append(db, change, scope: ScopeTag(account: key.id, owner: nil))
         }
+    }
+
+    public func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport {
+        try await write { db in
+            var report = ImportReport()
+            var planner = ImportPlanner(counter: try Self.serverCounter(db), clock: HybridClock(), now: now)
+            for row in rows {
+                let key = row.id.map { RecordKey(entity: kind.entity, id: $0) }
+                var state = try key.flatMap { try Self.loadState(db, $0) }
+                switch planner.plan(row, kind: kind, current: state) {
+                case .failure(let rejection):
+                    report.rejected.append(.init(line: row.line, reason: rejection.reason))
+                case .success(let changes) where changes.isEmpty:
+                    report.unchanged += 1
+                case .success(let changes):
+                    let schema = CRMSchema.schema(for: kind.entity)
+                    let existed = state?.exists == true
+                    var record = state ?? RecordState(entity: kind.entity, id: changes[0].recordID)
+                    for change in changes { _ = record.apply(change, schema: schema, authority: .server) }
+                    state = record
+                    try Self.save(db, record)
+                    for change in changes { try Self.append(db, change, scope: ScopeTag.of(record, schema: schema)) }
+                    if existed { report.updated += 1 } else { report.created += 1 }
+                }
+            }
+            return report
+        }
+    }
+
+    static func serverCounter(_ db: Database) throws -> UInt64 {
+        UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(counter) FROM change_log WHERE replica = 'server'") ?? 0)
+    }
+
+    static func loadState(_ db: Database, _ key: RecordKey) throws -> RecordState? {
+        try Data.fetchOne(
+            db.cachedStatement(sql: "SELECT state FROM record WHERE entity = ? AND id = ?"),
+            arguments: [key.entity.rawValue, key.id.rawValue]
+        ).map { try RecordState(binary: [UInt8]($0)) }
     }
 
     public func stats() async throws -> ServerStats {

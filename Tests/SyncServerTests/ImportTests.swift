@@ -1,0 +1,137 @@
+import Foundation
+import Hummingbird
+import ReplicaStore
+import SyncProtocol
+import Testing
+
+@testable import SyncServer
+
+@Suite("CSV import")
+struct ImportTests {
+    @Test("the CSV reader handles quotes, escaped quotes, commas and newlines in fields, CRLF")
+    func csvParser() throws {
+        let text = "a,b,c\r\n1,\"two, too\",\"say \"\"hi\"\"\"\r\n\"multi\nline\",,x\n"
+        let records = try CSVParser.parse(text)
+        #expect(
+            records.map(\.fields) == [["a", "b", "c"], ["1", "two, too", "say \"hi\""], ["multi\nline", "", "x"]]
+        )
+        #expect(records.map(\.line) == [1, 2, 3])
+        #expect(throws: CSVParser.Failure.self) { try CSVParser.parse("a\n\"open") }
+        #expect(throws: CSVParser.Failure.self) { try CSVParser.parse("a\nx\"y") }
+    }
+
+    @Test("products upsert by part number; a re-import changes nothing; bad rows are reported by line")
+    func products() async throws {
+        let harness = try await ServerHarness()
+        try await harness.run { client in
+            let csv = """
+                part_number,name,unit,price_list,price_dealer,currency,active
+                PU-100,Pump small,piece,19900,15900,EUR,true
+                PU-200,"Pump, large",piece,29900,23900,EUR,yes
+                VA-1,Valve,piece,12.50,9,EUR,true
+                ,Nameless,piece,100,90,EUR,true
+                """
+            let first = try await client.send(
+                .post,
+                "/v1/admin/import/products",
+                token: client.adminToken,
+                body: Data(csv.utf8)
+            )
+            #expect(first.status == .ok)
+            #expect(first.json["created"] as? Int == 2)
+            let rejected = try #require(first.json["rejected"] as? [[String: Any]])
+            #expect(rejected.map { $0["line"] as? Int } == [4, 5])
+            #expect((rejected.first?["reason"] as? String)?.contains("minor units") == true)
+
+            let again = try await client.send(
+                .post,
+                "/v1/admin/import/products",
+                token: client.adminToken,
+                body: Data(csv.utf8)
+            )
+            #expect(
+                again.json["created"] as? Int == 0 && again.json["updated"] as? Int == 0
+                    && again.json["unchanged"] as? Int == 2
+            )
+            let repriced = csv.replacingOccurrences(of: "19900,15900", with: "18900,15900")
+            let third = try await client.send(
+                .post,
+                "/v1/admin/import/products",
+                token: client.adminToken,
+                body: Data(repriced.utf8)
+            )
+            #expect(third.json["updated"] as? Int == 1 && third.json["unchanged"] as? Int == 1)
+
+            let token = try await client.addUser("alice", territories: ["north"])
+            let alice = try await makeReplica(user: "alice", territories: ["north"])
+            _ = try await client.sync(alice, token: token)
+            let pumps = try await alice.products(partNumberPrefix: "PU")
+            #expect(pumps.map { $0["name"] } == ["Pump small", "Pump, large"])
+            #expect(pumps.first?["price_list"] == 18900 && pumps.last?["active"] == true)
+
+            let wrongKind = try await client.send(
+                .post,
+                "/v1/admin/import/spaceships",
+                token: client.adminToken,
+                body: Data("a\n".utf8)
+            )
+            #expect(wrongKind.status == .notFound)
+            let repOnly = try await client.send(.post, "/v1/admin/import/products", token: token, body: Data(csv.utf8))
+            #expect(repOnly.status == .forbidden)
+        }
+    }
+
+    @Test("a stock recount keeps the sales it had not seen; invoices and accounts import too")
+    func stockInvoicesAccounts() async throws {
+        let harness = try await ServerHarness()
+        try await harness.run { client in
+            let token = try await client.addUser("alice", territories: ["north"])
+            let alice = try await makeReplica(user: "alice", territories: ["north"])
+            let stock = "part_number,warehouse,quantity\nPU-100,main,10\n"
+            let imported = try await client.send(
+                .post,
+                "/v1/admin/import/stock",
+                token: client.adminToken,
+                body: Data(stock.utf8)
+            )
+            #expect(imported.json["created"] as? Int == 1)
+            _ = try await client.sync(alice, token: token)
+            let id = RecordID.stock(partNumber: "PU-100", warehouse: "main")
+            try await alice.adjustCounter(.stock, id: id, by: -3)
+            _ = try await client.sync(alice, token: token)
+            // Accounting's recount of 20 was taken after the sale reached the server: it already counts it.
+            let recount = "part_number,warehouse,quantity\nPU-100,main,20\n"
+            _ = try await client.send(
+                .post,
+                "/v1/admin/import/stock",
+                token: client.adminToken,
+                body: Data(recount.utf8)
+            )
+            _ = try await client.sync(alice, token: token)
+            #expect(try await alice.stock(partNumber: "PU-100").first?["quantity"] == 20)
+
+            let accounts = "id,name,territory,payment_standing\nacc-1,Acme,north,hesitant\n,Newco,north,\n,Nowhere,,\n"
+            let accountReport = try await client.send(
+                .post,
+                "/v1/admin/import/accounts",
+                token: client.adminToken,
+                body: Data(accounts.utf8)
+            )
+            #expect(accountReport.json["created"] as? Int == 2)
+            #expect((accountReport.json["rejected"] as? [[String: Any]])?.first?["line"] as? Int == 4)
+            let invoices = "number,account_id,amount,currency,due_at\nR-1,acc-1,50000,EUR,2026-11-01\n"
+            let invoiceReport = try await client.send(
+                .post,
+                "/v1/admin/import/invoices",
+                token: client.adminToken,
+                body: Data(invoices.utf8)
+            )
+            #expect(invoiceReport.json["created"] as? Int == 1)
+            _ = try await client.sync(alice, token: token)
+            let card = try await alice.accountCard(id: RecordID("acc-1"))
+            #expect(card.account["payment_standing"] == "hesitant")
+            #expect(card.overdueInvoices.map { $0["number"] } == ["R-1"])
+            #expect(card.overdueInvoices.first?["due_at"] == "2026-11-01T00:00:00.000Z")
+        }
+    }
+}
