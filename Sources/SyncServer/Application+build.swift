@@ -113,6 +113,24 @@ struct SyncController<Storage: ChangeStorage> {
                 PushResponse(results: results, serverTime: ISO8601.format(millisecondsSince1970: now()))
             )
         }
+        group.get("snapshot") { request, context in
+            let user = try context.requireUser()
+            let query = request.uri.queryParameters
+            var limit = PullRequest.defaultLimit
+            if let text = query["limit"] {
+                guard let value = Int(text), (1...configuration.maxPullLimit).contains(value) else {
+                    throw SyncServerError(.malformed, "limit must be between 1 and \(configuration.maxPullLimit)")
+                }
+                limit = value
+            }
+            let after = query["after"].map(String.init)
+            let page = try await storage.snapshot(user: user, after: after, limit: limit)
+            // The cursor of a paged snapshot is the one of its first page, which the client sends back.
+            let cursor = query["cursor"].map(String.init) ?? String(page.cursor)
+            return try jsonResponse(
+                SnapshotResponse(records: page.records, cursor: cursor, next: page.next, hasMore: page.next != nil)
+            )
+        }
         group.get("pull") { request, context in
             let user = try context.requireUser()
             let query = request.uri.queryParameters

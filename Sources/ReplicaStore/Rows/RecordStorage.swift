@@ -118,7 +118,7 @@ enum RecordStorage {
         _ db: Database,
         before: [Conflict],
         after: [Conflict],
-        seq: Int64
+        seq: Int64?
     ) throws {
         let beforeIDs = Set(before.map(\.id))
         let afterIDs = Set(after.map(\.id))

@@ -39,7 +39,7 @@ enum Migrations {
                         record_id TEXT NOT NULL,
                         field TEXT NOT NULL,
                         status TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
-                        detected_seq INTEGER NOT NULL REFERENCES change_log (seq),
+                        detected_seq INTEGER REFERENCES change_log (seq),
                         resolved_seq INTEGER REFERENCES change_log (seq),
                         body TEXT NOT NULL
                     ) WITHOUT ROWID;

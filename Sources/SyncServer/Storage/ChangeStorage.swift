@@ -29,6 +29,9 @@ public protocol ChangeStorage: Sendable {
     /// Changes after `cursor` that `user` may see, made by other replicas, oldest first.
     func pull(user: User, replica: ReplicaID, after cursor: Int64, limit: Int) async throws -> PullPage
 
+    /// A page of the current state of `user`'s scope, in (entity, id) order after `after`.
+    func snapshot(user: User, after: String?, limit: Int) async throws -> SnapshotPage
+
     /// Moves an account to another territory (a server change that syncs like any other).
     func assignTerritory(account: RecordID, territory: String, now: Int64) async throws
 
@@ -43,6 +46,15 @@ public struct PullPage: Sendable {
     public var changes: [Change]
     public var cursor: Int64
     public var hasMore: Bool
+}
+
+/// One page of a snapshot.
+public struct SnapshotPage: Sendable {
+    public var records: [RecordState]
+    /// The log position to pull from after the snapshot.
+    public var cursor: Int64
+    /// The paging key of the next page, nil on the last page.
+    public var next: String?
 }
 
 /// The figures of `stats`.

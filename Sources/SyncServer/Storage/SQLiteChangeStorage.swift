@@ -59,6 +59,8 @@ public final class SQLiteChangeStorage: ChangeStorage {
                         entity TEXT NOT NULL,
                         id TEXT NOT NULL,
                         territory TEXT,
+                        scope_account TEXT,
+                        owner TEXT,
                         has_conflicts INTEGER NOT NULL DEFAULT 0,
                         state BLOB NOT NULL,
                         PRIMARY KEY (entity, id)
@@ -215,15 +217,18 @@ public final class SQLiteChangeStorage: ChangeStorage {
     static func save(_ db: Database, _ state: RecordState) throws {
         let schema = CRMSchema.schema(for: state.entity)
         let territory = state.entity == .account ? state.values(schema: schema)["territory"]?.stringValue : nil
+        let scope = ScopeTag.of(state, schema: schema)
         try db.cachedStatement(
             sql: """
-                INSERT INTO record (entity, id, territory, has_conflicts, state) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO record (entity, id, territory, scope_account, owner, has_conflicts, state)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (entity, id) DO UPDATE SET territory = excluded.territory,
+                    scope_account = excluded.scope_account, owner = excluded.owner,
                     has_conflicts = excluded.has_conflicts, state = excluded.state
                 """
         ).execute(arguments: [
-            state.entity.rawValue, state.id.rawValue, territory, state.conflicts(schema: schema).isEmpty ? 0 : 1,
-            Data(state.binaryEncoded),
+            state.entity.rawValue, state.id.rawValue, territory, scope.account?.rawValue, scope.owner,
+            state.conflicts(schema: schema).isEmpty ? 0 : 1, Data(state.binaryEncoded),
         ])
     }
 
@@ -271,6 +276,41 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 next = max(cursor, try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0)
             }
             return PullPage(changes: changes, cursor: next, hasMore: hasMore)
+        }
+    }
+
+    // MARK: - Snapshot
+
+    public func snapshot(user: User, after: String?, limit: Int) async throws -> SnapshotPage {
+        try await read { db in
+            let territories = String(decoding: try WireCoding.encode(user.territories), as: UTF8.self)
+            var afterEntity = ""
+            var afterID = ""
+            if let after, let separator = after.firstIndex(of: "/") {
+                afterEntity = String(after[..<separator])
+                afterID = String(after[after.index(after: separator)...])
+            }
+            let rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT entity, id, state FROM record
+                        WHERE (entity, id) > (?, ?) AND (
+                            ? OR (scope_account IS NULL AND owner IS NULL) OR owner = ?
+                            OR scope_account IN (
+                                SELECT id FROM record WHERE entity = 'account'
+                                AND territory IN (SELECT value FROM json_each(?))
+                            )
+                        )
+                        ORDER BY entity, id LIMIT ?
+                        """
+                ),
+                arguments: [afterEntity, afterID, user.seesEverything, user.name, territories, limit + 1]
+            )
+            let page = rows.prefix(limit)
+            let states = try page.map { try RecordState(binary: [UInt8]($0[2] as Data)) }
+            let cursor = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0
+            let next = page.last.map { "\($0[0] as String)/\($0[1] as String)" }
+            return SnapshotPage(records: states, cursor: cursor, next: rows.count > limit ? next : nil)
         }
     }
 
