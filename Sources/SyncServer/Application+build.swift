@@ -158,7 +158,12 @@ struct SyncController<Storage: ChangeStorage> {
                 limit: limit
             )
             return try jsonResponse(
-                PullResponse(changes: page.changes, cursor: String(page.cursor), hasMore: page.hasMore)
+                PullResponse(
+                    changes: page.changes,
+                    removed: page.removed,
+                    cursor: String(page.cursor),
+                    hasMore: page.hasMore
+                )
             )
         }
     }

@@ -122,6 +122,7 @@ struct ServerHarness {
                 )
                 let page = try WireCoding.decodeMessage(PullResponse.self, from: reply.body)
                 try await replica.applyRemote(page.changes)
+                try await replica.removeFromScope(page.removed)
                 try await replica.saveCursor(page.cursor)
                 pulled += page.changes.count
                 if !page.hasMore { break }

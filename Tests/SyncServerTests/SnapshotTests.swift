@@ -79,3 +79,58 @@ struct SnapshotTests {
         }
     }
 }
+
+@Suite("Territory moves")
+struct TerritoryMoveTests {
+    @Test(
+        "IT moves an account: the new rep receives it with its history, the old rep drops it and keeps unsynced edits"
+    )
+    func move() async throws {
+        let harness = try await ServerHarness()
+        try await harness.run { client in
+            let aliceToken = try await client.addUser("alice", territories: ["north"])
+            let carolToken = try await client.addUser("carol", territories: ["south"])
+            let alice = try await makeReplica(user: "alice", territories: ["north"])
+            let carol = try await makeReplica(user: "carol", territories: ["south"])
+            let account = try await alice.create(.account, fields: ["name": "Acme", "territory": "north"])
+            let contact = try await alice.create(
+                .contact,
+                fields: ["account_id": .string(account.id.rawValue), "last_name": "Li"]
+            )
+            _ = try await alice.create(
+                .activity,
+                fields: [
+                    "account_id": .string(account.id.rawValue), "kind": "call", "subject": "Intro",
+                    "occurred_at": "2026-11-20T10:00:00Z",
+                ]
+            )
+            _ = try await client.sync(alice, token: aliceToken)
+            _ = try await client.sync(carol, token: carolToken)
+            #expect(try await carol.record(.account, id: account.id) == nil)
+
+            try await alice.update(.account, id: account.id, fields: ["phone": "unsynced"])
+            let body = try JSONSerialization.data(withJSONObject: [
+                "account_id": account.id.rawValue, "territory": "south",
+            ])
+            #expect(
+                try await client.send(.post, "/v1/admin/territory", token: client.adminToken, body: body).status == .ok
+            )
+
+            _ = try await client.sync(carol, token: carolToken)
+            #expect(try await carol.record(.account, id: account.id)?["territory"] == "south")
+            #expect(try await carol.record(.contact, id: contact.id)?["last_name"] == "Li")
+            #expect(try await carol.accountCard(id: account.id).interactions.count == 1)
+            #expect(
+                try await carol.history(.account, id: account.id).contains { $0.field == "name" },
+                "with its history"
+            )
+
+            // Alice's pull drops the account; her unsynced edit is pushed first and refused, and kept as rejected.
+            let aliceSync = try await client.sync(alice, token: aliceToken)
+            #expect(aliceSync.pushed.first?.rejection?.code == .outOfScope)
+            #expect(try await alice.record(.account, id: account.id) == nil)
+            #expect(try await alice.record(.contact, id: contact.id) == nil)
+            #expect(try await alice.rejectedChanges().count == 1)
+        }
+    }
+}

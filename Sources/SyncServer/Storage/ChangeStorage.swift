@@ -44,6 +44,8 @@ public protocol ChangeStorage: Sendable {
 /// One page of a pull.
 public struct PullPage: Sendable {
     public var changes: [Change]
+    /// Records that left the caller's scope in this page's range.
+    public var removed: [ScopeNotice]
     public var cursor: Int64
     public var hasMore: Bool
 }

@@ -66,6 +66,14 @@ public final class SQLiteChangeStorage: ChangeStorage {
                         PRIMARY KEY (entity, id)
                     ) WITHOUT ROWID;
                     CREATE INDEX record_account_territory ON record (territory) WHERE entity = 'account';
+                    CREATE INDEX record_scope ON record (scope_account);
+                    -- Accounts moved between territories, at the log position of the move.
+                    CREATE TABLE scope_move (
+                        seq INTEGER PRIMARY KEY REFERENCES change_log (seq),
+                        account_id TEXT NOT NULL,
+                        old_territory TEXT,
+                        new_territory TEXT NOT NULL
+                    );
                     """
             )
         }
@@ -266,7 +274,7 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 arguments: [cursor, replica.rawValue, user.seesEverything, user.name, territories, limit + 1]
             )
             let page = rows.prefix(limit)
-            let changes = try page.map { try Change(binary: [UInt8]($0[1] as Data)) }
+            var changes = try page.map { try Change(binary: [UInt8]($0[1] as Data)) }
             let hasMore = rows.count > limit
             let next: Int64
             if let last = page.last, hasMore {
@@ -275,7 +283,37 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 // Nothing more in scope: continue after everything logged so far.
                 next = max(cursor, try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0)
             }
-            return PullPage(changes: changes, cursor: next, hasMore: hasMore)
+            // Accounts that moved in this page's range: a rep they join gets their history up to the cursor (the
+            // rest is in the page), a rep they leave gets notices to drop them and what hangs off them.
+            var history: [Change] = []
+            var removed: [ScopeNotice] = []
+            let check = ScopeCheck(user: user)
+            for move in try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT account_id, old_territory, new_territory FROM scope_move WHERE seq > ? AND seq <= ? ORDER BY seq",
+                arguments: [cursor, next]
+            ) {
+                let account: String = move[0]
+                let (sawBefore, seesNow) = (check.canSee(territory: move[1]), check.canSee(territory: move[2]))
+                if seesNow, !sawBefore {
+                    history += try Data.fetchAll(
+                        db,
+                        sql:
+                            "SELECT change FROM change_log WHERE account_scope = ? AND seq <= ? AND replica != ? ORDER BY seq",
+                        arguments: [account, cursor, replica.rawValue]
+                    ).map { try Change(binary: [UInt8]($0)) }
+                } else if sawBefore, !seesNow {
+                    removed += try Row.fetchAll(
+                        db,
+                        sql:
+                            "SELECT entity, id FROM record WHERE scope_account = ? ORDER BY entity = 'account', entity, id",
+                        arguments: [account]
+                    ).map { ScopeNotice(entity: EntityKind($0[0]), recordID: RecordID($0[1])) }
+                }
+            }
+            changes = history + changes
+            return PullPage(changes: changes, removed: removed, cursor: next, hasMore: hasMore)
         }
     }
 
@@ -338,9 +376,14 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 recordID: account,
                 operation: .set(["territory": .string(territory)])
             )
+            let oldTerritory = state.values(schema: CRMSchema.account)["territory"]?.stringValue
             _ = state.apply(change, schema: CRMSchema.account, authority: .server)
             try Self.save(db, state)
             try Self.append(db, change, scope: ScopeTag(account: key.id, owner: nil))
+            try db.execute(
+                sql: "INSERT INTO scope_move (seq, account_id, old_territory, new_territory) VALUES (?, ?, ?, ?)",
+                arguments: [db.lastInsertedRowID, account.rawValue, oldTerritory, territory]
+            )
         }
     }
 
