@@ -1,3 +1,4 @@
+import CompressNIO
 import Foundation
 public import Hummingbird
 public import Logging
@@ -14,14 +15,25 @@ public func buildApplication(
     configuration: ServerConfiguration,
     storage: some ChangeStorage,
     logger: Logger,
+    metrics: ServerMetrics = ServerMetrics(),
     now: @escaping @Sendable () -> Int64 = ServerConfiguration.systemNow
 ) -> some ApplicationProtocol {
     let router = Router(context: SyncRequestContext.self)
+    router.add(middleware: MetricsMiddleware(metrics: metrics))
     router.add(middleware: JSONErrorMiddleware())
     router.get("healthz") { _, _ in
         try jsonResponse(["status": "ok"])
     }
-    let controller = SyncController(storage: storage, configuration: configuration, now: now)
+    router.get("metrics") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4"
+        return Response(
+            status: .ok,
+            headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition))
+        )
+    }
+    let controller = SyncController(storage: storage, configuration: configuration, metrics: metrics, now: now)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(storage: storage))
     controller.addRoutes(to: v1)
     AdminController(storage: storage, configuration: configuration, now: now)
@@ -36,12 +48,47 @@ public func buildApplication(
     )
 }
 
-/// Encodes a response body with the wire encoder.
-func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+/// Encodes a response body with the wire encoder; gzips it when the client accepts gzip and it is worth it.
+func jsonResponse(
+    _ value: some Encodable,
+    status: HTTPResponse.Status = .ok,
+    for request: Request? = nil
+) throws
+    -> Response
+{
     let data = try WireCoding.encode(value)
     var headers = HTTPFields()
     headers[.contentType] = "application/json"
-    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    var buffer = ByteBuffer(bytes: data)
+    if let request, data.count > 1024, request.headers[.acceptEncoding]?.contains("gzip") == true,
+        let compressed = try? buffer.compress(with: .gzip)
+    {
+        headers[.contentEncoding] = "gzip"
+        buffer = compressed
+    }
+    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: buffer))
+}
+
+/// Reads a request body of at most `maxBytes`, inflating a gzip body to at most `maxBytes` too (a gzip bomb is a
+/// 413, not memory exhaustion).
+func readBody(_ request: Request, maxBytes: Int) async throws -> ByteBuffer {
+    var buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: maxBytes)
+    } catch is NIOTooManyBytesError {
+        throw SyncServerError(.tooLarge, "the request body is larger than \(maxBytes) bytes")
+    }
+    guard let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "identity" else { return buffer }
+    guard encoding == "gzip" else {
+        throw SyncServerError(.malformed, "Content-Encoding '\(encoding.prefix(20))' is not supported; use gzip")
+    }
+    do {
+        return try buffer.decompress(with: .gzip, maxSize: maxBytes)
+    } catch let error as CompressNIOError where error == .corruptData {
+        throw SyncServerError(.malformed, "the gzip body is damaged")
+    } catch {
+        throw SyncServerError(.tooLarge, "the request body inflates to more than \(maxBytes) bytes")
+    }
 }
 
 /// Reads a request body up to the configured size and decodes it; malformed input is a 400 that says where.
@@ -51,12 +98,7 @@ func decodeBody<Value: Decodable>(
     configuration: ServerConfiguration,
     checkingVersion: Bool = true
 ) async throws -> Value {
-    let buffer: ByteBuffer
-    do {
-        buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
-    } catch is NIOTooManyBytesError {
-        throw SyncServerError(.tooLarge, "the request body is larger than \(configuration.maxBodyBytes) bytes")
-    }
+    let buffer = try await readBody(request, maxBytes: configuration.maxBodyBytes)
     let data = Data(buffer.readableBytesView)
     do {
         return checkingVersion
@@ -70,6 +112,7 @@ func decodeBody<Value: Decodable>(
 struct SyncController<Storage: ChangeStorage> {
     let storage: Storage
     let configuration: ServerConfiguration
+    let metrics: ServerMetrics
     let now: @Sendable () -> Int64
 
     func addRoutes(to group: RouterGroup<SyncRequestContext>) {
@@ -94,12 +137,19 @@ struct SyncController<Storage: ChangeStorage> {
                     "\(push.changes.count) changes in one push; send at most \(configuration.maxChangesPerPush)"
                 )
             }
-            let results = try await storage.push(
+            let summary = try await storage.push(
                 push.changes,
                 replica: push.replicaID,
                 user: user,
                 now: now(),
                 maxClockAhead: configuration.maxClockAheadMilliseconds
+            )
+            let results = summary.results
+            metrics.pushed(
+                Dictionary(grouping: results, by: \.status).mapValues(\.count),
+                rejectionCodes: Dictionary(grouping: results.compactMap(\.rejection?.code.rawValue), by: { $0 })
+                    .mapValues(\.count),
+                conflicts: summary.conflicts
             )
             context.logger.info(
                 "Push",
@@ -110,7 +160,8 @@ struct SyncController<Storage: ChangeStorage> {
                 ]
             )
             return try jsonResponse(
-                PushResponse(results: results, serverTime: ISO8601.format(millisecondsSince1970: now()))
+                PushResponse(results: results, serverTime: ISO8601.format(millisecondsSince1970: now())),
+                for: request
             )
         }
         group.get("snapshot") { request, context in
@@ -128,7 +179,8 @@ struct SyncController<Storage: ChangeStorage> {
             // The cursor of a paged snapshot is the one of its first page, which the client sends back.
             let cursor = query["cursor"].map(String.init) ?? String(page.cursor)
             return try jsonResponse(
-                SnapshotResponse(records: page.records, cursor: cursor, next: page.next, hasMore: page.next != nil)
+                SnapshotResponse(records: page.records, cursor: cursor, next: page.next, hasMore: page.next != nil),
+                for: request
             )
         }
         group.get("pull") { request, context in
@@ -157,13 +209,15 @@ struct SyncController<Storage: ChangeStorage> {
                 after: cursor,
                 limit: limit
             )
+            metrics.pulled(page.changes.count)
             return try jsonResponse(
                 PullResponse(
                     changes: page.changes,
                     removed: page.removed,
                     cursor: String(page.cursor),
                     hasMore: page.hasMore
-                )
+                ),
+                for: request
             )
         }
     }
@@ -252,12 +306,7 @@ struct AdminController<Storage: ChangeStorage> {
                     "import products, stock, invoices or accounts (got '\(kindName.prefix(32))')"
                 )
             }
-            let buffer: ByteBuffer
-            do {
-                buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
-            } catch is NIOTooManyBytesError {
-                throw SyncServerError(.tooLarge, "the file is larger than \(configuration.maxBodyBytes) bytes")
-            }
+            let buffer = try await readBody(request, maxBytes: configuration.maxBodyBytes)
             let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: buffer.readableBytesView, as: UTF8.self))
             var report = try await storage.importRows(kind, rows: rows, now: now())
             report.rejected = (rejected + report.rejected).sorted { $0.line < $1.line }

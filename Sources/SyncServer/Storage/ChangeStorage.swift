@@ -17,14 +17,15 @@ public protocol ChangeStorage: Sendable {
     /// Replaces a user's token (and lifts a revocation); throws ``SyncServerError/Code/notFound``.
     func setToken(named name: String, tokenHash: String) async throws
 
-    /// Applies a replica's batch (see ``PushProcessor``) and returns one result per change, in order.
+    /// Applies a replica's batch (see ``PushProcessor``): one result per change, in order, and how many conflicts
+    /// the accepted ones opened.
     func push(
         _ changes: [Change],
         replica: ReplicaID,
         user: User,
         now: Int64,
         maxClockAhead: Int64
-    ) async throws -> [ChangeResult]
+    ) async throws -> PushSummary
 
     /// Changes after `cursor` that `user` may see, made by other replicas, oldest first.
     func pull(user: User, replica: ReplicaID, after cursor: Int64, limit: Int) async throws -> PullPage
@@ -39,6 +40,12 @@ public protocol ChangeStorage: Sendable {
     func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport
 
     func stats() async throws -> ServerStats
+}
+
+/// What a push did.
+public struct PushSummary: Sendable {
+    public var results: [ChangeResult]
+    public var conflicts: Int
 }
 
 /// One page of a pull.

@@ -150,7 +150,7 @@ public final class SQLiteChangeStorage: ChangeStorage {
         user: User,
         now: Int64,
         maxClockAhead: Int64
-    ) async throws -> [ChangeResult] {
+    ) async throws -> PushSummary {
         let processor = PushProcessor(user: user, replicaID: replica, now: now, maxClockAhead: maxClockAhead)
         return try await write { db in
             let row = try Row.fetchOne(
@@ -159,9 +159,8 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 arguments: [replica.rawValue]
             )
             if let owner: String = row?[0], owner != user.name {
-                return changes.map {
-                    .rejected($0.dot, ChangeRejection(.wrongAuthor, "this replica belongs to another user"))
-                }
+                let rejection = ChangeRejection(.wrongAuthor, "this replica belongs to another user")
+                return PushSummary(results: changes.map { .rejected($0.dot, rejection) }, conflicts: 0)
             }
             let lastCounter = UInt64(row?[1] as Int64? ?? 0)
             var previous: [UInt64: ChangeResult] = [:]
@@ -195,7 +194,7 @@ public final class SQLiteChangeStorage: ChangeStorage {
                     """,
                 arguments: [replica.rawValue, user.name, Int64(outcome.lastCounter), now]
             )
-            return outcome.results
+            return PushSummary(results: outcome.results, conflicts: outcome.conflicts)
         }
     }
 
