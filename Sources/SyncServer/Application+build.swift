@@ -40,6 +40,7 @@ public func buildApplication(
         .addRoutes(to: v1.group("admin").add(middleware: AdminOnlyMiddleware()))
     return Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "crm-sync-server"
@@ -71,10 +72,23 @@ func jsonResponse(
 
 /// Reads a request body of at most `maxBytes`, inflating a gzip body to at most `maxBytes` too (a gzip bomb is a
 /// 413, not memory exhaustion).
-func readBody(_ request: Request, maxBytes: Int) async throws -> ByteBuffer {
+func readBody(_ request: Request, maxBytes: Int, deadlineSeconds: Int64) async throws -> ByteBuffer {
     var buffer: ByteBuffer
     do {
-        buffer = try await request.body.collect(upTo: maxBytes)
+        // A slow client trickling its body gets 408 instead of holding the connection for ever.
+        let body = request.body
+        buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: maxBytes) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(deadlineSeconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let collected = try await group.next() ?? nil else {
+                throw SyncServerError(.timeout, "the request body did not arrive within \(deadlineSeconds) s")
+            }
+            return collected
+        }
     } catch is NIOTooManyBytesError {
         throw SyncServerError(.tooLarge, "the request body is larger than \(maxBytes) bytes")
     }
@@ -98,7 +112,11 @@ func decodeBody<Value: Decodable>(
     configuration: ServerConfiguration,
     checkingVersion: Bool = true
 ) async throws -> Value {
-    let buffer = try await readBody(request, maxBytes: configuration.maxBodyBytes)
+    let buffer = try await readBody(
+        request,
+        maxBytes: configuration.maxBodyBytes,
+        deadlineSeconds: configuration.requestDeadlineSeconds
+    )
     let data = Data(buffer.readableBytesView)
     do {
         return checkingVersion
@@ -306,7 +324,11 @@ struct AdminController<Storage: ChangeStorage> {
                     "import products, stock, invoices or accounts (got '\(kindName.prefix(32))')"
                 )
             }
-            let buffer = try await readBody(request, maxBytes: configuration.maxBodyBytes)
+            let buffer = try await readBody(
+                request,
+                maxBytes: configuration.maxBodyBytes,
+                deadlineSeconds: configuration.requestDeadlineSeconds
+            )
             let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: buffer.readableBytesView, as: UTF8.self))
             var report = try await storage.importRows(kind, rows: rows, now: now())
             report.rejected = (rejected + report.rejected).sorted { $0.line < $1.line }

@@ -14,8 +14,10 @@ public struct ServerConfiguration: Sendable {
     public var maxPullLimit: Int
     /// How far ahead of the server's clock a change's timestamp may be, in milliseconds.
     public var maxClockAheadMilliseconds: Int64
-    /// A request that has not completed after this many seconds is answered 408/closed.
+    /// A connection idle for this many seconds is closed.
     public var idleTimeoutSeconds: Int64
+    /// A request body not received within this many seconds (a slow client trickling it) gets 408.
+    public var requestDeadlineSeconds: Int64
 
     /// The system clock in milliseconds since 1970.
     public static let systemNow: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -28,7 +30,8 @@ public struct ServerConfiguration: Sendable {
         maxChangesPerPush: Int = 5_000,
         maxPullLimit: Int = 5_000,
         maxClockAheadMilliseconds: Int64 = 60_000,
-        idleTimeoutSeconds: Int64 = 30
+        idleTimeoutSeconds: Int64 = 30,
+        requestDeadlineSeconds: Int64 = 60
     ) {
         self.host = host
         self.port = port
@@ -38,5 +41,6 @@ public struct ServerConfiguration: Sendable {
         self.maxPullLimit = maxPullLimit
         self.maxClockAheadMilliseconds = maxClockAheadMilliseconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.requestDeadlineSeconds = requestDeadlineSeconds
     }
 }

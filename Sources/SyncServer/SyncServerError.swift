@@ -21,6 +21,7 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
         public static let tooMany = Code(rawValue: "too_many_changes")
         public static let internalError = Code(rawValue: "internal_error")
         public static let unavailable = Code(rawValue: "storage_unavailable")
+        public static let timeout = Code(rawValue: "request_timeout")
         public var description: String { rawValue }
     }
 
@@ -57,6 +58,7 @@ extension SyncServerError: HTTPResponseError {
         case .tooLarge: .contentTooLarge
         case .tooMany: .tooManyRequests
         case .unavailable: .serviceUnavailable
+        case .timeout: .requestTimeout
         default: .internalServerError
         }
     }

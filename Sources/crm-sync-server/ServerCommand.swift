@@ -11,7 +11,7 @@ struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm-sync-server",
         abstract: "The crm-field sync server and its admin commands.",
-        subcommands: [Serve.self, UserCommand.self, TerritoryCommand.self, Import.self, Stats.self]
+        subcommands: [Serve.self, UserCommand.self, TerritoryCommand.self, Import.self, Backup.self, Stats.self]
     )
 }
 
@@ -204,5 +204,18 @@ struct Import: AsyncParsableCommand {
         )
         for rejection in report.rejected { print("line \(rejection.line): \(rejection.reason)") }
         if !report.rejected.isEmpty { throw ExitCode(2) }
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent copy of the database to FILE, also while the server runs.",
+        discussion: "Example: crm-sync-server backup /backups/crm-sync-2026-11-23.sqlite"
+    )
+    @OptionGroup var database: DatabaseOption
+    @Argument(help: "The new backup file.") var file: String
+    func run() async throws {
+        try await database.open().backup(to: file)
+        print("backed up to \(file)")
     }
 }

@@ -40,6 +40,9 @@ public protocol ChangeStorage: Sendable {
     func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport
 
     func stats() async throws -> ServerStats
+
+    /// Writes a consistent copy of the whole database to `path` while the server keeps serving.
+    func backup(to path: String) async throws
 }
 
 /// What a push did.

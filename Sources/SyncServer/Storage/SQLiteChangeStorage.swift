@@ -449,6 +449,21 @@ public final class SQLiteChangeStorage: ChangeStorage {
         }
     }
 
+    public func backup(to path: String) async throws {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw SyncServerError(.conflict, "\(path) exists; back up to a new file")
+        }
+        do {
+            let destination = try DatabaseQueue(path: path)
+            // SQLite's online backup from a read transaction: a consistent snapshot while writes go on.
+            try pool.backup(to: destination)
+            try destination.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw SyncServerError(.unavailable, "the backup to \(path) failed: \(error)")
+        }
+    }
+
     // MARK: - Plumbing
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
