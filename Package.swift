@@ -87,6 +87,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Prints the server's loopback push and pull throughput (see BENCHMARKS.md).
+        .executableTarget(
+            name: "server-bench",
+            dependencies: [
+                "SyncServer",
+                "SyncProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Non-product helpers shared by the test targets: seeded randomness, vector files.
         .target(
             name: "SyncTestSupport",
