@@ -185,13 +185,7 @@ struct SyncController<Storage: ChangeStorage> {
         group.get("snapshot") { request, context in
             let user = try context.requireUser()
             let query = request.uri.queryParameters
-            var limit = PullRequest.defaultLimit
-            if let text = query["limit"] {
-                guard let value = Int(text), (1...configuration.maxPullLimit).contains(value) else {
-                    throw SyncServerError(.malformed, "limit must be between 1 and \(configuration.maxPullLimit)")
-                }
-                limit = value
-            }
+            let limit = try pageLimit(query["limit"].map(String.init))
             let after = query["after"].map(String.init)
             let page = try await storage.snapshot(user: user, after: after, limit: limit)
             // The cursor of a paged snapshot is the one of its first page, which the client sends back.
@@ -214,13 +208,7 @@ struct SyncController<Storage: ChangeStorage> {
                 }
                 cursor = value
             }
-            var limit = PullRequest.defaultLimit
-            if let text = query["limit"] {
-                guard let value = Int(text), (1...configuration.maxPullLimit).contains(value) else {
-                    throw SyncServerError(.malformed, "limit must be between 1 and \(configuration.maxPullLimit)")
-                }
-                limit = value
-            }
+            let limit = try pageLimit(query["limit"].map(String.init))
             let page = try await storage.pull(
                 user: user,
                 replica: ReplicaID(unchecked: replicaText),
@@ -238,6 +226,17 @@ struct SyncController<Storage: ChangeStorage> {
                 for: request
             )
         }
+    }
+}
+
+extension SyncController {
+    /// The `limit` query parameter of pull and snapshot: 1 to the configured maximum, the default when absent.
+    func pageLimit(_ text: String?) throws -> Int {
+        guard let text else { return PullRequest.defaultLimit }
+        guard let value = Int(text), (1...configuration.maxPullLimit).contains(value) else {
+            throw SyncServerError(.malformed, "limit must be between 1 and \(configuration.maxPullLimit)")
+        }
+        return value
     }
 }
 

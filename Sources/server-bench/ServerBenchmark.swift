@@ -27,7 +27,10 @@ struct ServerBenchmark {
         var tokens: [String] = []
         for index in 0..<reps {
             let issued = Tokens.generate()
-            try await storage.addUser(User(name: "rep\(index)", role: .rep, territories: ["north"]), tokenHash: issued.hash)
+            try await storage.addUser(
+                User(name: "rep\(index)", role: .rep, territories: ["north"]),
+                tokenHash: issued.hash
+            )
             tokens.append(issued.token)
         }
         let app = buildApplication(
@@ -85,10 +88,15 @@ struct ServerBenchmark {
                             let response = try await client.execute(
                                 uri: "/v1/push",
                                 method: .post,
-                                headers: [.authorization: "Bearer \(token)", .contentEncoding: "gzip", .acceptEncoding: "gzip"],
+                                headers: [
+                                    .authorization: "Bearer \(token)", .contentEncoding: "gzip",
+                                    .acceptEncoding: "gzip",
+                                ],
                                 body: body
                             )
-                            guard response.status == .ok else { throw SyncServerError(.internalError, "push \(response.status)") }
+                            guard response.status == .ok else {
+                                throw SyncServerError(.internalError, "push \(response.status)")
+                            }
                         }
                     }
                 }

@@ -40,7 +40,12 @@ struct AdminTests {
         try await harness.run { client in
             let token = try await client.addUser("alice", territories: ["north"])
             let port = try #require(client.client.port)
-            let reply = try Self.trickle(port: port, token: token)
+            // The blocking socket calls run on a Dispatch thread, never on the test's cooperative threads.
+            let reply = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try Self.trickle(port: port, token: token) })
+                }
+            }
             #expect(reply.hasPrefix("HTTP/1.1 408"), "\(reply.prefix(60))")
             #expect(reply.contains("request_timeout"))
         }
@@ -54,7 +59,7 @@ struct AdminTests {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: 40, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

@@ -253,6 +253,17 @@ public final class SQLiteChangeStorage: ChangeStorage {
 
     // MARK: - Pull
 
+    /// The SQL condition for what a user may see, on rows with an account column (`scope`) and an `owner` column.
+    /// Arguments: sees-everything flag, user name, territories as a JSON array.
+    static func visibleToUser(scope: String) -> String {
+        """
+        ? OR (\(scope) IS NULL AND owner IS NULL) OR owner = ?
+        OR \(scope) IN (
+            SELECT id FROM record WHERE entity = 'account' AND territory IN (SELECT value FROM json_each(?))
+        )
+        """
+    }
+
     public func pull(user: User, replica: ReplicaID, after cursor: Int64, limit: Int) async throws -> PullPage {
         try await read { db in
             let territories = String(decoding: try WireCoding.encode(user.territories), as: UTF8.self)
@@ -260,13 +271,7 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 db.cachedStatement(
                     sql: """
                         SELECT seq, change FROM change_log
-                        WHERE seq > ? AND replica != ? AND (
-                            ? OR (account_scope IS NULL AND owner IS NULL) OR owner = ?
-                            OR account_scope IN (
-                                SELECT id FROM record WHERE entity = 'account'
-                                AND territory IN (SELECT value FROM json_each(?))
-                            )
-                        )
+                        WHERE seq > ? AND replica != ? AND (\(Self.visibleToUser(scope: "account_scope")))
                         ORDER BY seq LIMIT ?
                         """
                 ),
@@ -331,13 +336,7 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 db.cachedStatement(
                     sql: """
                         SELECT entity, id, state FROM record
-                        WHERE (entity, id) > (?, ?) AND (
-                            ? OR (scope_account IS NULL AND owner IS NULL) OR owner = ?
-                            OR scope_account IN (
-                                SELECT id FROM record WHERE entity = 'account'
-                                AND territory IN (SELECT value FROM json_each(?))
-                            )
-                        )
+                        WHERE (entity, id) > (?, ?) AND (\(Self.visibleToUser(scope: "scope_account")))
                         ORDER BY entity, id LIMIT ?
                         """
                 ),
