@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test of the package: the conformance vectors (checked against their generator first), the property
-# tests and the unit tests. Extra arguments go to `swift test` (e.g. `--filter ConformanceTests`).
+# Runs every test of the package: the conformance vectors (checked against their generator first), the OpenAPI
+# check against a live server, the property tests, unit tests, crash tests and live-server tests. Extra arguments go to `swift test` (e.g. `--filter ConformanceTests`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 conformance/tools/make_vectors.py --check
 swift build --build-tests
+# The OpenAPI description against a live server (built above) on 127.0.0.1.
+python3 conformance/tools/check_openapi.py .build/debug/crm-sync-server
 swift test --skip-build "$@"

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Proves conformance/openapi.yaml and the server agree: the spec is valid OpenAPI 3.0, every operation it
+describes exists on a live server (started here on 127.0.0.1), answers with a status the spec declares, and its
+JSON body validates against the declared schema.
+
+    python3 conformance/tools/check_openapi.py [path/to/crm-sync-server]
+"""
+import copy
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import yaml
+from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import validate
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+SPEC = yaml.safe_load(open(os.path.join(ROOT, "conformance", "openapi.yaml")))
+
+
+def inline(node):
+    """The schema with every $ref replaced by what it points to."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = SPEC
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            return inline(copy.deepcopy(target))
+        return {key: inline(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [inline(value) for value in node]
+    return node
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port, method, path, token=None, body=None, content_type="application/json"):
+    headers = {"Content-Type": content_type}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method.upper(), headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read()
+
+
+def main():
+    validate(SPEC)
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "crm-sync-server")
+    folder = tempfile.mkdtemp()
+    db = os.path.join(folder, "crm-sync.sqlite")
+    admin = subprocess.check_output([binary, "user", "add", "it-admin", "--role", "admin", "--db", db], text=True).strip()
+    rep = subprocess.check_output([binary, "user", "add", "alice", "--role", "rep", "--territory", "north", "--db", db], text=True).strip()
+    port = free_port()
+    server = subprocess.Popen([binary, "serve", "--db", db, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    failures = []
+    checked = 0
+    try:
+        for _ in range(100):
+            try:
+                if call(port, "get", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        call(port, "post", "/v1/admin/import/accounts", admin, b"id,name,territory\nacc-1,Acme,north\n", "text/csv")
+        change = {"dot": {"replica": "laptop-a", "counter": 1}, "context": {}, "hlc": "2026-11-23T10:00:00.000Z/0",
+                  "author": "alice", "entity": "account", "record_id": "acc-2", "op": "create",
+                  "fields": {"name": "Newco", "territory": "north"}}
+        requests = {
+            ("get", "/healthz"): (None, None, None),
+            ("get", "/metrics"): (None, None, None),
+            ("get", "/v1/handshake"): (rep, None, None),
+            ("post", "/v1/push"): (rep, {"protocol_version": 1, "replica_id": "laptop-a", "changes": [change]}, None),
+            ("get", "/v1/pull"): (rep, None, "?replica_id=laptop-b&limit=10"),
+            ("get", "/v1/snapshot"): (rep, None, "?replica_id=laptop-b&limit=10"),
+            ("get", "/v1/admin/users"): (admin, None, None),
+            ("post", "/v1/admin/users"): (admin, {"name": "bob", "role": "rep", "territories": ["north"]}, None),
+            ("post", "/v1/admin/users/{name}/revoke"): (admin, None, None),
+            ("post", "/v1/admin/users/{name}/token"): (admin, None, None),
+            ("post", "/v1/admin/territory"): (admin, {"account_id": "acc-1", "territory": "south"}, None),
+            ("post", "/v1/admin/import/{kind}"): (admin, b"part_number,name\nP-1,Pump\n", None),
+            ("get", "/v1/admin/stats"): (admin, None, None),
+        }
+        for path, item in SPEC["paths"].items():
+            for method, operation in item.items():
+                key = (method, path)
+                if key not in requests:
+                    failures.append(f"{method.upper()} {path}: in the spec but this check does not exercise it")
+                    continue
+                token, body, query = requests[key]
+                concrete = path.replace("{name}", "bob").replace("{kind}", "products") + (query or "")
+                content_type = "text/csv" if path.endswith("{kind}") else "application/json"
+                status, media, payload = call(port, method, concrete, token, body, content_type)
+                checked += 1
+                declared = operation["responses"]
+                if str(status) not in declared:
+                    failures.append(f"{method.upper()} {path}: status {status} is not in the spec ({payload[:120]!r})")
+                    continue
+                response = inline(declared[str(status)])
+                content = response.get("content", {})
+                if "application/json" in content:
+                    schema = content["application/json"]["schema"]
+                    errors = list(OAS30Validator(schema).iter_errors(json.loads(payload)))
+                    for error in errors[:3]:
+                        failures.append(f"{method.upper()} {path}: {error.message}")
+                elif "text/plain" in content and not media.startswith("text/plain"):
+                    failures.append(f"{method.upper()} {path}: content type {media}")
+        # Errors: every error body has the Error shape.
+        status, _, payload = call(port, "get", "/v1/handshake")
+        errors = list(OAS30Validator(inline(SPEC["components"]["schemas"]["Error"])).iter_errors(json.loads(payload)))
+        if status != 401 or errors:
+            failures.append("an unauthenticated request does not get the Error body with 401")
+        checked += 1
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    for failure in failures:
+        print("FAIL", failure)
+    print(f"openapi: {checked - len(failures)} passed, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
