@@ -8,4 +8,5 @@ python3 conformance/tools/make_vectors.py --check
 swift build --build-tests
 # The OpenAPI description against a live server (built above) on 127.0.0.1.
 python3 conformance/tools/check_openapi.py .build/debug/crm-sync-server
-swift test --skip-build "$@"
+# Every test, the server tests against SQLite and against a throwaway PostgreSQL cluster on 127.0.0.1.
+scripts/with-postgres.sh swift test --skip-build "$@"

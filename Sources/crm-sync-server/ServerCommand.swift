@@ -16,14 +16,23 @@ struct ServerCommand: AsyncParsableCommand {
 }
 
 struct DatabaseOption: ParsableArguments {
-    @Option(name: .customLong("db"), help: "The SQLite database file.")
+    @Option(
+        name: .customLong("db"),
+        help: "A SQLite database file, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (shared by several servers)."
+    )
     var database = "crm-sync.sqlite"
 
-    func open() throws -> SQLiteChangeStorage {
-        guard !database.hasPrefix("postgres://"), !database.hasPrefix("postgresql://") else {
-            throw ValidationError("PostgreSQL storage is not available in this build yet; use a SQLite file path")
+    var isPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
+
+    /// Runs `body` with the storage open (for PostgreSQL: its connection pool running, its schema in place).
+    func withStorage<T: Sendable>(_ body: @Sendable (any ChangeStorage) async throws -> T) async throws -> T {
+        if isPostgres {
+            // A short-lived admin command: the pool's routine warnings (a lease racing its start) are noise here.
+            var logger = Logger(label: "crm-sync-server.storage")
+            logger.logLevel = .error
+            return try await PostgresChangeStorage.withStorage(url: database, logger: logger) { try await body($0) }
         }
-        return try SQLiteChangeStorage(path: database)
+        return try await body(try SQLiteChangeStorage(path: database))
     }
 }
 
@@ -43,7 +52,6 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "crm-sync-server")
         logger.logLevel = .info
-        let storage = try database.open()
         let configuration = ServerConfiguration(
             host: host,
             port: port,
@@ -51,8 +59,21 @@ struct Serve: AsyncParsableCommand {
             maxBodyBytes: maxBodyBytes,
             maxClockAheadMilliseconds: maxClockAheadSeconds * 1000
         )
-        let app = buildApplication(configuration: configuration, storage: storage, logger: logger)
-        try await app.runService()
+        if database.isPostgres {
+            let storage = try PostgresChangeStorage(url: database.database, logger: logger)
+            let app = buildApplication(configuration: configuration, storage: storage, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await storage.run() }
+                defer { group.cancelAll() }
+                // Let the pool's run loop start before the first lease (otherwise PostgresNIO warns; it would wait).
+                try await Task.sleep(for: .milliseconds(50))
+                try await storage.migrate()
+                try await app.runService()
+            }
+        } else {
+            let storage = try SQLiteChangeStorage(path: database.database)
+            try await buildApplication(configuration: configuration, storage: storage, logger: logger).runService()
+        }
     }
 }
 
@@ -83,10 +104,12 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let issued = Tokens.generate()
-            try await database.open().addUser(
-                User(name: name, role: Role(rawValue: role)!, territories: territories),
-                tokenHash: issued.hash
-            )
+            try await database.withStorage {
+                try await $0.addUser(
+                    User(name: name, role: Role(rawValue: role)!, territories: territories),
+                    tokenHash: issued.hash
+                )
+            }
             print(issued.token)
         }
     }
@@ -97,7 +120,7 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let users = try await database.open().users()
+            let users = try await database.withStorage { try await $0.users() }
             if json {
                 print(String(decoding: try WireCoding.encode(users), as: UTF8.self))
                 return
@@ -115,7 +138,7 @@ struct UserCommand: AsyncParsableCommand {
         )
         @OptionGroup var database: DatabaseOption
         @Argument var name: String
-        func run() async throws { try await database.open().revokeUser(named: name) }
+        func run() async throws { try await database.withStorage { try await $0.revokeUser(named: name) } }
     }
 
     struct Token: AsyncParsableCommand {
@@ -126,7 +149,7 @@ struct UserCommand: AsyncParsableCommand {
         @Argument var name: String
         func run() async throws {
             let issued = Tokens.generate()
-            try await database.open().setToken(named: name, tokenHash: issued.hash)
+            try await database.withStorage { try await $0.setToken(named: name, tokenHash: issued.hash) }
             print(issued.token)
         }
     }
@@ -148,11 +171,14 @@ struct TerritoryCommand: AsyncParsableCommand {
         @Argument var accountID: String
         @Argument var territory: String
         func run() async throws {
-            try await database.open().assignTerritory(
-                account: RecordID(accountID),
-                territory: territory,
-                now: Int64(Date().timeIntervalSince1970 * 1000)
-            )
+            let (accountID, territory) = (accountID, territory)
+            try await database.withStorage {
+                try await $0.assignTerritory(
+                    account: RecordID(accountID),
+                    territory: territory,
+                    now: Int64(Date().timeIntervalSince1970 * 1000)
+                )
+            }
         }
     }
 }
@@ -163,7 +189,8 @@ struct Stats: AsyncParsableCommand {
     )
     @OptionGroup var database: DatabaseOption
     func run() async throws {
-        print(String(decoding: try WireCoding.encode(try await database.open().stats()), as: UTF8.self))
+        let stats = try await database.withStorage { try await $0.stats() }
+        print(String(decoding: try WireCoding.encode(stats), as: UTF8.self))
     }
 }
 
@@ -193,11 +220,9 @@ struct Import: AsyncParsableCommand {
         }
         let kind = ImportKind(rawValue: kind)!
         let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: data, as: UTF8.self))
-        var report = try await database.open().importRows(
-            kind,
-            rows: rows,
-            now: Int64(Date().timeIntervalSince1970 * 1000)
-        )
+        var report = try await database.withStorage {
+            try await $0.importRows(kind, rows: rows, now: Int64(Date().timeIntervalSince1970 * 1000))
+        }
         report.rejected = (rejected + report.rejected).sorted { $0.line < $1.line }
         print(
             "created \(report.created), updated \(report.updated), unchanged \(report.unchanged), rejected \(report.rejected.count)"
@@ -215,7 +240,8 @@ struct Backup: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOption
     @Argument(help: "The new backup file.") var file: String
     func run() async throws {
-        try await database.open().backup(to: file)
+        let file = file
+        try await database.withStorage { try await $0.backup(to: file) }
         print("backed up to \(file)")
     }
 }

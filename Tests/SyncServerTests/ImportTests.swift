@@ -20,9 +20,12 @@ struct ImportTests {
         #expect(throws: CSVParser.Failure.self) { try CSVParser.parse("a\nx\"y") }
     }
 
-    @Test("products upsert by part number; a re-import changes nothing; bad rows are reported by line")
-    func products() async throws {
-        let harness = try await ServerHarness()
+    @Test(
+        "products upsert by part number; a re-import changes nothing; bad rows are reported by line",
+        arguments: Backend.available
+    )
+    func products(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let csv = """
                 part_number,name,unit,price_list,price_dealer,currency,active
@@ -81,9 +84,12 @@ struct ImportTests {
         }
     }
 
-    @Test("a stock recount keeps the sales it had not seen; invoices and accounts import too")
-    func stockInvoicesAccounts() async throws {
-        let harness = try await ServerHarness()
+    @Test(
+        "a stock recount keeps the sales it had not seen; invoices and accounts import too",
+        arguments: Backend.available
+    )
+    func stockInvoicesAccounts(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let token = try await client.addUser("alice", territories: ["north"])
             let alice = try await makeReplica(user: "alice", territories: ["north"])

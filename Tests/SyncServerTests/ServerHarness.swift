@@ -3,43 +3,97 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import PostgresNIO
 import ReplicaStore
 import SyncProtocol
 import SyncServer
+import Testing
 
-/// A server on a temporary SQLite file, with an admin token, driven over real HTTP on 127.0.0.1.
+/// The storage backends the server tests run against: SQLite always, PostgreSQL when `POSTGRES_URL` names a
+/// server (the README's test command starts one).
+enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
+    case sqlite, postgres
+
+    static var available: [Backend] {
+        ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+
+    var description: String { rawValue }
+}
+
+/// A server on fresh storage (a temporary SQLite file, or a new PostgreSQL database), with an admin token, driven
+/// over real HTTP on 127.0.0.1.
 struct ServerHarness {
+    let backend: Backend
     let folder: URL
-    let storage: SQLiteChangeStorage
+    let storage: any ChangeStorage
     let adminToken: String
+    let adminTokenHash: String
     let configuration: ServerConfiguration
     let now: @Sendable () -> Int64
 
     static let baseTime: Int64 = 1_795_428_000_000
+    static let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     init(
+        backend: Backend = .sqlite,
         configuration: ServerConfiguration = ServerConfiguration(port: 0),
         now: Int64 = ServerHarness.baseTime
     ) async throws {
+        self.backend = backend
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        storage = try SQLiteChangeStorage(path: folder.appendingPathComponent("crm-sync.sqlite").path)
+        switch backend {
+        case .sqlite:
+            storage = try SQLiteChangeStorage(path: folder.appendingPathComponent("crm-sync.sqlite").path)
+        case .postgres:
+            storage = try PostgresChangeStorage(url: try await Self.freshDatabase(), logger: Self.logger)
+        }
         let issued = Tokens.generate()
-        try await storage.addUser(User(name: "it-admin", role: .admin, territories: []), tokenHash: issued.hash)
         adminToken = issued.token
+        adminTokenHash = issued.hash
         self.configuration = configuration
         self.now = { now }
     }
 
+    /// A new, empty database on the test PostgreSQL server.
+    static func freshDatabase() async throws -> String {
+        let admin = try #require(ProcessInfo.processInfo.environment["POSTGRES_URL"])
+        let name = "crm_test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
+        let storage = try PostgresChangeStorage(url: admin, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await storage.run() }
+            try await storage.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+            group.cancelAll()
+        }
+        var components = try #require(URLComponents(string: admin))
+        components.path = "/" + name
+        return try #require(components.string)
+    }
+
+    /// Runs `body` with the storage ready (PostgreSQL: its pool running and its schema created). A PostgreSQL
+    /// client runs once, so call this once per harness.
+    private func withRunningStorage<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        guard let postgres = storage as? PostgresChangeStorage else { return try await body() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                await postgres.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            try await postgres.migrate()
+            return try await body()
+        }
+    }
+
     func run(_ test: @escaping @Sendable (Client) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(at: folder) }
-        let app = buildApplication(
-            configuration: configuration,
-            storage: storage,
-            logger: Logger(label: "test"),
-            now: now
-        )
-        try await app.test(.live) { client in try await test(Client(client: client, adminToken: adminToken)) }
+        let app = buildApplication(configuration: configuration, storage: storage, logger: Self.logger, now: now)
+        let (adminToken, adminTokenHash, storage) = (adminToken, adminTokenHash, storage)
+        try await withRunningStorage {
+            try await storage.addUser(User(name: "it-admin", role: .admin, territories: []), tokenHash: adminTokenHash)
+            try await app.test(.live) { client in try await test(Client(client: client, adminToken: adminToken)) }
+        }
     }
 
     /// A thin JSON client over the test client.

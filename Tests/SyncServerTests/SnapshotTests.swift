@@ -7,9 +7,12 @@ import Testing
 
 @Suite("Initial sync")
 struct SnapshotTests {
-    @Test("a new laptop takes a paged snapshot of its scope, then pulls from its cursor, and matches a full replay")
-    func snapshotThenPull() async throws {
-        let harness = try await ServerHarness()
+    @Test(
+        "a new laptop takes a paged snapshot of its scope, then pulls from its cursor, and matches a full replay",
+        arguments: Backend.available
+    )
+    func snapshotThenPull(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let aliceToken = try await client.addUser("alice", territories: ["north"])
             let bobToken = try await client.addUser("bob", territories: ["north"])
@@ -83,10 +86,11 @@ struct SnapshotTests {
 @Suite("Territory moves")
 struct TerritoryMoveTests {
     @Test(
-        "IT moves an account: the new rep receives it with its history, the old rep drops it and keeps unsynced edits"
+        "IT moves an account: the new rep receives it with its history, the old rep drops it and keeps unsynced edits",
+        arguments: Backend.available
     )
-    func move() async throws {
-        let harness = try await ServerHarness()
+    func move(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let aliceToken = try await client.addUser("alice", territories: ["north"])
             let carolToken = try await client.addUser("carol", territories: ["south"])

@@ -7,9 +7,9 @@ import Testing
 
 @Suite("Sync server over HTTP on loopback")
 struct SyncRouteTests {
-    @Test("health, authentication and revocation")
-    func authentication() async throws {
-        let harness = try await ServerHarness()
+    @Test("health, authentication and revocation", arguments: Backend.available)
+    func authentication(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let health = try await client.send(.get, "/healthz", token: nil)
             #expect(health.status == .ok && health.json["status"] as? String == "ok")
@@ -38,9 +38,12 @@ struct SyncRouteTests {
         }
     }
 
-    @Test("two reps in one territory exchange changes; a rep of another territory sees and changes nothing")
-    func scope() async throws {
-        let harness = try await ServerHarness()
+    @Test(
+        "two reps in one territory exchange changes; a rep of another territory sees and changes nothing",
+        arguments: Backend.available
+    )
+    func scope(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let aliceToken = try await client.addUser("alice", territories: ["north"])
             let bobToken = try await client.addUser("bob", territories: ["north"])
@@ -96,9 +99,12 @@ struct SyncRouteTests {
         }
     }
 
-    @Test("a retried push applies nothing twice and returns the same results; gaps and skew are refused")
-    func exactlyOnce() async throws {
-        let harness = try await ServerHarness()
+    @Test(
+        "a retried push applies nothing twice and returns the same results; gaps and skew are refused",
+        arguments: Backend.available
+    )
+    func exactlyOnce(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let token = try await client.addUser("alice", territories: ["north"])
             let alice = try await makeReplica(user: "alice", territories: ["north"])
@@ -139,9 +145,12 @@ struct SyncRouteTests {
         }
     }
 
-    @Test("concurrent edits and sales through the server: fields merge, the loser is kept, 6 units come off")
-    func mergeThroughServer() async throws {
-        let harness = try await ServerHarness()
+    @Test(
+        "concurrent edits and sales through the server: fields merge, the loser is kept, 6 units come off",
+        arguments: Backend.available
+    )
+    func mergeThroughServer(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let aliceToken = try await client.addUser("alice", territories: ["north"])
             let bobToken = try await client.addUser("bob", territories: ["north"])
@@ -167,9 +176,10 @@ struct SyncRouteTests {
         }
     }
 
-    @Test("bad input gets a clear JSON error with the right status, never a 500")
-    func badInput() async throws {
+    @Test("bad input gets a clear JSON error with the right status, never a 500", arguments: Backend.available)
+    func badInput(backend: Backend) async throws {
         let harness = try await ServerHarness(
+            backend: backend,
             configuration: ServerConfiguration(port: 0, maxBodyBytes: 4_096, maxChangesPerPush: 3)
         )
         try await harness.run { client in

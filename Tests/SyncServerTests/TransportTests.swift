@@ -16,9 +16,15 @@ struct TransportTests {
         return Data(compressed.readableBytesView)
     }
 
-    @Test("gzip request bodies are inflated with a cap; a gzip bomb gets 413; responses are gzipped on request")
-    func gzip() async throws {
-        let harness = try await ServerHarness(configuration: ServerConfiguration(port: 0, maxBodyBytes: 1_000_000))
+    @Test(
+        "gzip request bodies are inflated with a cap; a gzip bomb gets 413; responses are gzipped on request",
+        arguments: Backend.available
+    )
+    func gzip(backend: Backend) async throws {
+        let harness = try await ServerHarness(
+            backend: backend,
+            configuration: ServerConfiguration(port: 0, maxBodyBytes: 1_000_000)
+        )
         try await harness.run { client in
             let token = try await client.addUser("alice", territories: ["north"])
             let alice = try await makeReplica(user: "alice", territories: ["north"])
@@ -86,9 +92,12 @@ struct TransportTests {
         }
     }
 
-    @Test("/metrics counts requests by route and status, changes in and out, rejections and conflicts")
-    func metrics() async throws {
-        let harness = try await ServerHarness()
+    @Test(
+        "/metrics counts requests by route and status, changes in and out, rejections and conflicts",
+        arguments: Backend.available
+    )
+    func metrics(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let token = try await client.addUser("alice", territories: ["north"])
             let alice = try await makeReplica(user: "alice", territories: ["north"])
