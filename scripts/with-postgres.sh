@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a command with a throwaway PostgreSQL cluster on 127.0.0.1 and POSTGRES_URL pointing at it; stops and
-# removes the cluster afterwards. Installs PostgreSQL from Debian's packages when it is missing (needs root).
+# removes the cluster afterwards (fsync is off for test speed; PG_FSYNC=on for benchmarks). Installs PostgreSQL from Debian's packages when it is missing (needs root).
 #
 #   scripts/with-postgres.sh swift test
 set -euo pipefail
@@ -24,7 +24,7 @@ as_owner() {
 }
 as_owner "'$bindir/initdb' -D '$dir/data' -A trust -U postgres --no-sync >'$dir/initdb.log'"
 as_owner "'$bindir/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w \
-    -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200' start >/dev/null"
+    -o '-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=200' start >/dev/null"
 cleanup() {
     as_owner "'$bindir/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null" || true
     rm -rf "$dir"

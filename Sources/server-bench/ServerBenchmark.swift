@@ -8,7 +8,7 @@ import SyncProtocol
 import SyncServer
 
 /// Loopback push and pull throughput of the server on its SQLite storage, with gzip both ways, batches of 1,000.
-/// `swift run -c release server-bench [--changes N] [--reps R]`.
+/// `swift run -c release server-bench [--changes N] [--reps R] [--postgres URL]`.
 @main
 struct ServerBenchmark {
     static func main() async throws {
@@ -23,7 +23,24 @@ struct ServerBenchmark {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("server-bench-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let storage = try SQLiteChangeStorage(path: folder.appendingPathComponent("crm-sync.sqlite").path)
+        let postgresURL = arguments.firstIndex(of: "--postgres").flatMap { index in
+            index + 1 < arguments.count ? arguments[index + 1] : nil
+        }
+        let quiet = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        let storage: any ChangeStorage =
+            if let postgresURL {
+                try PostgresChangeStorage(url: postgresURL, logger: quiet)
+            } else {
+                try SQLiteChangeStorage(path: folder.appendingPathComponent("crm-sync.sqlite").path)
+            }
+        let postgres = storage as? PostgresChangeStorage
+        // The pool runs beside the benchmark until it ends.
+        let pool = Task { await postgres?.run() }
+        defer { pool.cancel() }
+        if let postgres {
+            try await Task.sleep(for: .milliseconds(50))
+            try await postgres.migrate()
+        }
         var tokens: [String] = []
         for index in 0..<reps {
             let issued = Tokens.generate()
@@ -73,7 +90,10 @@ struct ServerBenchmark {
             }
             bodies.append(batches)
         }
-        print("server-bench: SQLite storage (synchronous=FULL), loopback HTTP/1.1, gzip, batches of \(batch)")
+        print(
+            "server-bench: \(postgres == nil ? "SQLite storage (synchronous=FULL)" : "PostgreSQL storage"), "
+                + "loopback HTTP/1.1, gzip, batches of \(batch)"
+        )
         let (allBodies, allTokens, raw, wire) = (bodies, tokens, rawBytes, wireBytes)
         try await app.test(.live) { client in
             let (bodies, tokens, rawBytes, wireBytes) = (allBodies, allTokens, raw, wire)

@@ -207,13 +207,18 @@ public final class PostgresChangeStorage: ChangeStorage {
                 changes,
                 loaded: PushProcessor.Loaded(lastCounter: lastCounter, previousResults: previous, states: states)
             )
-            for (_, state) in outcome.states { try await self.save(connection, state) }
-            for entry in outcome.log { _ = try await self.append(connection, entry.change, scope: entry.scope) }
-            for (counter, result) in outcome.newResults {
-                let text = String(decoding: try WireCoding.encode(result), as: UTF8.self)
+            // Written in three statements whatever the batch size: round trips, not rows, are the cost here.
+            try await self.save(connection, Array(outcome.states.values))
+            try await self.append(connection, outcome.log.map { ($0.change, $0.scope) })
+            if !outcome.newResults.isEmpty {
+                let counters = outcome.newResults.map { Int64($0.0) }
+                let results = try outcome.newResults.map {
+                    String(decoding: try WireCoding.encode($0.1), as: UTF8.self)
+                }
                 try await connection.query(
                     """
-                    INSERT INTO push_result (replica, counter, result) VALUES (\(replica.rawValue), \(Int64(counter)), \(text))
+                    INSERT INTO push_result (replica, counter, result)
+                    SELECT \(replica.rawValue), c, r FROM unnest(\(counters)::bigint[], \(results)::text[]) AS u(c, r)
                     ON CONFLICT (replica, counter) DO UPDATE SET result = EXCLUDED.result
                     """,
                     logger: self.logger
@@ -241,28 +246,148 @@ public final class PostgresChangeStorage: ChangeStorage {
         return nil
     }
 
-    func loadStates(_ connection: PostgresConnection, for changes: [Change]) async throws -> [RecordKey: RecordState] {
+    /// The states of `keys` that exist, in one query.
+    func loadStates(_ connection: PostgresConnection, _ keys: [RecordKey]) async throws -> [RecordKey: RecordState] {
         var states: [RecordKey: RecordState] = [:]
-        for change in changes {
-            let key = RecordKey(entity: change.entity, id: change.recordID)
-            if states[key] == nil, let state = try await loadState(connection, key) { states[key] = state }
+        guard !keys.isEmpty else { return states }
+        let entities = keys.map(\.entity.rawValue)
+        let ids = keys.map(\.id.rawValue)
+        for try await (entity, id, blob) in try await connection.query(
+            """
+            SELECT entity, id, state FROM record
+            WHERE (entity, id) IN (SELECT e, i FROM unnest(\(entities)::text[], \(ids)::text[]) AS u(e, i))
+            """,
+            logger: logger
+        ).decode((String, String, ByteBuffer).self) {
+            states[RecordKey(entity: EntityKind(entity), id: RecordID(id))] = try RecordState(
+                binary: Array(blob.readableBytesView)
+            )
         }
+        return states
+    }
+
+    /// The states of the batch's records, and of the accounts their changes or states point to.
+    func loadStates(_ connection: PostgresConnection, for changes: [Change]) async throws -> [RecordKey: RecordState] {
+        var states = try await loadStates(
+            connection,
+            Array(Set(changes.map { RecordKey(entity: $0.entity, id: $0.recordID) }))
+        )
+        var accounts = Set<RecordKey>()
         for change in changes {
             let schema = CRMSchema.schema(for: change.entity)
             guard case .account(let field) = schema.scope else { continue }
-            var accountIDs: [String] = []
-            if let id = change.operation.fields[field]?.stringValue { accountIDs.append(id) }
+            if let id = change.operation.fields[field]?.stringValue {
+                accounts.insert(RecordKey(entity: .account, id: RecordID(id)))
+            }
             if let state = states[RecordKey(entity: change.entity, id: change.recordID)],
                 let id = state.values(schema: schema)[field]?.stringValue
             {
-                accountIDs.append(id)
-            }
-            for id in accountIDs {
-                let key = RecordKey(entity: .account, id: RecordID(id))
-                if states[key] == nil, let state = try await loadState(connection, key) { states[key] = state }
+                accounts.insert(RecordKey(entity: .account, id: RecordID(id)))
             }
         }
+        for (key, state) in try await loadStates(connection, accounts.filter { states[$0] == nil }.map { $0 }) {
+            states[key] = state
+        }
         return states
+    }
+
+    /// Optional text as an array element: "" is null, anything else carries a one-character prefix.
+    private static func optional(_ text: String?) -> String { text.map { "v" + $0 } ?? "" }
+    private static func unwrapped(_ column: String) -> String {
+        "CASE WHEN \(column) = '' THEN NULL ELSE substr(\(column), 2) END"
+    }
+
+    /// Upserts record states and their scope columns in one statement.
+    func save(_ connection: PostgresConnection, _ states: [RecordState]) async throws {
+        guard !states.isEmpty else { return }
+        var entities: [String] = []
+        var ids: [String] = []
+        var territories: [String] = []
+        var scopes: [String] = []
+        var owners: [String] = []
+        var conflicts: [Bool] = []
+        var blobs: [ByteBuffer] = []
+        for state in states {
+            let schema = CRMSchema.schema(for: state.entity)
+            let scope = ScopeTag.of(state, schema: schema)
+            entities.append(state.entity.rawValue)
+            ids.append(state.id.rawValue)
+            territories.append(
+                Self.optional(state.entity == .account ? state.values(schema: schema)["territory"]?.stringValue : nil)
+            )
+            scopes.append(Self.optional(scope.account?.rawValue))
+            owners.append(Self.optional(scope.owner))
+            conflicts.append(!state.conflicts(schema: schema).isEmpty)
+            blobs.append(ByteBuffer(bytes: state.binaryEncoded))
+        }
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO record (entity, id, territory, scope_account, owner, has_conflicts, state)
+                    SELECT e, i, \(Self.unwrapped("t")), \(Self.unwrapped("sa")), \(Self.unwrapped("o")), h, s
+                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bytea[])
+                        AS u(e, i, t, sa, o, h, s)
+                    ON CONFLICT (entity, id) DO UPDATE SET territory = EXCLUDED.territory,
+                        scope_account = EXCLUDED.scope_account, owner = EXCLUDED.owner,
+                        has_conflicts = EXCLUDED.has_conflicts, state = EXCLUDED.state
+                    """,
+                binds: Self.binds(entities, ids, territories, scopes, owners, conflicts, blobs)
+            ),
+            logger: logger
+        )
+    }
+
+    private static func binds(
+        _ entities: [String],
+        _ ids: [String],
+        _ territories: [String],
+        _ scopes: [String],
+        _ owners: [String],
+        _ conflicts: [Bool],
+        _ blobs: [ByteBuffer]
+    ) -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(entities)
+        bindings.append(ids)
+        bindings.append(territories)
+        bindings.append(scopes)
+        bindings.append(owners)
+        bindings.append(conflicts)
+        bindings.append(blobs)
+        return bindings
+    }
+
+    /// Appends changes to the log, in order, in one statement.
+    func append(_ connection: PostgresConnection, _ entries: [(Change, ScopeTag)]) async throws {
+        guard !entries.isEmpty else { return }
+        let replicas = entries.map { $0.0.dot.replica.rawValue }
+        let counters = entries.map { Int64($0.0.dot.counter) }
+        let entities = entries.map { $0.0.entity.rawValue }
+        let ids = entries.map { $0.0.recordID.rawValue }
+        let scopes = entries.map { Self.optional($0.1.account?.rawValue) }
+        let owners = entries.map { Self.optional($0.1.owner) }
+        let blobs = entries.map { ByteBuffer(bytes: $0.0.binaryEncoded) }
+        var bindings = PostgresBindings()
+        bindings.append(replicas)
+        bindings.append(counters)
+        bindings.append(entities)
+        bindings.append(ids)
+        bindings.append(scopes)
+        bindings.append(owners)
+        bindings.append(blobs)
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO change_log (replica, counter, entity, record_id, account_scope, owner, change)
+                    SELECT r, c, e, i, \(Self.unwrapped("sa")), \(Self.unwrapped("o")), b
+                    FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[])
+                        WITH ORDINALITY AS u(r, c, e, i, sa, o, b, n)
+                    ORDER BY n
+                    """,
+                binds: bindings
+            ),
+            logger: logger
+        )
     }
 
     func save(_ connection: PostgresConnection, _ state: RecordState) async throws {
