@@ -36,6 +36,15 @@ public struct ImportReport: Sendable, Codable {
     public var rejected: [Rejection] = []
 
     public init() {}
+
+    /// Counts one planned row.
+    mutating func count(_ step: ImportPlanner.Step) {
+        switch step {
+        case .rejected(let rejection): rejected.append(rejection)
+        case .unchanged: unchanged += 1
+        case .write(_, _, let isNew): if isNew { created += 1 } else { updated += 1 }
+        }
+    }
 }
 
 /// Turns CSV text into typed rows; rows with a problem are reported, never silently dropped.
@@ -168,6 +177,29 @@ struct ImportPlanner {
     var counter: UInt64
     var clock: HybridClock
     let now: Int64
+
+    /// What importing one row does to storage.
+    enum Step {
+        case rejected(ImportReport.Rejection)
+        case unchanged
+        /// Write the record state and append the changes to the log.
+        case write(RecordState, [Change], isNew: Bool)
+    }
+
+    /// Plans a row and applies its changes to the record: the one decision both storage backends carry out.
+    mutating func step(_ row: ImportRow, kind: ImportKind, current: RecordState?) -> Step {
+        switch plan(row, kind: kind, current: current) {
+        case .failure(let rejection):
+            return .rejected(ImportReport.Rejection(line: row.line, reason: rejection.reason))
+        case .success(let changes) where changes.isEmpty:
+            return .unchanged
+        case .success(let changes):
+            let schema = CRMSchema.schema(for: kind.entity)
+            var record = current ?? RecordState(entity: kind.entity, id: changes[0].recordID)
+            for change in changes { _ = record.apply(change, schema: schema, authority: .server) }
+            return .write(record, changes, isNew: current?.exists != true)
+        }
+    }
 
     mutating func plan(_ row: ImportRow, kind: ImportKind, current: RecordState?) -> Result<[Change], ChangeRejection> {
         let schema = CRMSchema.schema(for: kind.entity)

@@ -390,23 +390,7 @@ public final class PostgresChangeStorage: ChangeStorage {
         )
     }
 
-    func save(_ connection: PostgresConnection, _ state: RecordState) async throws {
-        let schema = CRMSchema.schema(for: state.entity)
-        let territory = state.entity == .account ? state.values(schema: schema)["territory"]?.stringValue : nil
-        let scope = ScopeTag.of(state, schema: schema)
-        let hasConflicts = !state.conflicts(schema: schema).isEmpty
-        try await connection.query(
-            """
-            INSERT INTO record (entity, id, territory, scope_account, owner, has_conflicts, state)
-            VALUES (\(state.entity.rawValue), \(state.id.rawValue), \(territory), \(scope.account?.rawValue),
-                \(scope.owner), \(hasConflicts), \(ByteBuffer(bytes: state.binaryEncoded)))
-            ON CONFLICT (entity, id) DO UPDATE SET territory = EXCLUDED.territory, scope_account = EXCLUDED.scope_account,
-                owner = EXCLUDED.owner, has_conflicts = EXCLUDED.has_conflicts, state = EXCLUDED.state
-            """,
-            logger: logger
-        )
-    }
-
+    /// Appends one change and returns its sequence number (territory moves record it).
     func append(_ connection: PostgresConnection, _ change: Change, scope: ScopeTag) async throws -> Int64 {
         for try await seq in try await connection.query(
             """
@@ -560,7 +544,7 @@ public final class PostgresChangeStorage: ChangeStorage {
             )
             let oldTerritory = state.values(schema: CRMSchema.account)["territory"]?.stringValue
             _ = state.apply(change, schema: CRMSchema.account, authority: .server)
-            try await self.save(connection, state)
+            try await self.save(connection, [state])
             let seq = try await self.append(connection, change, scope: ScopeTag(account: account, owner: nil))
             try await connection.query(
                 """
@@ -585,22 +569,12 @@ public final class PostgresChangeStorage: ChangeStorage {
                     try await row.id.asyncMap {
                         try await self.loadState(connection, RecordKey(entity: kind.entity, id: $0))
                     } ?? nil
-                switch planner.plan(row, kind: kind, current: state) {
-                case .failure(let rejection):
-                    report.rejected.append(.init(line: row.line, reason: rejection.reason))
-                case .success(let changes) where changes.isEmpty:
-                    report.unchanged += 1
-                case .success(let changes):
-                    let schema = CRMSchema.schema(for: kind.entity)
-                    let existed = state?.exists == true
-                    var record = state ?? RecordState(entity: kind.entity, id: changes[0].recordID)
-                    for change in changes { _ = record.apply(change, schema: schema, authority: .server) }
-                    try await self.save(connection, record)
-                    for change in changes {
-                        _ = try await self.append(connection, change, scope: ScopeTag.of(record, schema: schema))
-                    }
-                    if existed { report.updated += 1 } else { report.created += 1 }
-                }
+                let step = planner.step(row, kind: kind, current: state)
+                report.count(step)
+                guard case .write(let record, let changes, _) = step else { continue }
+                try await self.save(connection, [record])
+                let scope = ScopeTag.of(record, schema: CRMSchema.schema(for: kind.entity))
+                try await self.append(connection, changes.map { ($0, scope) })
             }
             return report
         }

@@ -390,23 +390,13 @@ public final class SQLiteChangeStorage: ChangeStorage {
             var report = ImportReport()
             var planner = ImportPlanner(counter: try Self.serverCounter(db), clock: HybridClock(), now: now)
             for row in rows {
-                let key = row.id.map { RecordKey(entity: kind.entity, id: $0) }
-                var state = try key.flatMap { try Self.loadState(db, $0) }
-                switch planner.plan(row, kind: kind, current: state) {
-                case .failure(let rejection):
-                    report.rejected.append(.init(line: row.line, reason: rejection.reason))
-                case .success(let changes) where changes.isEmpty:
-                    report.unchanged += 1
-                case .success(let changes):
-                    let schema = CRMSchema.schema(for: kind.entity)
-                    let existed = state?.exists == true
-                    var record = state ?? RecordState(entity: kind.entity, id: changes[0].recordID)
-                    for change in changes { _ = record.apply(change, schema: schema, authority: .server) }
-                    state = record
-                    try Self.save(db, record)
-                    for change in changes { try Self.append(db, change, scope: ScopeTag.of(record, schema: schema)) }
-                    if existed { report.updated += 1 } else { report.created += 1 }
-                }
+                let state = try row.id.flatMap { try Self.loadState(db, RecordKey(entity: kind.entity, id: $0)) }
+                let step = planner.step(row, kind: kind, current: state)
+                report.count(step)
+                guard case .write(let record, let changes, _) = step else { continue }
+                try Self.save(db, record)
+                let scope = ScopeTag.of(record, schema: CRMSchema.schema(for: kind.entity))
+                for change in changes { try Self.append(db, change, scope: scope) }
             }
             return report
         }
