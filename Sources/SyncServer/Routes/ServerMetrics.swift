@@ -30,7 +30,7 @@ public final class ServerMetrics: Sendable {
         ).record(duration)
     }
 
-    func pushed(_ results: [SyncProtocolResultStatus: Int], rejectionCodes: [String: Int], conflicts: Int) {
+    func pushed(_ results: [ChangeResult.Status: Int], rejectionCodes: [String: Int], conflicts: Int) {
         for (status, count) in results where count > 0 {
             registry.makeCounter(
                 descriptor: Self.descriptor("changes_pushed", "total", "Changes received, by result."),
@@ -60,8 +60,6 @@ public final class ServerMetrics: Sendable {
 
     var exposition: String { registry.emitToString() }
 }
-
-typealias SyncProtocolResultStatus = ChangeResult.Status
 
 /// Counts every request by route pattern (never the raw path, which holds record IDs) and status.
 struct MetricsMiddleware: RouterMiddleware {

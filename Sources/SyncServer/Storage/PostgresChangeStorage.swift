@@ -272,20 +272,8 @@ public final class PostgresChangeStorage: ChangeStorage {
             connection,
             Array(Set(changes.map { RecordKey(entity: $0.entity, id: $0.recordID) }))
         )
-        var accounts = Set<RecordKey>()
-        for change in changes {
-            let schema = CRMSchema.schema(for: change.entity)
-            guard case .account(let field) = schema.scope else { continue }
-            if let id = change.operation.fields[field]?.stringValue {
-                accounts.insert(RecordKey(entity: .account, id: RecordID(id)))
-            }
-            if let state = states[RecordKey(entity: change.entity, id: change.recordID)],
-                let id = state.values(schema: schema)[field]?.stringValue
-            {
-                accounts.insert(RecordKey(entity: .account, id: RecordID(id)))
-            }
-        }
-        for (key, state) in try await loadStates(connection, accounts.filter { states[$0] == nil }.map { $0 }) {
+        let accounts = PushProcessor.referencedAccounts(changes, states: states)
+        for (key, state) in try await loadStates(connection, Array(accounts)) {
             states[key] = state
         }
         return states
@@ -308,16 +296,13 @@ public final class PostgresChangeStorage: ChangeStorage {
         var conflicts: [Bool] = []
         var blobs: [ByteBuffer] = []
         for state in states {
-            let schema = CRMSchema.schema(for: state.entity)
-            let scope = ScopeTag.of(state, schema: schema)
+            let row = RecordRow(state)
             entities.append(state.entity.rawValue)
             ids.append(state.id.rawValue)
-            territories.append(
-                Self.optional(state.entity == .account ? state.values(schema: schema)["territory"]?.stringValue : nil)
-            )
-            scopes.append(Self.optional(scope.account?.rawValue))
-            owners.append(Self.optional(scope.owner))
-            conflicts.append(!state.conflicts(schema: schema).isEmpty)
+            territories.append(Self.optional(row.territory))
+            scopes.append(Self.optional(row.scope.account?.rawValue))
+            owners.append(Self.optional(row.scope.owner))
+            conflicts.append(row.hasConflicts)
             blobs.append(ByteBuffer(bytes: state.binaryEncoded))
         }
         try await connection.query(

@@ -206,25 +206,12 @@ public final class SQLiteChangeStorage: ChangeStorage {
             states[key] = state
         }
         for change in changes { try load(RecordKey(entity: change.entity, id: change.recordID)) }
-        for change in changes {
-            let schema = CRMSchema.schema(for: change.entity)
-            guard case .account(let field) = schema.scope else { continue }
-            var accountIDs: [String] = []
-            if let id = change.operation.fields[field]?.stringValue { accountIDs.append(id) }
-            if let state = states[RecordKey(entity: change.entity, id: change.recordID)],
-                let id = state.values(schema: schema)[field]?.stringValue
-            {
-                accountIDs.append(id)
-            }
-            for id in accountIDs { try load(RecordKey(entity: .account, id: RecordID(id))) }
-        }
+        for account in PushProcessor.referencedAccounts(changes, states: states) { try load(account) }
         return states
     }
 
     static func save(_ db: Database, _ state: RecordState) throws {
-        let schema = CRMSchema.schema(for: state.entity)
-        let territory = state.entity == .account ? state.values(schema: schema)["territory"]?.stringValue : nil
-        let scope = ScopeTag.of(state, schema: schema)
+        let row = RecordRow(state)
         try db.cachedStatement(
             sql: """
                 INSERT INTO record (entity, id, territory, scope_account, owner, has_conflicts, state)
@@ -234,8 +221,8 @@ public final class SQLiteChangeStorage: ChangeStorage {
                     has_conflicts = excluded.has_conflicts, state = excluded.state
                 """
         ).execute(arguments: [
-            state.entity.rawValue, state.id.rawValue, territory, scope.account?.rawValue, scope.owner,
-            state.conflicts(schema: schema).isEmpty ? 0 : 1, Data(state.binaryEncoded),
+            state.entity.rawValue, state.id.rawValue, row.territory, row.scope.account?.rawValue, row.scope.owner,
+            row.hasConflicts ? 1 : 0, Data(state.binaryEncoded),
         ])
     }
 
