@@ -15,7 +15,9 @@ let package = Package(
         .library(name: "SyncProtocol", targets: ["SyncProtocol"]),
         .library(name: "ReplicaStore", targets: ["ReplicaStore"]),
         .library(name: "SyncServer", targets: ["SyncServer"]),
+        .library(name: "SyncClient", targets: ["SyncClient"]),
         .executable(name: "crm-sync-server", targets: ["crm-sync-server"]),
+        .executable(name: "crm-field", targets: ["crm-field"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -26,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // The pure core: clocks, changes, merge rules, schema and wire types. No I/O.
@@ -49,11 +52,40 @@ let package = Package(
                 "SyncProtocol",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The laptop's side of the exchange: the HTTP transport and the sync engine (push, pull, snapshot), shared
+        // by `crm-field` and the conformance runner.
+        .target(
+            name: "SyncClient",
+            dependencies: [
+                "SyncProtocol",
+                "ReplicaStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The rep's command line, `crm-field` (with `crm-field demo`, which runs a server in process).
+        .executableTarget(
+            name: "crm-field",
+            dependencies: [
+                "SyncClient",
+                "ReplicaStore",
+                "SyncProtocol",
+                "SyncServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -132,6 +164,16 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CRMFieldTests",
+            dependencies: [
+                "crm-field", "SyncClient", "SyncServer", "ReplicaStore", "SyncProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -6,10 +6,10 @@ import Darwin
 
 /// Offline record IDs: ULIDs (48-bit millisecond time + 80 random bits, Crockford base-32, 26 characters), so IDs
 /// made on different laptops never collide and sort by creation time.
-enum RecordIDGenerator {
+public enum RecordIDGenerator {
     private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
-    static func ulid(now: Int64) -> String {
+    public static func ulid(now: Int64 = ReplicaConfiguration.systemNow()) -> String {
         var generator = SystemRandomNumberGenerator()
         var bytes = [UInt8](repeating: 0, count: 16)
         let time = UInt64(max(0, now))

@@ -1,6 +1,8 @@
 import CompressNIO
 import Foundation
 public import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 public import Logging
 import NIOCore
 import SyncProtocol
@@ -16,9 +18,11 @@ public func buildApplication(
     storage: some ChangeStorage,
     logger: Logger,
     metrics: ServerMetrics = ServerMetrics(),
-    now: @escaping @Sendable () -> Int64 = ServerConfiguration.systemNow
-) -> some ApplicationProtocol {
+    now: @escaping @Sendable () -> Int64 = ServerConfiguration.systemNow,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
     let router = Router(context: SyncRequestContext.self)
+    router.add(middleware: RequestLogMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     router.add(middleware: JSONErrorMiddleware())
     router.get("healthz") { _, _ in
@@ -38,13 +42,15 @@ public func buildApplication(
     controller.addRoutes(to: v1)
     AdminController(storage: storage, configuration: configuration, now: now)
         .addRoutes(to: v1.group("admin").add(middleware: AdminOnlyMiddleware()))
+    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds)))
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+        server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "crm-sync-server"
         ),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
 }

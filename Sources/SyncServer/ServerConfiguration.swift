@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 
 /// How the server runs. Tests build one in code; the executable fills it from its flags.
 public struct ServerConfiguration: Sendable {
@@ -18,6 +19,43 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeoutSeconds: Int64
     /// A request body not received within this many seconds (a slow client trickling it) gets 408.
     public var requestDeadlineSeconds: Int64
+    /// Serve HTTPS with this certificate and key (TLS 1.2 at least); nil serves plain HTTP.
+    public var tls: TLSFiles?
+
+    /// A PEM certificate chain and its PEM private key.
+    public struct TLSFiles: Sendable, Hashable {
+        public var certificate: String
+        public var key: String
+
+        public init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
+        }
+
+        /// The server's TLS configuration: TLS 1.2 at least, HTTP/1.1.
+        func configuration() throws -> TLSConfiguration {
+            let chain: [NIOSSLCertificate]
+            let privateKey: NIOSSLPrivateKey
+            do {
+                chain = try NIOSSLCertificate.fromPEMFile(certificate)
+            } catch {
+                throw SyncServerError(.invalidValue, "cannot read the TLS certificate \(certificate): \(error)")
+            }
+            do {
+                privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            } catch {
+                throw SyncServerError(.invalidValue, "cannot read the TLS key \(key): \(error)")
+            }
+            guard !chain.isEmpty else { throw SyncServerError(.invalidValue, "\(certificate) holds no certificate") }
+            var tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) },
+                privateKey: .privateKey(privateKey)
+            )
+            tls.minimumTLSVersion = .tlsv12
+            tls.applicationProtocols = ["http/1.1"]
+            return tls
+        }
+    }
 
     /// The system clock in milliseconds since 1970.
     public static let systemNow: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -31,8 +69,10 @@ public struct ServerConfiguration: Sendable {
         maxPullLimit: Int = 5_000,
         maxClockAheadMilliseconds: Int64 = 60_000,
         idleTimeoutSeconds: Int64 = 30,
-        requestDeadlineSeconds: Int64 = 60
+        requestDeadlineSeconds: Int64 = 60,
+        tls: TLSFiles? = nil
     ) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.database = database

@@ -39,7 +39,10 @@ struct DatabaseOption: ParsableArguments {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the sync API.",
-        discussion: "Example: crm-sync-server serve --db /var/lib/crm/crm-sync.sqlite --host 0.0.0.0 --port 8080"
+        discussion: """
+            Example: crm-sync-server serve --db /var/lib/crm/crm-sync.sqlite --host 0.0.0.0 --port 8443 \\
+                       --tls-cert /etc/crm/server.pem --tls-key /etc/crm/server.key
+            """
     )
 
     @OptionGroup var database: DatabaseOption
@@ -48,6 +51,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes.") var maxBodyBytes = 8 * 1024 * 1024
     @Option(help: "How far ahead of the server's clock a change may be stamped, in seconds.")
     var maxClockAheadSeconds: Int64 = 60
+    @Option(help: "A PEM certificate (chain) to serve HTTPS with (TLS 1.2 at least); needs --tls-key.")
+    var tlsCert: String?
+    @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+    }
 
     func run() async throws {
         var logger = Logger(label: "crm-sync-server")
@@ -57,11 +69,12 @@ struct Serve: AsyncParsableCommand {
             port: port,
             database: database.database,
             maxBodyBytes: maxBodyBytes,
-            maxClockAheadMilliseconds: maxClockAheadSeconds * 1000
+            maxClockAheadMilliseconds: maxClockAheadSeconds * 1000,
+            tls: tlsCert.flatMap { cert in tlsKey.map { ServerConfiguration.TLSFiles(certificate: cert, key: $0) } }
         )
         if database.isPostgres {
             let storage = try PostgresChangeStorage(url: database.database, logger: logger)
-            let app = buildApplication(configuration: configuration, storage: storage, logger: logger)
+            let app = try buildApplication(configuration: configuration, storage: storage, logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await storage.run() }
                 defer { group.cancelAll() }

@@ -50,7 +50,7 @@ struct ServerBenchmark {
             )
             tokens.append(issued.token)
         }
-        let app = buildApplication(
+        let app = try buildApplication(
             configuration: ServerConfiguration(port: 0, maxBodyBytes: 32 * 1024 * 1024),
             storage: storage,
             logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -88,7 +88,7 @@ struct ServerHarness {
 
     func run(_ test: @escaping @Sendable (Client) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(at: folder) }
-        let app = buildApplication(configuration: configuration, storage: storage, logger: Self.logger, now: now)
+        let app = try buildApplication(configuration: configuration, storage: storage, logger: Self.logger, now: now)
         let (adminToken, adminTokenHash, storage) = (adminToken, adminTokenHash, storage)
         try await withRunningStorage {
             try await storage.addUser(User(name: "it-admin", role: .admin, territories: []), tokenHash: adminTokenHash)

@@ -17,12 +17,12 @@ struct TwoServerTests {
         let url = try await ServerHarness.freshDatabase()
         let storageA = try PostgresChangeStorage(url: url, logger: ServerHarness.logger)
         let storageB = try PostgresChangeStorage(url: url, logger: ServerHarness.logger)
-        let appA = buildApplication(
+        let appA = try buildApplication(
             configuration: ServerConfiguration(port: 0),
             storage: storageA,
             logger: ServerHarness.logger
         )
-        let appB = buildApplication(
+        let appB = try buildApplication(
             configuration: ServerConfiguration(port: 0),
             storage: storageB,
             logger: ServerHarness.logger

@@ -7,6 +7,11 @@ public import SyncProtocol
 public struct RejectedChange: Hashable, Sendable {
     public var change: Change
     public var rejection: ChangeRejection
+
+    public init(change: Change, rejection: ChangeRejection) {
+        self.change = change
+        self.rejection = rejection
+    }
 }
 
 extension Replica {
@@ -29,7 +34,8 @@ extension Replica {
     }
 
     /// Records the server's answer to a push. Only the changes named in `results` change state: an edit made while
-    /// the push was in flight has another dot and stays pending.
+    /// the push was in flight has another dot and stays pending, and so does a change refused with `sequence_gap`
+    /// (the server did not process it).
     public func acknowledge(_ results: [ChangeResult]) async throws {
         let replicaID = replicaID
         try await write { db, _ in
@@ -41,6 +47,9 @@ extension Replica {
                         sql:
                             "UPDATE change_log SET status = 'acked' WHERE replica = ? AND counter = ? AND status = 'pending'"
                     ).execute(arguments: [replicaID.rawValue, counter])
+                case .rejected where result.rejection?.code == .sequenceGap:
+                    // Not processed by the server (it misses an earlier counter): still to be sent, in order.
+                    continue
                 case .rejected:
                     try db.cachedStatement(
                         sql: """

@@ -1,0 +1,211 @@
+import AsyncHTTPClient
+import CompressNIO
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+public import SyncProtocol
+
+/// The sync protocol over HTTP/1.1 with AsyncHTTPClient: bearer token, gzip both ways (bodies over 1 KiB are sent
+/// gzipped; answers are inflated here with a size cap), connect and read timeouts, and TLS for `https://` servers.
+///
+/// AsyncHTTPClient rather than URLSession: it is the server-side Swift client, built on the same SwiftNIO as the
+/// server, links statically without libcurl, and lets us own the decompression limit (a server answer that
+/// inflates beyond ``maxResponseBytes`` is refused instead of filling memory).
+public final class HTTPSyncTransport: SyncTransport {
+    public let server: String
+    private let base: String
+    private let token: String
+    private let client: HTTPClient
+    private let requestTimeout: TimeAmount
+    /// The largest answer accepted, after inflating.
+    public let maxResponseBytes: Int
+
+    /// - Parameters:
+    ///   - server: `http://host:port` or `https://host:port` (a path prefix is kept).
+    ///   - caCertificateFile: a PEM file of extra trusted roots, for a server with a company or self-signed
+    ///     certificate. System roots are trusted otherwise.
+    public init(
+        server: String,
+        token: String,
+        caCertificateFile: String? = nil,
+        connectTimeout: Duration = .seconds(10),
+        requestTimeout: Duration = .seconds(60),
+        maxResponseBytes: Int = 256 * 1024 * 1024
+    ) throws {
+        guard let url = URL(string: server), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            url.host != nil
+        else {
+            throw SyncClientError(.badResponse, "the server address \(server) is not an http:// or https:// URL")
+        }
+        self.server = server
+        self.base = server.hasSuffix("/") ? String(server.dropLast()) : server
+        self.token = token
+        self.requestTimeout = Self.timeAmount(requestTimeout)
+        self.maxResponseBytes = maxResponseBytes
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let caCertificateFile {
+            do {
+                let roots = try NIOSSLCertificate.fromPEMFile(caCertificateFile)
+                tls.trustRoots = .certificates(roots)
+            } catch {
+                throw SyncClientError(.badResponse, "cannot read the CA certificate \(caCertificateFile): \(error)")
+            }
+        }
+        client = HTTPClient(
+            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+            configuration: HTTPClient.Configuration(
+                tlsConfiguration: tls,
+                redirectConfiguration: .disallow,
+                timeout: .init(connect: Self.timeAmount(connectTimeout), read: Self.timeAmount(requestTimeout)),
+                decompression: .disabled
+            )
+        )
+    }
+
+    private static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    deinit {
+        try? client.syncShutdown()
+    }
+
+    /// Closes the connections. Call it before the process ends.
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+
+    public func handshake() async throws -> HandshakeResponse {
+        try await exchange(.GET, "/v1/handshake", body: nil, as: HandshakeResponse.self)
+    }
+
+    public func push(_ request: PushRequest) async throws -> PushResponse {
+        try await exchange(.POST, "/v1/push", body: try WireCoding.encode(request), as: PushResponse.self)
+    }
+
+    public func pull(replicaID: ReplicaID, cursor: String?, limit: Int) async throws -> PullResponse {
+        var query = "replica_id=\(escape(replicaID.rawValue))&limit=\(limit)"
+        if let cursor { query += "&cursor=\(escape(cursor))" }
+        return try await exchange(.GET, "/v1/pull?" + query, body: nil, as: PullResponse.self)
+    }
+
+    public func snapshot(
+        replicaID: ReplicaID,
+        after: String?,
+        cursor: String?,
+        limit: Int
+    ) async throws -> SnapshotResponse {
+        var query = "replica_id=\(escape(replicaID.rawValue))&limit=\(limit)"
+        if let after { query += "&after=\(escape(after))" }
+        if let cursor { query += "&cursor=\(escape(cursor))" }
+        return try await exchange(.GET, "/v1/snapshot?" + query, body: nil, as: SnapshotResponse.self)
+    }
+
+    private func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? text
+    }
+
+    /// Sends one request and decodes the answer, mapping every failure to a ``SyncClientError``.
+    private func exchange<Answer: Decodable>(
+        _ method: HTTPMethod,
+        _ path: String,
+        body: Data?,
+        as type: Answer.Type
+    ) async throws -> Answer {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept-Encoding", value: "gzip")
+        request.headers.add(name: "User-Agent", value: "crm-field")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            var buffer = ByteBuffer(bytes: body)
+            if body.count > 1024, let compressed = try? buffer.compress(with: .gzip) {
+                request.headers.add(name: "Content-Encoding", value: "gzip")
+                buffer = compressed
+            }
+            request.body = .bytes(buffer)
+        }
+        let response: HTTPClientResponse
+        var payload: ByteBuffer
+        do {
+            response = try await client.execute(request, timeout: requestTimeout)
+            payload = try await response.body.collect(upTo: maxResponseBytes)
+        } catch let error as SyncClientError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw SyncClientError(
+                .unreachable,
+                "cannot reach the server at \(server): \(Self.describe(error))",
+                isTransient: true
+            )
+        }
+        if response.headers.first(name: "Content-Encoding")?.lowercased() == "gzip" {
+            do {
+                payload = try payload.decompress(with: .gzip, maxSize: maxResponseBytes)
+            } catch {
+                throw SyncClientError(.badResponse, "the server's gzip answer could not be inflated within the limit")
+            }
+        }
+        let data = Data(payload.readableBytesView)
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else { throw Self.failure(status: status, body: data, server: server) }
+        do {
+            return try WireCoding.decodeMessage(Answer.self, from: data)
+        } catch {
+            if error.code == .unsupportedVersion {
+                throw SyncClientError(.versionMismatch, "the server speaks another protocol version: \(error.message)")
+            }
+            throw SyncClientError(.badResponse, "the server's answer to \(path) is not valid: \(error)")
+        }
+    }
+
+    static func failure(status: Int, body: Data, server: String) -> SyncClientError {
+        let answer = try? JSONDecoder().decode(ErrorResponse.self, from: body)
+        let message = answer?.error.message ?? "HTTP \(status)"
+        switch status {
+        case 401:
+            return SyncClientError(.unauthorized, "the server refused the token (\(message))", status: status)
+        case 409:
+            return SyncClientError(.versionMismatch, "protocol version mismatch: \(message)", status: status)
+        case 408, 429, 500...599:
+            return SyncClientError(
+                SyncClientError.Code(answer?.error.code ?? "server_error"),
+                "the server at \(server) answered \(status): \(message)",
+                status: status,
+                isTransient: true
+            )
+        default:
+            return SyncClientError(
+                SyncClientError.Code(answer?.error.code ?? "http_\(status)"),
+                "the server answered \(status): \(message)",
+                status: status
+            )
+        }
+    }
+
+    /// A short reason for a network failure, without NIO's type names where a plainer word exists.
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("connectTimeout") || text.contains("ConnectTimeout") { return "connection timed out" }
+        if text.contains("refused") || text.contains("Refused") { return "connection refused" }
+        if text.contains("readTimeout") || text.contains("deadlineExceeded") { return "no answer in time" }
+        if text.contains("NIOSSL") || text.contains("handshake") { return "TLS failed (\(text))" }
+        if text.contains("remoteConnectionClosed") { return "the connection was closed" }
+        return text
+    }
+}
+
+extension CharacterSet {
+    fileprivate static let urlQueryValueAllowed: CharacterSet = {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+#")
+        return allowed
+    }()
+}

@@ -1,0 +1,297 @@
+import Foundation
+public import ReplicaStore
+public import SyncProtocol
+
+/// Tuning of one sync run.
+public struct SyncOptions: Sendable {
+    /// Changes per push (the server's limit is higher).
+    public var pushBatch: Int
+    /// Changes per pull page and records per snapshot page.
+    public var pageSize: Int
+    /// How often a request that failed for a passing reason (network, 408, 429, 5xx) is tried again.
+    public var retries: Int
+    /// The first wait before a retry; it doubles each time up to ``maxBackoff``, with jitter.
+    public var backoff: Duration
+    public var maxBackoff: Duration
+    /// A clock further than this from the server's gets a warning.
+    public var clockWarningMilliseconds: Int64
+
+    public init(
+        pushBatch: Int = 1_000,
+        pageSize: Int = 1_000,
+        retries: Int = 4,
+        backoff: Duration = .milliseconds(500),
+        maxBackoff: Duration = .seconds(8),
+        clockWarningMilliseconds: Int64 = 120_000
+    ) {
+        self.pushBatch = pushBatch
+        self.pageSize = pageSize
+        self.retries = retries
+        self.backoff = backoff
+        self.maxBackoff = maxBackoff
+        self.clockWarningMilliseconds = clockWarningMilliseconds
+    }
+}
+
+/// Where a sync run is, for a progress bar.
+public struct SyncProgress: Sendable, Hashable {
+    public enum Phase: String, Sendable, Hashable {
+        case download = "downloading your data"
+        case upload = "sending changes"
+        case pull = "receiving changes"
+    }
+    public var phase: Phase
+    public var done: Int
+    /// Known for uploads only.
+    public var total: Int?
+}
+
+/// What one sync run moved.
+public struct SyncSummary: Sendable, Hashable {
+    /// Local changes pushed (each counted once, also when the server had them already).
+    public var sent = 0
+    public var accepted = 0
+    /// Changes the server had already applied (a retried push).
+    public var duplicates = 0
+    /// Changes the server refused in this run, with their reasons; they stay on the laptop.
+    public var rejected: [RejectedChange] = []
+    /// Records installed from the server's snapshot (first sync of a laptop).
+    public var downloaded = 0
+    /// Remote changes applied.
+    public var received = 0
+    /// Conflicts this run opened.
+    public var newConflicts: [Conflict] = []
+    /// Records that left this rep's scope (moved to another territory).
+    public var removed: [ScopeNotice] = []
+    /// Local edits of those records that had not reached the server; they are reported, never dropped silently.
+    public var unsentEditsOfRemoved: [Change] = []
+    /// Still waiting after the run (edits made while syncing).
+    public var pending = 0
+    public var openConflicts = 0
+    /// The server's clock minus this laptop's, in milliseconds.
+    public var clockOffsetMilliseconds: Int64 = 0
+    /// Set when this laptop's clock is far from the server's.
+    public var clockWarning: String?
+    public var milliseconds: Int64 = 0
+
+    public init() {}
+}
+
+/// Reconciles a replica with the server: push the outbox, then pull until caught up (with a snapshot first on a
+/// new laptop). Every step is safe to interrupt: the server applies each dot once, the outbox keeps a change until
+/// the server answered for exactly that dot, and the pull cursor is saved only after its page was applied.
+public struct SyncEngine: Sendable {
+    public let replica: Replica
+    public let transport: any SyncTransport
+    public var options: SyncOptions
+    /// This laptop's clock, in milliseconds since 1970.
+    public var now: @Sendable () -> Int64
+
+    public init(
+        replica: Replica,
+        transport: any SyncTransport,
+        options: SyncOptions = SyncOptions(),
+        now: @escaping @Sendable () -> Int64 = ReplicaConfiguration.systemNow
+    ) {
+        self.replica = replica
+        self.transport = transport
+        self.options = options
+        self.now = now
+    }
+
+    /// The handshake, and the server's clock minus ours (measured at the middle of the round trip).
+    public func handshake() async throws -> (HandshakeResponse, offsetMilliseconds: Int64) {
+        let sent = now()
+        let answer = try await retrying { try await transport.handshake() }
+        let received = now()
+        guard let serverTime = ISO8601.parseTimestamp(answer.serverTime) else {
+            throw SyncClientError(.badResponse, "the server sent a server_time that is not a timestamp")
+        }
+        return (answer, serverTime - (sent + received) / 2)
+    }
+
+    /// Ties a new replica to the server and the token's user (`crm-field init`). A replica already tied to another
+    /// user or server is refused.
+    @discardableResult
+    public func register(server: String) async throws -> HandshakeResponse {
+        let (answer, _) = try await handshake()
+        let info = try await replica.syncInfo()
+        if let user = info.user, user != answer.user {
+            throw SyncClientError(
+                .wrongUser,
+                "this laptop's replica belongs to \(user), but the token is \(answer.user)'s; use another --home"
+            )
+        }
+        if let existing = info.server, existing != server {
+            throw SyncClientError(
+                .wrongUser,
+                "this replica syncs with \(existing), not \(server); use another --home"
+            )
+        }
+        try await replica.register(server: server, user: answer.user, territories: answer.territories)
+        return answer
+    }
+
+    /// One complete sync. Throws when the server cannot be reached after the retries; what was done until then
+    /// stays done.
+    public func sync(progress: @Sendable (SyncProgress) -> Void = { _ in }) async throws -> SyncSummary {
+        let started = now()
+        var summary = SyncSummary()
+        let info = try await replica.syncInfo()
+        guard info.server != nil, let user = info.user else {
+            throw SyncClientError(.notInitialized, "this replica is not set up yet: run crm-field init first")
+        }
+        let (hello, offset) = try await handshake()
+        guard hello.user == user else {
+            throw SyncClientError(
+                .wrongUser,
+                "the token is \(hello.user)'s but this replica belongs to \(user)"
+            )
+        }
+        if hello.territories != info.territories {
+            try await replica.register(server: info.server ?? "", user: user, territories: hello.territories)
+        }
+        summary.clockOffsetMilliseconds = offset
+        summary.clockWarning = clockWarning(offset: offset, maxAhead: hello.maxClockAheadMilliseconds)
+
+        if info.cursor == nil { try await download(into: &summary, progress: progress) }
+        try await push(into: &summary, progress: progress)
+        try await pull(from: try await replica.syncInfo().cursor, into: &summary, progress: progress)
+
+        try await replica.markSynced(at: now())
+        summary.pending = try await replica.pendingCount()
+        summary.openConflicts = try await replica.openConflicts().count
+        summary.milliseconds = now() - started
+        return summary
+    }
+
+    func clockWarning(offset: Int64, maxAhead: Int64) -> String? {
+        // A laptop ahead of the server by more than the server's bound gets its changes refused (clock_skew).
+        let ahead = -offset
+        if ahead > maxAhead {
+            return "this laptop's clock is \(Self.duration(ahead)) ahead of the server's; the server refuses "
+                + "changes stamped more than \(Self.duration(maxAhead)) ahead, so set the clock right"
+        }
+        if abs(offset) > options.clockWarningMilliseconds {
+            return "this laptop's clock is \(Self.duration(abs(offset))) \(offset > 0 ? "behind" : "ahead of") "
+                + "the server's; set it right so the order of edits is recorded well"
+        }
+        return nil
+    }
+
+    static func duration(_ milliseconds: Int64) -> String {
+        let seconds = milliseconds / 1000
+        if seconds >= 86_400 { return "\(seconds / 86_400) days" }
+        if seconds >= 3_600 { return "\(seconds / 3_600) h \(seconds % 3_600 / 60) min" }
+        if seconds >= 60 { return "\(seconds / 60) min \(seconds % 60) s" }
+        return "\(seconds) s"
+    }
+
+    /// First sync of a laptop: the server's snapshot of the rep's scope, then the cursor of its first page.
+    private func download(into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {
+        var after: String?
+        var firstCursor: String?
+        progress(SyncProgress(phase: .download, done: 0))
+        while true {
+            let page = try await retrying {
+                try await transport.snapshot(
+                    replicaID: replica.replicaID,
+                    after: after,
+                    cursor: firstCursor,
+                    limit: options.pageSize
+                )
+            }
+            firstCursor = firstCursor ?? page.cursor
+            summary.downloaded += try await replica.installSnapshot(page.records).installed
+            progress(SyncProgress(phase: .download, done: summary.downloaded))
+            guard page.hasMore, let next = page.next else { break }
+            after = next
+        }
+        if let firstCursor { try await replica.saveCursor(firstCursor) }
+    }
+
+    private func push(into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {
+        let total = try await replica.pendingCount()
+        guard total > 0 else { return }
+        progress(SyncProgress(phase: .upload, done: 0, total: total))
+        while true {
+            let batch = try await replica.pendingChanges(limit: options.pushBatch)
+            guard !batch.isEmpty else { break }
+            let request = PushRequest(replicaID: replica.replicaID, changes: batch)
+            let answer = try await retrying { try await transport.push(request) }
+            try await replica.acknowledge(answer.results)
+            var settled = 0
+            for result in answer.results {
+                switch result.status {
+                case .accepted:
+                    summary.accepted += 1
+                    settled += 1
+                case .duplicate:
+                    summary.duplicates += 1
+                    settled += 1
+                case .rejected where result.rejection?.code == .sequenceGap:
+                    break
+                case .rejected:
+                    settled += 1
+                    if let change = batch.first(where: { $0.dot == result.dot }) {
+                        summary.rejected.append(
+                            RejectedChange(
+                                change: change,
+                                rejection: result.rejection ?? ChangeRejection(.init(rawValue: "rejected"), "")
+                            )
+                        )
+                    }
+                }
+            }
+            summary.sent += settled
+            progress(SyncProgress(phase: .upload, done: summary.sent, total: max(total, summary.sent)))
+            // The server settled nothing: it misses earlier changes of this laptop (a restored server). Stop rather
+            // than loop; the changes stay in the outbox.
+            guard settled > 0 else {
+                throw SyncClientError(
+                    SyncClientError.Code("sequence_gap"),
+                    "the server is missing earlier changes of this laptop; nothing was lost here, ask IT "
+                        + "(the server may have been restored from a backup)"
+                )
+            }
+        }
+    }
+
+    private func pull(
+        from start: String?,
+        into summary: inout SyncSummary,
+        progress: @Sendable (SyncProgress) -> Void
+    ) async throws {
+        var cursor = start
+        while true {
+            let page = try await retrying {
+                try await transport.pull(replicaID: replica.replicaID, cursor: cursor, limit: options.pageSize)
+            }
+            let report = try await replica.applyRemote(page.changes)
+            summary.received += report.applied + report.superseded
+            summary.newConflicts += report.conflicts
+            if !page.removed.isEmpty {
+                summary.removed += page.removed
+                summary.unsentEditsOfRemoved += try await replica.removeFromScope(page.removed)
+            }
+            try await replica.saveCursor(page.cursor)
+            cursor = page.cursor
+            progress(SyncProgress(phase: .pull, done: summary.received))
+            if !page.hasMore { break }
+        }
+    }
+
+    /// Runs `body`, trying again after a growing, jittered wait when it fails for a passing reason.
+    func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as SyncClientError where error.isTransient && attempt < options.retries {
+                attempt += 1
+                let wait = min(options.backoff * (1 << (attempt - 1)), options.maxBackoff)
+                try await Task.sleep(for: wait * Double.random(in: 0.75...1.25))
+            }
+        }
+    }
+}

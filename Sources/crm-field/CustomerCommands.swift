@@ -1,0 +1,337 @@
+import ArgumentParser
+import Foundation
+import ReplicaStore
+import SyncProtocol
+
+extension FieldContext {
+    /// A live record of this replica, or a not-found error that names it.
+    func existing(_ entity: EntityKind, _ id: String) async throws -> StoredRecord {
+        guard RecordID.isValid(id), let record = try await replica().record(entity, id: RecordID(id)),
+            !record.isDeleted
+        else {
+            let hint = entity == .account ? " in your territories (crm-field account list)" : ""
+            throw CLIError.notFound("no \(entity) \(id)\(hint)")
+        }
+        return record
+    }
+
+    /// The signed-in rep (set by `init`).
+    func user() async throws -> String {
+        guard let user = try await replica().syncInfo().user else {
+            throw CLIError("not_initialized", "this replica has no user: run crm-field init first")
+        }
+        return user
+    }
+}
+
+struct AccountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "account",
+        abstract: "Customers and other accounts of your territories.",
+        subcommands: [List.self, Show.self, Add.self, Edit.self, Delete.self]
+    )
+
+    static let columns: [Render.Column] = [
+        .id, .field("name"), .field("kind"), .field("status"), .field("region"), .field("phone"),
+        .field("territory"),
+    ]
+
+    /// The flags of the account fields a rep may set.
+    struct Fields: ParsableArguments {
+        @Option(help: "customer, prospect, supplier or partner.") var kind: String?
+        @Option var industry: String?
+        @Option var region: String?
+        @Option(help: "active or passive.") var status: String?
+        @Option var address: String?
+        @Option var phone: String?
+        @Option var email: String?
+        @Option var website: String?
+
+        func fill(_ input: inout FieldInput) throws {
+            try input.set("kind", kind)
+            try input.set("industry", industry)
+            try input.set("region", region)
+            try input.set("status", status)
+            try input.set("address", address)
+            try input.set("phone", phone)
+            try input.set("email", email)
+            try input.set("website", website)
+        }
+    }
+
+    struct List: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List accounts, or find them by name.",
+            discussion: "Example: crm-field account list --search müller"
+        )
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Words of the account's or a contact's name (accents and case ignored).") var search: String?
+
+        func execute(_ context: FieldContext) async throws {
+            let replica = try context.replica()
+            var records: [StoredRecord]
+            if let search, !search.trimmingCharacters(in: .whitespaces).isEmpty {
+                var ids: [RecordID] = []
+                for hit in try await replica.search(search) {
+                    let id = hit.entity == .account ? hit.id : hit["account_id"]?.stringValue.map(RecordID.init)
+                    if let id, !ids.contains(id) { ids.append(id) }
+                }
+                records = []
+                for id in ids {
+                    if let account = try await replica.record(.account, id: id), !account.isDeleted {
+                        records.append(account)
+                    }
+                }
+            } else {
+                records = try await replica.records(.account, limit: 1_000_000)
+                records.sort {
+                    ($0["name"]?.description ?? "").lowercased() < ($1["name"]?.description ?? "").lowercased()
+                }
+            }
+            context.printRecords(
+                records,
+                columns: AccountCommand.columns,
+                empty: search == nil ? "No accounts yet." : "No account matches \(search ?? "")."
+            )
+        }
+    }
+
+    struct Show: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one account (crm-field history ID shows everything about it).",
+            discussion: "Example: crm-field account show 01JD7Q8X4N1V3F2Y6Z0B9C8D7E"
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The account's id.") var id: String
+
+        func execute(_ context: FieldContext) async throws {
+            context.printRecord(try await context.existing(.account, id))
+        }
+    }
+
+    struct Add: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an account in one of your territories; you become its owner.",
+            discussion: "Example: crm-field account add --name \"Müller GmbH\" --kind customer --phone \"+49 30 1234\""
+        )
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The account's name.") var name: String
+        @Option(help: "One of your territories (default: your first).") var territory: String?
+        @OptionGroup var fields: Fields
+
+        func execute(_ context: FieldContext) async throws {
+            let replica = try context.replica()
+            let info = try await replica.syncInfo()
+            let user = try await context.user()
+            guard let first = info.territories.first else {
+                throw CLIError("no_territory", "you have no territory, so you cannot add accounts; ask IT")
+            }
+            let chosen = territory ?? first
+            guard info.territories.contains(chosen) else {
+                throw CLIError.invalid(
+                    "--territory \(chosen) is not one of yours (\(info.territories.joined(separator: ", ")))"
+                )
+            }
+            var input = FieldInput(.account)
+            try input.set("name", name)
+            try fields.fill(&input)
+            input.set("territory", value: .string(chosen))
+            input.set("owner", value: .string(user))
+            if input.fields["kind"] == nil { input.set("kind", value: .string("customer")) }
+            if input.fields["status"] == nil { input.set("status", value: .string("active")) }
+            let record = try await replica.create(.account, fields: input.fields)
+            context.printRecord(record, title: "Added account \(record.id).")
+        }
+    }
+
+    struct Edit: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change fields of an account (an empty value clears a field).",
+            discussion: "Example: crm-field account edit 01JD7Q8X… --phone \"+49 30 9999\" --website \"\""
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The account's id.") var id: String
+        @Option(help: "The account's name.") var name: String?
+        @OptionGroup var fields: Fields
+
+        func execute(_ context: FieldContext) async throws {
+            _ = try await context.existing(.account, id)
+            var input = FieldInput(.account)
+            try input.set("name", name)
+            try fields.fill(&input)
+            guard !input.isEmpty else { throw CLIError.invalid("name at least one field to change, e.g. --phone") }
+            let record = try await context.replica().update(.account, id: RecordID(id), fields: input.fields)
+            context.printRecord(record, title: "Changed account \(id).")
+        }
+    }
+
+    struct Delete: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete an account (its history stays; an edit made elsewhere meanwhile brings it back).",
+            discussion: "Example: crm-field account delete 01JD7Q8X4N1V3F2Y6Z0B9C8D7E"
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The account's id.") var id: String
+
+        func execute(_ context: FieldContext) async throws {
+            let record = try await context.existing(.account, id)
+            try await context.replica().delete(.account, id: record.id)
+            if context.json {
+                var object = Render.json(record)
+                object["deleted"] = true
+                context.printJSON(object)
+            } else {
+                context.print("Deleted account \(id) (\(record["name"]?.description ?? "")).")
+            }
+        }
+    }
+}
+
+struct ContactCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contact",
+        abstract: "People at your customers, with their roles.",
+        subcommands: [List.self, Show.self, Add.self, Edit.self]
+    )
+
+    static let columns: [Render.Column] = [
+        .id, .field("first_name", "first name"), .field("last_name", "last name"), .field("role"), .field("title"),
+        .field("phone"), .field("mobile"), .field("email"),
+    ]
+
+    struct Fields: ParsableArguments {
+        @Option(name: .customLong("first-name")) var firstName: String?
+        @Option(name: .customLong("last-name")) var lastName: String?
+        @Option(help: "billing, marketing, decision_maker, technical or other.") var role: String?
+        @Option var title: String?
+        @Option var phone: String?
+        @Option var mobile: String?
+        @Option var email: String?
+
+        func fill(_ input: inout FieldInput) throws {
+            try input.set("first_name", firstName)
+            try input.set("last_name", lastName)
+            try input.set("role", role.map { $0.replacingOccurrences(of: "-", with: "_") })
+            try input.set("title", title)
+            try input.set("phone", phone)
+            try input.set("mobile", mobile)
+            try input.set("email", email)
+        }
+    }
+
+    struct List: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The contacts of an account.",
+            discussion: "Example: crm-field contact list --account 01JD7Q8X4N1V3F2Y6Z0B9C8D7E"
+        )
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The account's id.") var account: String
+
+        func execute(_ context: FieldContext) async throws {
+            _ = try await context.existing(.account, account)
+            let card = try await context.replica().accountCard(id: RecordID(account), interactionLimit: 0)
+            context.printRecords(card.contacts, columns: ContactCommand.columns, empty: "No contacts yet.")
+        }
+    }
+
+    struct Show: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one contact.",
+            discussion: "Example: crm-field contact show 01JD7QA…"
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The contact's id.") var id: String
+
+        func execute(_ context: FieldContext) async throws {
+            context.printRecord(try await context.existing(.contact, id))
+        }
+    }
+
+    struct Add: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a contact to an account.",
+            discussion: """
+                Example: crm-field contact add --account 01JD7Q8X… --first-name Anna --last-name Weber \\
+                           --role decision_maker --phone "+49 30 555"
+                """
+        )
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The account's id.") var account: String
+        @OptionGroup var fields: Fields
+
+        func execute(_ context: FieldContext) async throws {
+            _ = try await context.existing(.account, account)
+            var input = FieldInput(.contact)
+            try fields.fill(&input)
+            guard input.fields["first_name"] != nil || input.fields["last_name"] != nil else {
+                throw CLIError.invalid("give the contact a --first-name or a --last-name")
+            }
+            input.set("account_id", value: .string(account))
+            let record = try await context.replica().create(.contact, fields: input.fields)
+            context.printRecord(record, title: "Added contact \(record.id).")
+        }
+    }
+
+    struct Edit: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change fields of a contact (an empty value clears a field).",
+            discussion: "Example: crm-field contact edit 01JD7QA… --mobile \"+49 170 1234\""
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The contact's id.") var id: String
+        @OptionGroup var fields: Fields
+
+        func execute(_ context: FieldContext) async throws {
+            _ = try await context.existing(.contact, id)
+            var input = FieldInput(.contact)
+            try fields.fill(&input)
+            guard !input.isEmpty else { throw CLIError.invalid("name at least one field to change, e.g. --phone") }
+            let record = try await context.replica().update(.contact, id: RecordID(id), fields: input.fields)
+            context.printRecord(record, title: "Changed contact \(id).")
+        }
+    }
+}
+
+struct Log: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record a call, meeting, visit, email or note with a customer (it can never be lost or changed).",
+        discussion: """
+            Example: crm-field log --account 01JD7Q8X… --kind call --subject "Asked for a quote" --at "2026-11-23 10:30"
+            """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The account's id.") var account: String
+    @Option(help: "call, meeting, visit, email or note.") var kind: String
+    @Option(help: "What it was about.") var subject: String
+    @Option(help: "Notes.") var body: String?
+    @Option(help: "The contact's id.") var contact: String?
+    @Option(help: "The deal's id.") var deal: String?
+    @Option(help: "When it happened (default: now), e.g. \"2026-11-23 10:30\" in your time zone.") var at: String?
+
+    func execute(_ context: FieldContext) async throws {
+        _ = try await context.existing(.account, account)
+        if let contact {
+            let record = try await context.existing(.contact, contact)
+            guard record["account_id"]?.stringValue == account else {
+                throw CLIError.invalid("contact \(contact) belongs to another account")
+            }
+        }
+        if let deal {
+            let record = try await context.existing(.deal, deal)
+            guard record["account_id"]?.stringValue == account else {
+                throw CLIError.invalid("deal \(deal) belongs to another account")
+            }
+        }
+        var input = FieldInput(.activity)
+        try input.set("account_id", account)
+        try input.set("kind", kind)
+        try input.set("subject", subject)
+        try input.set("body", body)
+        try input.set("contact_id", contact)
+        try input.set("deal_id", deal)
+        try input.set("occurred_at", at ?? "now")
+        input.set("author", value: .string(try await context.user()))
+        let record = try await context.replica().create(.activity, fields: input.fields)
+        context.printRecord(record, title: "Logged \(kind) \(record.id).")
+    }
+}

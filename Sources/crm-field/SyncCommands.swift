@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import ReplicaStore
+import SyncClient
+import SyncProtocol
+
+struct Init: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register this laptop with the sync server and download your data.",
+        discussion: """
+            Example: crm-field init --server https://crm-sync.example.com --token crm_…
+            Run it again after an interruption: it carries on where it stopped.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The sync server, http://HOST:PORT or https://HOST:PORT.") var server: String
+    @Option(help: "Your token from IT (crm-sync-server user add).") var token: String
+    @Option(help: "A PEM file of the certificate authority that signed the server's certificate, if not public.")
+    var caCert: String?
+
+    func execute(_ context: FieldContext) async throws {
+        let server = server.hasSuffix("/") ? String(server.dropLast()) : server
+        try await context.withTransport(server: server, token: token, caCertificateFile: caCert) { transport in
+            try await setUp(context, server: server, transport: transport)
+        }
+    }
+
+    private func setUp(_ context: FieldContext, server: String, transport: HTTPSyncTransport) async throws {
+        // Check the token with the server before anything is written on this laptop.
+        let hello = try await transport.handshake()
+        if context.hasReplica {
+            let info = try await context.replica().syncInfo()
+            if let user = info.user, user != hello.user {
+                throw CLIError(
+                    "wrong_user",
+                    "\(context.home.path) holds \(user)'s replica; the token is \(hello.user)'s. Use another --home"
+                )
+            }
+        }
+        let replica = context.hasReplica ? try context.replica() : try context.createReplica()
+        try context.saveToken(token)
+        if let caCert {
+            try? FileManager.default.removeItem(atPath: context.caPath)
+            try FileManager.default.copyItem(atPath: caCert, toPath: context.caPath)
+        }
+        let engine = SyncEngine(replica: replica, transport: transport)
+        try await engine.register(server: server)
+        let summary = try await SyncRun.run(engine, context: context)
+        var counts: [String: Int] = [:]
+        for entity in ["account", "contact", "activity", "task", "deal", "product", "stock", "invoice"] {
+            counts[entity] = try await replica.records(EntityKind(entity), limit: 1_000_000).count
+        }
+        if context.json {
+            context.printJSON([
+                "replica_id": replica.replicaID.rawValue, "server": server, "user": hello.user,
+                "territories": hello.territories, "downloaded": summary.downloaded, "received": summary.received,
+                "records": counts,
+            ])
+        } else {
+            context.print(
+                "This laptop is set up for \(hello.user) (territories: \(hello.territories.joined(separator: ", "))) "
+                    + "with \(server)."
+            )
+            context.print(
+                "Downloaded \(counts["account"] ?? 0) accounts, \(counts["contact"] ?? 0) contacts, "
+                    + "\(counts["activity"] ?? 0) interactions, \(counts["task"] ?? 0) tasks, "
+                    + "\(counts["deal"] ?? 0) deals, \(counts["invoice"] ?? 0) invoices, "
+                    + "\(counts["product"] ?? 0) products and \(counts["stock"] ?? 0) stock rows."
+            )
+            if let warning = summary.clockWarning { context.console.err("warning: \(warning)") }
+        }
+    }
+}
+
+struct Sync: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send your changes and receive everyone else's.",
+        discussion: """
+            Example: crm-field sync
+            Safe to interrupt (Ctrl-C, a closed lid, a killed process) and to run again: nothing is lost or applied
+            twice. Without network it says so and leaves your data as it is.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    func execute(_ context: FieldContext) async throws {
+        let replica = try context.replica()
+        guard let server = try await replica.syncInfo().server else {
+            throw CLIError("not_initialized", "this replica has no server: run crm-field init first")
+        }
+        let summary: SyncSummary
+        do {
+            summary = try await context.withTransport(server: server) { transport in
+                try await SyncRun.run(SyncEngine(replica: replica, transport: transport), context: context)
+            }
+        } catch let error as SyncClientError where error.code == .unreachable {
+            let pending = try await replica.pendingCount()
+            throw SyncClientError(
+                .unreachable,
+                "\(error.message). Nothing changed here; \(pending) change\(pending == 1 ? "" : "s") wait to be sent.",
+                isTransient: true
+            )
+        }
+        SyncRun.printSummary(summary, server: server, context: context)
+    }
+}
+
+/// Running the engine with progress on the console, and printing what it did.
+enum SyncRun {
+    static func run(_ engine: SyncEngine, context: FieldContext) async throws -> SyncSummary {
+        let reporter = ProgressReporter(console: context.console, enabled: !context.json)
+        let last = LastPhase()
+        defer { reporter.finish() }
+        return try await engine.sync { progress in
+            if let previous = last.swap(progress.phase), previous != progress.phase { reporter.finish() }
+            reporter.report(progress.phase.rawValue, done: progress.done, total: progress.total)
+        }
+    }
+
+    final class LastPhase: @unchecked Sendable {
+        private let lock = NSLock()
+        private var phase: SyncProgress.Phase?
+        func swap(_ new: SyncProgress.Phase) -> SyncProgress.Phase? {
+            lock.withLock {
+                defer { phase = new }
+                return phase
+            }
+        }
+    }
+
+    static func printSummary(_ summary: SyncSummary, server: String, context: FieldContext) {
+        if context.json {
+            context.printJSON([
+                "server": server,
+                "sent": summary.sent, "accepted": summary.accepted, "duplicates": summary.duplicates,
+                "received": summary.received, "downloaded": summary.downloaded,
+                "conflicts": summary.newConflicts.map(ConflictCommand.json),
+                "rejected": summary.rejected.map(StatusJSON.rejected),
+                "removed": summary.removed.map { ["entity": $0.entity.rawValue, "id": $0.recordID.rawValue] },
+                "unsent_edits_of_removed": summary.unsentEditsOfRemoved.count,
+                "pending": summary.pending, "open_conflicts": summary.openConflicts,
+                "clock_offset_ms": summary.clockOffsetMilliseconds,
+                "clock_warning": summary.clockWarning ?? NSNull(),
+                "seconds": Double(summary.milliseconds) / 1000,
+            ])
+            return
+        }
+        if let warning = summary.clockWarning { context.console.err("warning: \(warning)") }
+        let seconds = String(format: "%.1f", Double(summary.milliseconds) / 1000)
+        context.print("Synced with \(server) in \(seconds) s.")
+        var sent = "  sent       \(summary.sent) change\(summary.sent == 1 ? "" : "s")"
+        if summary.duplicates > 0 { sent += " (\(summary.duplicates) the server already had)" }
+        context.print(sent)
+        if summary.downloaded > 0 { context.print("  downloaded \(summary.downloaded) records") }
+        context.print("  received   \(summary.received) change\(summary.received == 1 ? "" : "s")")
+        if summary.newConflicts.isEmpty {
+            context.print("  conflicts  none new")
+        } else {
+            context.print("  conflicts  \(summary.newConflicts.count) new, see crm-field conflict list")
+        }
+        if summary.rejected.isEmpty {
+            context.print("  rejected   none")
+        } else {
+            context.print("  rejected   \(summary.rejected.count), kept on this laptop:")
+            for rejected in summary.rejected {
+                context.print("    \(StatusJSON.describe(rejected))")
+            }
+        }
+        if !summary.removed.isEmpty {
+            context.print(
+                "  removed    \(summary.removed.count) records moved out of your territories"
+                    + (summary.unsentEditsOfRemoved.isEmpty
+                        ? "" : "; \(summary.unsentEditsOfRemoved.count) of your edits to them never reached the server")
+            )
+        }
+        if summary.pending > 0 { context.print("  pending    \(summary.pending) (made while syncing)") }
+    }
+}
+
+enum StatusJSON {
+    static func rejected(_ rejected: RejectedChange) -> [String: Any] {
+        [
+            "entity": rejected.change.entity.rawValue, "id": rejected.change.recordID.rawValue,
+            "dot": rejected.change.dot.description, "code": rejected.rejection.code.rawValue,
+            "reason": rejected.rejection.reason,
+        ]
+    }
+
+    static func describe(_ rejected: RejectedChange) -> String {
+        "\(rejected.change.entity) \(rejected.change.recordID): \(rejected.rejection.code) — \(rejected.rejection.reason)"
+    }
+}
+
+struct Status: FieldCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "This laptop's replica: server, user, pending changes, last sync, conflicts, rejections.",
+        discussion: "Example: crm-field status"
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    func execute(_ context: FieldContext) async throws {
+        let replica = try context.replica()
+        let info = try await replica.syncInfo()
+        let pending = try await replica.pendingCount()
+        let conflicts = try await replica.openConflicts()
+        let rejected = try await replica.rejectedChanges()
+        if context.json {
+            context.printJSON([
+                "replica_id": info.replicaID.rawValue, "server": info.server ?? NSNull(),
+                "user": info.user ?? NSNull(), "territories": info.territories, "pending": pending,
+                "last_sync": info.lastSync.map { ISO8601.format(millisecondsSince1970: $0) } ?? NSNull(),
+                "open_conflicts": conflicts.count, "rejected": rejected.map(StatusJSON.rejected),
+                "home": context.home.path,
+            ])
+            return
+        }
+        let rows: [(String, String)] = [
+            ("replica", info.replicaID.rawValue),
+            ("home", context.home.path),
+            ("server", info.server ?? "none"),
+            ("user", info.user ?? "none"),
+            ("territories", info.territories.joined(separator: ", ")),
+            ("pending", "\(pending) change\(pending == 1 ? "" : "s") to send"),
+            ("last sync", info.lastSync.map { Render.localTime(millis: $0) } ?? "never"),
+            ("conflicts", conflicts.isEmpty ? "none open" : "\(conflicts.count) open (crm-field conflict list)"),
+            ("rejected", rejected.isEmpty ? "none" : "\(rejected.count)"),
+        ]
+        for (name, value) in rows { context.print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
+        for change in rejected { context.print("  " + StatusJSON.describe(change)) }
+    }
+}
