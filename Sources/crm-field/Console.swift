@@ -52,7 +52,7 @@ struct ProgressReporter: Sendable {
                     "\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)"
             }
             console.err(line + "   ", newline: false)
-        } else {
+        } else if done > 0 {
             console.err("\(label): \(done)\(total.map { " of \($0)" } ?? "")")
         }
     }
