@@ -373,7 +373,8 @@ struct Export: FieldCommand {
         var written: [String: Int] = [:]
         for entity in ["account", "contact", "activity", "task", "deal", "product", "stock", "invoice"] {
             let kind = EntityKind(entity)
-            let records = try await replica.records(kind, limit: Int.max)
+            // In id order, so two laptops with the same data write the same files.
+            let records = try await replica.records(kind, limit: Int.max).sorted { $0.id < $1.id }
             let file = folder.appendingPathComponent("\(entity)s.\(format)")
             let data: Data
             if format == "json" {

@@ -84,6 +84,8 @@ struct Sync: FieldCommand {
     )
 
     @OptionGroup var global: GlobalOptions
+    @Option(help: "How often a request that failed for a passing reason is tried again, waiting longer each time.")
+    var retries = 4
 
     func execute(_ context: FieldContext) async throws {
         let replica = try context.replica()
@@ -93,7 +95,8 @@ struct Sync: FieldCommand {
         let summary: SyncSummary
         do {
             summary = try await context.withTransport(server: server) { transport in
-                try await SyncRun.run(SyncEngine(replica: replica, transport: transport), context: context)
+                let engine = SyncEngine(replica: replica, transport: transport, options: SyncOptions(retries: retries))
+                return try await SyncRun.run(engine, context: context)
             }
         } catch let error as SyncClientError where error.code == .unreachable {
             let pending = try await replica.pendingCount()
