@@ -53,15 +53,16 @@ public final class HTTPSyncTransport: SyncTransport {
                 throw SyncClientError(.badResponse, "cannot read the CA certificate \(caCertificateFile): \(error)")
             }
         }
-        client = HTTPClient(
-            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-            configuration: HTTPClient.Configuration(
-                tlsConfiguration: tls,
-                redirectConfiguration: .disallow,
-                timeout: .init(connect: Self.timeAmount(connectTimeout), read: Self.timeAmount(requestTimeout)),
-                decompression: .disabled
-            )
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls,
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: Self.timeAmount(connectTimeout), read: Self.timeAmount(requestTimeout)),
+            decompression: .disabled
         )
+        // A refused connection fails at once; ``SyncEngine`` retries with its own backoff, so "no network" is
+        // reported in seconds, not after the pool's retries until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     private static func timeAmount(_ duration: Duration) -> TimeAmount {

@@ -323,13 +323,13 @@ struct Log: FieldCommand {
             }
         }
         var input = FieldInput(.activity)
-        try input.set("account_id", account)
+        try input.set("account_id", account, flag: "--account")
         try input.set("kind", kind)
         try input.set("subject", subject)
         try input.set("body", body)
-        try input.set("contact_id", contact)
-        try input.set("deal_id", deal)
-        try input.set("occurred_at", at ?? "now")
+        try input.set("contact_id", contact, flag: "--contact")
+        try input.set("deal_id", deal, flag: "--deal")
+        try input.set("occurred_at", at ?? "now", flag: "--at")
         input.set("author", value: .string(try await context.user()))
         let record = try await context.replica().create(.activity, fields: input.fields)
         context.printRecord(record, title: "Logged \(kind) \(record.id).")

@@ -17,9 +17,9 @@ struct FieldInput {
     static func flag(_ field: String) -> String { "--" + field.replacingOccurrences(of: "_", with: "-") }
 
     /// Sets `field` from a flag's text when the flag was given. An empty text clears the field.
-    mutating func set(_ field: String, _ text: String?) throws {
+    mutating func set(_ field: String, _ text: String?, flag: String? = nil) throws {
         guard let text else { return }
-        fields[field] = try Self.value(text, entity: entity, field: field, now: now)
+        fields[field] = try Self.value(text, entity: entity, field: field, now: now, flag: flag)
     }
 
     mutating func set(_ field: String, value: FieldValue) { fields[field] = value }
@@ -27,8 +27,14 @@ struct FieldInput {
     var isEmpty: Bool { fields.isEmpty }
 
     /// The typed value of `text` for one field.
-    static func value(_ text: String, entity: EntityKind, field: String, now: Int64) throws -> FieldValue {
-        let flag = flag(field)
+    static func value(
+        _ text: String,
+        entity: EntityKind,
+        field: String,
+        now: Int64,
+        flag: String? = nil
+    ) throws -> FieldValue {
+        let flag = flag ?? Self.flag(field)
         guard let schema = CRMSchema.schema(for: entity).fieldsByName[field] else {
             throw CLIError.invalid("\(entity) has no field \(field)")
         }

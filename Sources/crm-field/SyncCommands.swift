@@ -85,7 +85,7 @@ struct Sync: FieldCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "How often a request that failed for a passing reason is tried again, waiting longer each time.")
-    var retries = 4
+    var retries = 3
 
     func execute(_ context: FieldContext) async throws {
         let replica = try context.replica()

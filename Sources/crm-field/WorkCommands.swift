@@ -150,7 +150,7 @@ struct TaskCommand: AsyncParsableCommand {
             try input.set("priority", priority)
             try input.set("assignee", assignee)
             if let deal, !deal.isEmpty { _ = try await context.existing(.deal, deal) }
-            try input.set("deal_id", deal)
+            try input.set("deal_id", deal, flag: "--deal")
         }
     }
 
@@ -206,7 +206,7 @@ struct TaskCommand: AsyncParsableCommand {
             if let account { _ = try await context.existing(.account, account) }
             var input = FieldInput(.task)
             try await fields.fill(&input, context)
-            try input.set("account_id", account)
+            try input.set("account_id", account, flag: "--account")
             input.set("status", value: .string("open"))
             if input.fields["assignee"] == nil { input.set("assignee", value: .string(try await context.user())) }
             if input.fields["priority"] == nil { input.set("priority", value: .string("normal")) }
@@ -336,7 +336,7 @@ struct DealCommand: AsyncParsableCommand {
             _ = try await context.existing(.account, account)
             var input = FieldInput(.deal)
             try fields.fill(&input)
-            try input.set("account_id", account)
+            try input.set("account_id", account, flag: "--account")
             try input.set("stage", stage ?? "new")
             let record = try await context.replica().create(.deal, fields: input.fields)
             context.printRecord(record, title: "Added deal \(record.id).")
