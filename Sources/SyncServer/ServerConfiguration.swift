@@ -32,6 +32,11 @@ public struct ServerConfiguration: Sendable {
             self.key = key
         }
 
+        /// Loads the files as the server would, to check them; throws what `serve` would.
+        public func configurationForTesting() throws {
+            _ = try configuration()
+        }
+
         /// The server's TLS configuration: TLS 1.2 at least, HTTP/1.1.
         func configuration() throws -> TLSConfiguration {
             let chain: [NIOSSLCertificate]

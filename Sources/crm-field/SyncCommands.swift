@@ -18,6 +18,8 @@ struct Init: FieldCommand {
     @Option(help: "Your token from IT (crm-sync-server user add).") var token: String
     @Option(help: "A PEM file of the certificate authority that signed the server's certificate, if not public.")
     var caCert: String?
+    @Option(help: "How often a request that failed for a passing reason is tried again, waiting longer each time.")
+    var retries = 3
 
     func execute(_ context: FieldContext) async throws {
         let server = server.hasSuffix("/") ? String(server.dropLast()) : server
@@ -44,7 +46,7 @@ struct Init: FieldCommand {
             try? FileManager.default.removeItem(atPath: context.caPath)
             try FileManager.default.copyItem(atPath: caCert, toPath: context.caPath)
         }
-        let engine = SyncEngine(replica: replica, transport: transport)
+        let engine = SyncEngine(replica: replica, transport: transport, options: SyncOptions(retries: retries))
         try await engine.register(server: server)
         let summary = try await SyncRun.run(engine, context: context)
         var counts: [String: Int] = [:]

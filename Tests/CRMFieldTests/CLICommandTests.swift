@@ -1,6 +1,6 @@
 import Foundation
-import SyncClient
 import ReplicaStore
+import SyncClient
 import SyncProtocol
 import SyncServer
 import Testing
@@ -43,17 +43,26 @@ struct CLICommandTests {
 
             // Contacts, interactions, history.
             let contact = await cli(
-                ["contact", "add", "--account", "acc-mueller", "--first-name", "Anna", "--last-name", "Weber",
-                 "--role", "decision_maker", "--json"],
+                [
+                    "contact", "add", "--account", "acc-mueller", "--first-name", "Anna", "--last-name", "Weber",
+                    "--role", "decision_maker", "--json",
+                ],
                 home: home
             ).object
             let contactID = try #require(contact["id"] as? String)
-            #expect(await cli(["contact", "edit", contactID, "--mobile", "+49 170 1", "--json"], home: home).object["mobile"] as? String == "+49 170 1")
+            #expect(
+                await cli(["contact", "edit", contactID, "--mobile", "+49 170 1", "--json"], home: home).object[
+                    "mobile"
+                ] as? String == "+49 170 1"
+            )
             #expect(await cli(["contact", "list", "--account", "acc-mueller", "--json"], home: home).array.count == 1)
             #expect(await cli(["contact", "show", contactID], home: home).out.contains("Weber"))
             let logged = await cli(
-                ["log", "--account", "acc-mueller", "--kind", "visit", "--subject", "Site visit", "--contact", contactID,
-                 "--at", "2026-11-20 10:30", "--json"],
+                [
+                    "log", "--account", "acc-mueller", "--kind", "visit", "--subject", "Site visit", "--contact",
+                    contactID,
+                    "--at", "2026-11-20 10:30", "--json",
+                ],
                 home: home
             ).object
             #expect(logged["author"] as? String == "alice")
@@ -67,12 +76,18 @@ struct CLICommandTests {
 
             // Tasks.
             let task = await cli(
-                ["task", "add", "--account", "acc-mueller", "--title", "Call back", "--due-at", "2020-01-01", "--json"],
+                [
+                    "task", "add", "--account", "acc-mueller", "--title", "Call back", "--due-at", "2020-01-01",
+                    "--json",
+                ],
                 home: home
             ).object
             let taskID = try #require(task["id"] as? String)
             #expect(await cli(["task", "list", "--overdue", "--json"], home: home).array.count == 1)
-            #expect(await cli(["task", "edit", taskID, "--priority", "high", "--json"], home: home).object["priority"] as? String == "high")
+            #expect(
+                await cli(["task", "edit", taskID, "--priority", "high", "--json"], home: home).object["priority"]
+                    as? String == "high"
+            )
             #expect(await cli(["task", "done", taskID, "--json"], home: home).object["status"] as? String == "done")
             #expect(await cli(["task", "list", "--json"], home: home).array.isEmpty)
             #expect(await cli(["task", "reopen", taskID, "--json"], home: home).object["status"] as? String == "open")
@@ -80,31 +95,55 @@ struct CLICommandTests {
 
             // Deals and the pipeline.
             let deal = await cli(
-                ["deal", "add", "--account", "acc-mueller", "--title", "Pumps", "--amount", "1,500.50", "--currency", "eur",
-                 "--json"],
+                [
+                    "deal", "add", "--account", "acc-mueller", "--title", "Pumps", "--amount", "1,500.50", "--currency",
+                    "eur",
+                    "--json",
+                ],
                 home: home
             ).object
             #expect(deal["amount"] as? Int == 150_050 && deal["currency"] as? String == "EUR")
             let dealID = try #require(deal["id"] as? String)
-            #expect(await cli(["deal", "stage", dealID, "won", "--json"], home: home).object["stage"] as? String == "won")
-            #expect(await cli(["deal", "edit", dealID, "--expected-close", "2026-12-31", "--json"], home: home).object["expected_close"] as? String == "2026-12-31")
+            #expect(
+                await cli(["deal", "stage", dealID, "won", "--json"], home: home).object["stage"] as? String == "won"
+            )
+            #expect(
+                await cli(["deal", "edit", dealID, "--expected-close", "2026-12-31", "--json"], home: home).object[
+                    "expected_close"
+                ] as? String == "2026-12-31"
+            )
             #expect(await cli(["deal", "list", "--stage", "won", "--json"], home: home).array.count == 1)
             let pipeline = await cli(["pipeline"], home: home).out
             #expect(pipeline.contains("won") && pipeline.contains("1,500.50 EUR"))
 
             // Catalog, stock, invoices.
             #expect(await cli(["product", "search", "P-1", "--json"], home: home).array.count == 1)
-            #expect(await cli(["product", "search", "ball", "--json"], home: home).array.first?["id"] as? String == "V-20")
+            #expect(
+                await cli(["product", "search", "ball", "--json"], home: home).array.first?["id"] as? String == "V-20"
+            )
             let product = await cli(["product", "show", "V-20"], home: home).out
             #expect(product.contains("24.50 EUR") && product.contains("hamburg"))
             #expect(await cli(["stock", "sell", "V-20", "5"], home: home).exitCode != 0, "two warehouses: name one")
-            #expect(await cli(["stock", "sell", "V-20", "5", "--warehouse", "hamburg", "--json"], home: home).object["quantity"] as? Int == 55)
-            #expect(await cli(["stock", "return", "V-20", "2", "--warehouse", "hamburg", "--json"], home: home).object["quantity"] as? Int == 57)
+            #expect(
+                await cli(["stock", "sell", "V-20", "5", "--warehouse", "hamburg", "--json"], home: home).object[
+                    "quantity"
+                ] as? Int == 55
+            )
+            #expect(
+                await cli(["stock", "return", "V-20", "2", "--warehouse", "hamburg", "--json"], home: home).object[
+                    "quantity"
+                ] as? Int == 57
+            )
             let oversold = await cli(["stock", "sell", "P-100", "25"], home: home)
             #expect(oversold.exitCode == 0 && oversold.err.contains("oversold"))
-            #expect(await cli(["stock", "show", "P-100", "--json"], home: home).array.first?["oversold"] as? Bool == true)
+            #expect(
+                await cli(["stock", "show", "P-100", "--json"], home: home).array.first?["oversold"] as? Bool == true
+            )
             #expect(await cli(["invoice", "list", "--json"], home: home).array.count == 2, "not the south's invoice")
-            #expect(await cli(["invoice", "list", "--overdue", "--json"], home: home).array.map { $0["number"] as? String } == ["R-1"])
+            #expect(
+                await cli(["invoice", "list", "--overdue", "--json"], home: home).array.map { $0["number"] as? String }
+                    == ["R-1"]
+            )
 
             // Everything reaches the server.
             let sync = await cli(["sync", "--json"], home: home)
@@ -112,12 +151,19 @@ struct CLICommandTests {
             #expect((sync.object["rejected"] as? [Any])?.isEmpty == true, "\(sync.out)")
             #expect(await cli(["status", "--json"], home: home).object["pending"] as? Int == 0)
             let other = try await server.laptop(try await server.addRep("bob"))
-            #expect(await cli(["stock", "show", "V-20", "--json"], home: other).array.first { $0["warehouse"] as? String == "hamburg" }?["quantity"] as? Int == 57)
+            #expect(
+                await cli(["stock", "show", "V-20", "--json"], home: other).array.first {
+                    $0["warehouse"] as? String == "hamburg"
+                }?["quantity"] as? Int == 57
+            )
 
             // Export.
             let out = server.folder.appendingPathComponent("export").path
             #expect(await cli(["export", "--format", "csv", "--out", out], home: home).exitCode == 0)
-            let csv = String(decoding: FileManager.default.contents(atPath: out + "/accounts.csv") ?? Data(), as: UTF8.self)
+            let csv = String(
+                decoding: FileManager.default.contents(atPath: out + "/accounts.csv") ?? Data(),
+                as: UTF8.self
+            )
             #expect(csv.hasPrefix("id,name,kind") && csv.contains("Müller Haustechnik GmbH"))
         }
     }
@@ -133,13 +179,25 @@ struct CLICommandTests {
                 (["account", "add", "--name", "X", "--kind", "friend"], "--kind must be one of"),
                 (["account", "add", "--name", "X", "--territory", "south"], "not one of yours"),
                 (["contact", "add", "--account", "nope", "--first-name", "A"], "no account nope"),
-                (["contact", "add", "--account", "acc-mueller", "--first-name", "A", "--role", "boss"], "--role must be one of"),
-                (["log", "--account", "acc-mueller", "--kind", "call", "--subject", "x", "--at", "yesterday-ish"], "--at must be a time"),
+                (
+                    ["contact", "add", "--account", "acc-mueller", "--first-name", "A", "--role", "boss"],
+                    "--role must be one of"
+                ),
+                (
+                    ["log", "--account", "acc-mueller", "--kind", "call", "--subject", "x", "--at", "yesterday-ish"],
+                    "--at must be a time"
+                ),
                 (["log", "--account", "acc-mueller", "--kind", "fax", "--subject", "x"], "--kind must be one of"),
                 (["task", "add", "--title", "x", "--due-at", "2026-13-45"], "--due-at must be a time"),
                 (["task", "done", "no-task"], "no task no-task"),
-                (["deal", "add", "--account", "acc-mueller", "--title", "x", "--amount", "12.345"], "--amount must be an amount"),
-                (["deal", "add", "--account", "acc-mueller", "--title", "x", "--currency", "euro"], "--currency must be a three-letter"),
+                (
+                    ["deal", "add", "--account", "acc-mueller", "--title", "x", "--amount", "12.345"],
+                    "--amount must be an amount"
+                ),
+                (
+                    ["deal", "add", "--account", "acc-mueller", "--title", "x", "--currency", "euro"],
+                    "--currency must be a three-letter"
+                ),
                 (["deal", "stage", "no-deal", "won"], "no deal no-deal"),
                 (["deal", "list", "--stage", "closed"], "--stage must be one of"),
                 (["stock", "sell", "P-100", "-3"], "quantity"),
@@ -157,7 +215,10 @@ struct CLICommandTests {
                 #expect(result.exitCode != 0, "\(arguments) should fail")
                 let message = result.err.trimmingCharacters(in: .whitespacesAndNewlines)
                 #expect(message.contains(expected), "\(arguments): \(message)")
-                #expect(!message.isEmpty && (message.split(separator: "\n").count == 1 || message.contains("Usage")), "\(arguments): \(message)")
+                #expect(
+                    !message.isEmpty && (message.split(separator: "\n").count == 1 || message.contains("Usage")),
+                    "\(arguments): \(message)"
+                )
                 let json = await cli(arguments + ["--json"], home: home)
                 if json.exitCode != 0, !json.out.isEmpty {
                     let error = json.object["error"] as? [String: Any]
@@ -172,7 +233,10 @@ struct CLICommandTests {
             #expect(none.exitCode != 0 && none.err.contains("crm-field init"))
             let badToken = await cli(["init", "--server", server.url, "--token", "crm_wrong"], home: empty)
             #expect(badToken.exitCode != 0 && badToken.err.contains("refused the token"))
-            #expect(!FileManager.default.fileExists(atPath: empty + "/replica.sqlite"), "nothing written on a bad token")
+            #expect(
+                !FileManager.default.fileExists(atPath: empty + "/replica.sqlite"),
+                "nothing written on a bad token"
+            )
             let bobToken = try await server.addRep("bob")
             let other = await cli(["init", "--server", server.url, "--token", bobToken], home: home)
             #expect(other.exitCode != 0 && other.err.contains("alice"))
@@ -201,7 +265,9 @@ struct CLICommandTests {
         let json = await cli(["sync", "--retries", "0", "--json"], home: home)
         #expect((json.object["error"] as? [String: Any])?["code"] as? String == "unreachable")
         #expect(await cli(["status", "--json"], home: home).object["pending"] as? Int == 1)
-        #expect(await cli(["account", "show", "acc-mueller", "--json"], home: home).object["phone"] as? String == "+49 1")
+        #expect(
+            await cli(["account", "show", "acc-mueller", "--json"], home: home).object["phone"] as? String == "+49 1"
+        )
         _ = saved
     }
 
@@ -211,7 +277,10 @@ struct CLICommandTests {
             try await server.loadSample()
             let home = try await server.laptop(try await server.addRep("alice"))
             #expect(await cli(["account", "edit", "acc-schmidt", "--phone", "+49 2"], home: home).exitCode == 0)
-            #expect(await cli(["log", "--account", "acc-schmidt", "--kind", "note", "--subject", "kept"], home: home).exitCode == 0)
+            #expect(
+                await cli(["log", "--account", "acc-schmidt", "--kind", "note", "--subject", "kept"], home: home)
+                    .exitCode == 0
+            )
             // IT moves the account away before the laptop syncs.
             try await server.storage.assignTerritory(
                 account: RecordID("acc-schmidt"),
@@ -252,7 +321,10 @@ struct CLICommandTests {
             let summary = try await engine.sync()
             try await transport.shutdown()
             try replica.close()
-            #expect(summary.clockWarning?.contains("days ahead of the server") == true, "\(summary.clockWarning ?? "none")")
+            #expect(
+                summary.clockWarning?.contains("days ahead of the server") == true,
+                "\(summary.clockWarning ?? "none")"
+            )
             #expect(summary.rejected.map(\.rejection.code) == [.clockSkew])
             #expect(await cli(["status", "--json"], home: home).object["rejected"].map { ($0 as? [Any])?.count } == 1)
         }

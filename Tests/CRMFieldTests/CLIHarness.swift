@@ -79,7 +79,9 @@ struct CLIServer: Sendable {
             group.addTask { try await app.runService(gracefulShutdownSignals: []) }
             defer { group.cancelAll() }
             let scheme = tls == nil ? "http" : "https"
-            try await body(CLIServer(folder: folder, storage: storage, url: "\(scheme)://127.0.0.1:\(try await port.wait())"))
+            try await body(
+                CLIServer(folder: folder, storage: storage, url: "\(scheme)://127.0.0.1:\(try await port.wait())")
+            )
         }
     }
 

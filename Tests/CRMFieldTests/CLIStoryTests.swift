@@ -12,10 +12,16 @@ struct CLIStoryTests {
             try await server.loadSample()
             let alice = try await server.laptop(try await server.addRep("alice"))
             let bob = try await server.laptop(try await server.addRep("bob"))
-            let task = await cli(["task", "add", "--account", "acc-mueller", "--title", "Send the quote", "--json"], home: alice)
+            let task = await cli(
+                ["task", "add", "--account", "acc-mueller", "--title", "Send the quote", "--json"],
+                home: alice
+            )
             let taskID = try #require(task.object["id"] as? String)
             let deal = await cli(
-                ["deal", "add", "--account", "acc-mueller", "--title", "20 pumps", "--amount", "3980", "--currency", "EUR", "--json"],
+                [
+                    "deal", "add", "--account", "acc-mueller", "--title", "20 pumps", "--amount", "3980", "--currency",
+                    "EUR", "--json",
+                ],
                 home: alice
             )
             let dealID = try #require(deal.object["id"] as? String)
@@ -42,7 +48,10 @@ struct CLIStoryTests {
                 let result = await cli(arguments, home: home)
                 #expect(result.exitCode == 0, "\(arguments): \(result.err)")
             }
-            #expect(await cli(["status", "--json"], home: alice).object["pending"] as? Int == 7, "six edits and the sale's note")
+            #expect(
+                await cli(["status", "--json"], home: alice).object["pending"] as? Int == 7,
+                "six edits and the sale's note"
+            )
 
             let first = await cli(["sync", "--json"], home: alice)
             #expect(first.object["sent"] as? Int == 7)
@@ -57,7 +66,11 @@ struct CLIStoryTests {
                 #expect(account["phone"] as? String == "+49 30 1234 000")
                 #expect(account["website"] as? String == "https://mueller.example")
                 let interactions = try #require(history["interactions"] as? [[String: Any]])
-                #expect(Set(interactions.compactMap { $0["subject"] as? String }).isSuperset(of: ["Price asked", "Date confirmed"]))
+                #expect(
+                    Set(interactions.compactMap { $0["subject"] as? String }).isSuperset(of: [
+                        "Price asked", "Date confirmed",
+                    ])
+                )
                 #expect(interactions.count == 3, "two calls and alice's sale note")
                 let stock = await cli(["stock", "show", "P-100", "--json"], home: home).array
                 #expect(stock.first?["quantity"] as? Int == 14)
@@ -71,26 +84,40 @@ struct CLIStoryTests {
                 #expect(conflicts.count == 1)
                 #expect(conflicts.first?["field"] as? String == "industry")
                 let values = Set(
-                    conflicts.flatMap { [($0["current"] as? [String: Any])?["value"], ($0["other"] as? [String: Any])?["value"]] }
-                        .compactMap { $0 as? String }
+                    conflicts.flatMap {
+                        [($0["current"] as? [String: Any])?["value"], ($0["other"] as? [String: Any])?["value"]]
+                    }
+                    .compactMap { $0 as? String }
                 )
                 #expect(values == ["Heating", "Plumbing and heating"], "both values, who and when")
-                #expect(account["industry"] as? String == (conflicts.first?["current"] as? [String: Any])?["value"] as? String)
+                #expect(
+                    account["industry"] as? String == (conflicts.first?["current"] as? [String: Any])?["value"]
+                        as? String
+                )
             }
             #expect(
-                await cli(["export", "--format", "json", "--out", server.folder.appendingPathComponent("a").path], home: alice).exitCode == 0
+                await cli(
+                    ["export", "--format", "json", "--out", server.folder.appendingPathComponent("a").path],
+                    home: alice
+                ).exitCode == 0
             )
             #expect(
-                await cli(["export", "--format", "json", "--out", server.folder.appendingPathComponent("b").path], home: bob).exitCode == 0
+                await cli(
+                    ["export", "--format", "json", "--out", server.folder.appendingPathComponent("b").path],
+                    home: bob
+                ).exitCode == 0
             )
-            for file in ["accounts.json", "activitys.json", "tasks.json", "deals.json", "stocks.json", "contacts.json"] {
+            for file in ["accounts.json", "activitys.json", "tasks.json", "deals.json", "stocks.json", "contacts.json"]
+            {
                 let a = FileManager.default.contents(atPath: server.folder.appendingPathComponent("a/\(file)").path)
                 let b = FileManager.default.contents(atPath: server.folder.appendingPathComponent("b/\(file)").path)
                 #expect(a != nil && a == b, "\(file) differs between the laptops")
             }
 
             // Resolving is a normal change that reaches the other laptop.
-            let conflictID = try #require(await cli(["conflict", "list", "--json"], home: bob).array.first?["id"] as? String)
+            let conflictID = try #require(
+                await cli(["conflict", "list", "--json"], home: bob).array.first?["id"] as? String
+            )
             let resolved = await cli(["conflict", "resolve", conflictID, "--value", "Heating systems"], home: bob)
             #expect(resolved.exitCode == 0, "\(resolved.err)")
             _ = await cli(["sync"], home: bob)
@@ -108,13 +135,18 @@ struct CLIStoryTests {
         try await CLIServer.with { server in
             try await server.loadSample()
             var homes: [String] = []
-            for name in ["alice", "bob", "dave"] { homes.append(try await server.laptop(try await server.addRep(name))) }
+            for name in ["alice", "bob", "dave"] {
+                homes.append(try await server.laptop(try await server.addRep(name)))
+            }
             for (index, home) in homes.enumerated() {
                 for round in 0..<5 {
                     _ = await cli(["stock", "sell", "V-20", "\(index + 1)", "--warehouse", "hamburg"], home: home)
                     _ = await cli(["account", "edit", "acc-schmidt", "--region", "R\(index)-\(round)"], home: home)
                     _ = await cli(
-                        ["contact", "add", "--account", "acc-schmidt", "--first-name", "P\(index)", "--last-name", "\(round)"],
+                        [
+                            "contact", "add", "--account", "acc-schmidt", "--first-name", "P\(index)", "--last-name",
+                            "\(round)",
+                        ],
                         home: home
                     )
                 }
@@ -132,8 +164,12 @@ struct CLIStoryTests {
             }
             #expect(exports[0] == exports[1] && exports[1] == exports[2])
             let stock = await cli(["stock", "show", "V-20", "--json"], home: homes[0]).array
-            #expect(stock.first { $0["warehouse"] as? String == "hamburg" }?["quantity"] as? Int == 60 - 5 * (1 + 2 + 3))
-            #expect(await cli(["contact", "list", "--account", "acc-schmidt", "--json"], home: homes[2]).array.count == 15)
+            #expect(
+                stock.first { $0["warehouse"] as? String == "hamburg" }?["quantity"] as? Int == 60 - 5 * (1 + 2 + 3)
+            )
+            #expect(
+                await cli(["contact", "list", "--account", "acc-schmidt", "--json"], home: homes[2]).array.count == 15
+            )
         }
     }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import ReplicaStore
+import SyncProtocol
+import Testing
+
+@testable import crm_field
+
+/// `crm-field sync` as a real child process, killed with SIGKILL at random moments while it pushes and pulls.
+/// Afterwards one more sync must leave the exact state: every change on the server once, the outbox empty,
+/// counters exact on every laptop.
+@Suite("crm-field sync killed", .serialized)
+struct SyncKillTests {
+    static let kills = Int(ProcessInfo.processInfo.environment["CRM_SYNC_KILLS"] ?? "") ?? 20
+
+    static var binary: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("crm-field")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/crm-field")
+    }
+
+    /// Starts `crm-field sync`, kills it after `delay` ms; true when the kill landed before it finished. The
+    /// blocking waits run on a Dispatch thread, away from the cooperative pool the in-process server needs.
+    static func syncAndKill(home: String, delay: Int) async throws -> Bool {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Result {
+                        let child = Process()
+                        child.executableURL = binary
+                        child.arguments = ["sync", "--home", home, "--retries", "0"]
+                        child.standardOutput = FileHandle.nullDevice
+                        child.standardError = FileHandle.nullDevice
+                        try child.run()
+                        usleep(useconds_t(delay * 1000))
+                        kill(child.processIdentifier, SIGKILL)
+                        child.waitUntilExit()
+                        return child.terminationReason == .uncaughtSignal
+                    }
+                )
+            }
+        }
+    }
+
+    @Test("sync killed at random points at least 20 times: nothing lost, nothing applied twice")
+    func killedSyncs() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build crm-field: swift build")
+        try await CLIServer.with { server in
+            try await server.loadSample()
+            let alice = try await server.laptop(try await server.addRep("alice"))
+            let bob = try await server.laptop(try await server.addRep("bob"))
+            var landed = 0
+            var rounds = 0
+            var generator = SystemRandomNumberGenerator()
+            while landed < Self.kills && rounds < Self.kills * 4 {
+                // Offline work on alice's laptop: interactions and sales, in one go.
+                let replica = try Replica(path: alice + "/replica.sqlite")
+                var edits: [Replica.Edit] = []
+                for index in 0..<290 {
+                    edits.append(
+                        Replica.Edit(
+                            .activity,
+                            id: RecordID("act-\(rounds)-\(index)"),
+                            .append([
+                                "account_id": .string("acc-mueller"), "kind": .string("note"),
+                                "subject": .string("round \(rounds) note \(index)"),
+                                "occurred_at": .string("2026-11-23T10:00:00Z"), "author": .string("alice"),
+                            ])
+                        )
+                    )
+                }
+                for _ in 0..<10 {
+                    edits.append(
+                        Replica.Edit(
+                            .stock,
+                            id: RecordID.stock(partNumber: "P-100", warehouse: "berlin"),
+                            .counterDelta(-1)
+                        )
+                    )
+                }
+                try await replica.writeBatch(edits)
+                try replica.close()
+                // Bob's laptop also changes things alice must pull.
+                #expect(await cli(["stock", "sell", "V-20", "1", "--warehouse", "berlin"], home: bob).exitCode == 0)
+                #expect(await cli(["sync"], home: bob).exitCode == 0)
+
+                if try await Self.syncAndKill(home: alice, delay: Int.random(in: 20...400, using: &generator)) {
+                    landed += 1
+                }
+                rounds += 1
+            }
+            #expect(landed >= Self.kills, "only \(landed) kills landed in \(rounds) rounds")
+
+            let final = await cli(["sync", "--json"], home: alice)
+            #expect(final.exitCode == 0, "\(final.err)")
+            #expect((final.object["rejected"] as? [Any])?.isEmpty == true, "\(final.out)")
+            #expect(await cli(["status", "--json"], home: alice).object["pending"] as? Int == 0)
+            #expect(await cli(["sync"], home: bob).exitCode == 0)
+            for home in [alice, bob] {
+                let pump = await cli(["stock", "show", "P-100", "--json"], home: home).array.first?["quantity"] as? Int
+                #expect(pump == 20 - 10 * rounds, "every sale once, exactly")
+                let valve =
+                    await cli(["stock", "show", "V-20", "--json"], home: home).array
+                    .first { $0["warehouse"] as? String == "berlin" }?["quantity"] as? Int
+                #expect(valve == 140 - rounds)
+                let history = await cli(["history", "acc-mueller", "--json"], home: home).object
+                let subjects = (history["interactions"] as? [[String: Any]] ?? []).compactMap {
+                    $0["subject"] as? String
+                }
+                #expect(subjects.count == 290 * rounds, "every interaction exactly once")
+                #expect(Set(subjects).count == subjects.count)
+            }
+            let replica = try Replica(path: alice + "/replica.sqlite")
+            #expect(try await replica.integrityCheck() == "ok")
+            try replica.close()
+        }
+    }
+}
