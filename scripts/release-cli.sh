@@ -12,7 +12,7 @@ if ldd "$binary" | grep -q 'libswift\|libFoundation'; then
     ldd "$binary" >&2
     exit 1
 fi
-echo "Dynamic libraries $binary needs (all part of Debian's base system):"
+echo "Dynamic libraries $binary needs (Debian: libc6, libstdc++6, zlib1g, libsqlite3-0):"
 ldd "$binary" | awk '{print "  " $1}'
 # Run it the way a laptop would, without the toolchain on the library path.
 env -i HOME="$(mktemp -d)" PATH=/usr/bin:/bin "$binary" demo >/dev/null

@@ -21,6 +21,28 @@ public func buildApplication(
     now: @escaping @Sendable () -> Int64 = ServerConfiguration.systemNow,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
+    let router = buildRouter(configuration: configuration, storage: storage, metrics: metrics, now: now)
+    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds)))
+    return Application(
+        router: router,
+        server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port),
+            serverName: "crm-sync-server"
+        ),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger
+    )
+}
+
+/// The server's routes and middleware (``buildApplication(configuration:storage:logger:metrics:now:onServerRunning:)``
+/// serves them); `router.routes` lists every route, which the spec test compares with `openapi.yaml`.
+public func buildRouter(
+    configuration: ServerConfiguration,
+    storage: some ChangeStorage,
+    metrics: ServerMetrics = ServerMetrics(),
+    now: @escaping @Sendable () -> Int64 = ServerConfiguration.systemNow
+) -> Router<SyncRequestContext> {
     let router = Router(context: SyncRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: metrics))
@@ -42,17 +64,7 @@ public func buildApplication(
     controller.addRoutes(to: v1)
     AdminController(storage: storage, configuration: configuration, now: now)
         .addRoutes(to: v1.group("admin").add(middleware: AdminOnlyMiddleware()))
-    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds)))
-    return Application(
-        router: router,
-        server: try configuration.tls.map { try .tls(http1, tlsConfiguration: try $0.configuration()) } ?? http1,
-        configuration: .init(
-            address: .hostname(configuration.host, port: configuration.port),
-            serverName: "crm-sync-server"
-        ),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
-        logger: logger
-    )
+    return router
 }
 
 /// Encodes a response body with the wire encoder; gzips it when the client accepts gzip and it is worth it.
