@@ -20,4 +20,37 @@ struct CRMField: AsyncParsableCommand {
             InvoiceCommand.self, ConflictCommand.self, Export.self, Demo.self,
         ]
     )
+
+    /// Parses and runs like ArgumentParser's own `main()`, but also accepts the global options before the
+    /// subcommand (`crm-field --home DIR status`), as people type them.
+    static func main() async {
+        do {
+            var command = try parseAsRoot(hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// Moves `--home DIR`, `--home=DIR` and `--json` given before the subcommand to the end of the arguments.
+    static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if first == "--json" || first.hasPrefix("--home=") {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else if first == "--home", rest.count >= 2 {
+                leading += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else {
+                break
+            }
+        }
+        return Array(rest) + leading
+    }
 }

@@ -49,7 +49,7 @@ struct Demo: FieldCommand {
         if keep {
             context.print("")
             context.print("Kept \(folder.path). Look around, e.g.:")
-            context.print("  crm-field --home \(folder.appendingPathComponent("alice").path) history \(sample.account)")
+            context.print("  crm-field history \(sample.account) --home \(folder.appendingPathComponent("alice").path)")
         }
     }
 
@@ -231,23 +231,25 @@ struct DemoStory {
         say("")
         say("   The kept conflict (the same field, edited on both laptops; nothing is thrown away):")
         say(indent(try await run("alice", ["conflict", "list"])))
-        let aliceView = try await json("alice", ["history", account])
-        let bobView = try await json("bob", ["history", account])
-        let same = NSDictionary(dictionary: aliceView as? [String: Any] ?? [:])
-            .isEqual(to: bobView as? [String: Any] ?? [:])
-        let aliceStock = try await json("alice", ["stock", "show", sample.part])
-        let bobStock = try await json("bob", ["stock", "show", sample.part])
-        let sameStock = NSArray(array: aliceStock as? [Any] ?? []).isEqual(to: bobStock as? [Any] ?? [])
+        // The JSON the CLI prints has sorted keys, so equal states print equal text.
+        var same = true
+        for arguments in [
+            ["history", account, "--json"], ["stock", "show", sample.part, "--json"], ["conflict", "list", "--json"],
+        ] {
+            let aliceView = try await run("alice", arguments)
+            let bobView = try await run("bob", arguments)
+            same = same && aliceView == bobView
+        }
         say("")
         say(
             "   bob's laptop shows exactly the same customer, history and stock: "
-                + (same && sameStock ? "yes" : "NO (this is a bug)")
+                + (same ? "yes" : "NO (this is a bug)")
         )
         say("")
         say("What happened: different fields both survived (phone from alice, website from bob); the same field")
         say("resolved the same way on both laptops and the other value is kept for review; both sales came off the")
         say("stock (20 - 3 - 3 = 14); both calls are in the history; the task is done and has bob's new title.")
-        if !(same && sameStock) { throw CLIError("demo_failed", "the two laptops disagree after the sync") }
+        if !same { throw CLIError("demo_failed", "the two laptops disagree after the sync") }
     }
 
     private func showState(of rep: String, taskID: String) async throws {

@@ -21,6 +21,16 @@ struct CLICommandTests {
             #expect(status["pending"] as? Int == 0)
             #expect(status["last_sync"] is String)
             #expect(await cli(["status"], home: home).out.contains("pending     0 changes to send"))
+            #expect(
+                CRMField.hoistingGlobalOptions(["--home", "/x", "--json", "status"]) == [
+                    "status", "--home", "/x", "--json",
+                ]
+            )
+            #expect(
+                CRMField.hoistingGlobalOptions(["account", "edit", "a", "--json"]) == [
+                    "account", "edit", "a", "--json",
+                ]
+            )
 
             // Accounts: only the territory's.
             let accounts = await cli(["account", "list", "--json"], home: home).array

@@ -23,7 +23,7 @@ struct CLIResult {
 /// Runs `crm-field` with `arguments` in process (parsed exactly as the executable parses them), capturing output.
 func cli(_ arguments: [String], home: String) async -> CLIResult {
     let console = Console(capturing: true)
-    let all = arguments + ["--home", home]
+    let all = CRMField.hoistingGlobalOptions(arguments) + ["--home", home]
     do {
         var command = try CRMField.parseAsRoot(all)
         try await Console.$current.withValue(console) {
