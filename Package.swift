@@ -90,6 +90,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The seeded, fault-injecting convergence simulation (issue 6): `swift run -c release crm-simulate --seeds 300`.
+        .executableTarget(
+            name: "crm-simulate",
+            dependencies: [
+                "SyncClient",
+                "SyncServer",
+                "ReplicaStore",
+                "SyncProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The server executable IT runs: `serve` and the admin subcommands.
         .executableTarget(
             name: "crm-sync-server",
@@ -176,6 +192,11 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SimulationTests",
+            dependencies: ["crm-simulate"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the package: the conformance vectors (checked against their generator first), the OpenAPI
-# check against a live server, the property tests, unit tests, crash tests and live-server tests. Extra arguments go to `swift test` (e.g. `--filter ConformanceTests`).
+# check against a live server, the property tests, unit tests, crash tests, live-server tests, the CLI end to end,
+# and the convergence simulation at CI size. Extra arguments go to `swift test` (e.g. `--filter ConformanceTests`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,3 +11,9 @@ swift build --build-tests
 python3 conformance/tools/check_openapi.py .build/debug/crm-sync-server
 # Every test, the server tests against SQLite and against a throwaway PostgreSQL cluster on 127.0.0.1.
 scripts/with-postgres.sh swift test --skip-build "$@"
+# The convergence simulation at CI size (300 seeds x 5 laptops x 200 operations, faulty network, crashes), in a
+# release build; skipped when only some tests were asked for (arguments given).
+if (($# == 0)); then
+    swift build -c release --product crm-simulate
+    .build/release/crm-simulate --seeds "${CRM_SIM_SEEDS:-300}"
+fi
