@@ -12,8 +12,9 @@ python3 conformance/tools/check_openapi.py .build/debug/crm-sync-server
 # Every test, the server tests against SQLite and against a throwaway PostgreSQL cluster on 127.0.0.1.
 scripts/with-postgres.sh swift test --skip-build "$@"
 # The convergence simulation at CI size (300 seeds x 5 laptops x 200 operations, faulty network, crashes), in a
-# release build; skipped when only some tests were asked for (arguments given).
+# release build (with the flags of scripts/release-cli.sh, so that build reuses these objects); skipped when only
+# some tests were asked for (arguments given).
 if (($# == 0)); then
-    swift build -c release --product crm-simulate
+    swift build -c release --static-swift-stdlib --product crm-simulate
     .build/release/crm-simulate --seeds "${CRM_SIM_SEEDS:-300}"
 fi
