@@ -44,7 +44,6 @@ public func buildRouter(
     now: @escaping @Sendable () -> Int64 = ServerConfiguration.systemNow
 ) -> Router<SyncRequestContext> {
     let router = Router(context: SyncRequestContext.self)
-    router.add(middleware: RequestLogMiddleware())
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     router.add(middleware: JSONErrorMiddleware())
     router.get("healthz") { _, _ in

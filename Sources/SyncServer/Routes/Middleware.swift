@@ -94,34 +94,3 @@ struct AdminOnlyMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 }
-
-/// One structured log line per request: method, path (no query, no body), status and duration, with the request
-/// id Hummingbird puts on the context's logger. Tokens and customer data never reach the log.
-struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = SyncRequestContext
-
-    func handle(
-        _ request: Request,
-        context: Context,
-        next: (Request, Context) async throws -> Response
-    ) async throws
-        -> Response
-    {
-        let started = ContinuousClock.now
-        let response = try await next(request, context)
-        let elapsed = ContinuousClock.now - started
-        let milliseconds =
-            Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000
-            + Double(elapsed.components.seconds) * 1000
-        context.logger.info(
-            "request",
-            metadata: [
-                "http.method": .string(request.method.rawValue),
-                "http.path": .string(request.uri.path),
-                "http.status": .stringConvertible(response.status.code),
-                "duration_ms": .string(String(format: "%.1f", milliseconds)),
-            ]
-        )
-        return response
-    }
-}

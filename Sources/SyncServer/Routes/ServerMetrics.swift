@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 public import Prometheus
 import SyncProtocol
 
@@ -61,7 +62,9 @@ public final class ServerMetrics: Sendable {
     var exposition: String { registry.emitToString() }
 }
 
-/// Counts every request by route pattern (never the raw path, which holds record IDs) and status.
+/// Times every request once, then counts it by route pattern (never the raw path, which holds record IDs) and
+/// status, and writes one structured log line: method, path (no query, no body), status and duration, with the
+/// request id Hummingbird puts on the context's logger. Tokens and customer data never reach the log.
 struct MetricsMiddleware: RouterMiddleware {
     typealias Context = SyncRequestContext
     let metrics: ServerMetrics
@@ -75,11 +78,21 @@ struct MetricsMiddleware: RouterMiddleware {
     {
         let start = ContinuousClock.now
         let response = try await next(request, context)
+        let duration = ContinuousClock.now - start
         metrics.request(
             route: context.endpointPath ?? "unmatched",
             method: request.method.rawValue,
             status: response.status.code,
-            duration: ContinuousClock.now - start
+            duration: duration
+        )
+        context.logger.info(
+            "request",
+            metadata: [
+                "http.method": .string(request.method.rawValue),
+                "http.path": .string(request.uri.path),
+                "http.status": .stringConvertible(response.status.code),
+                "duration_ms": .string(String(format: "%.1f", duration / .milliseconds(1))),
+            ]
         )
         return response
     }
