@@ -94,16 +94,20 @@ struct StockCommand: AsyncParsableCommand {
         }
     }
 
-    /// Moves `delta` units of a part; with an account, logs the movement in the customer's history in the same
-    /// transaction.
-    static func move(
-        part: String,
-        quantity: Int64,
-        sign: Int64,
-        warehouse: String?,
-        account: String?,
-        context: FieldContext
-    ) async throws {
+    /// What `stock sell` and `stock return` take.
+    struct Movement: ParsableArguments {
+        @Argument(help: "The part number.") var part: String
+        @Argument(help: "How many units.") var quantity: Int64
+        @Option(help: "The warehouse (needed when the part is in several).") var warehouse: String?
+        @Option(help: "The customer: the movement is logged in its history.") var account: String?
+    }
+
+    /// Moves `sign × quantity` units of a part; with an account, logs the movement in the customer's history in the
+    /// same transaction.
+    static func move(_ movement: Movement, sign: Int64, context: FieldContext) async throws {
+        let (part, quantity, warehouse, account) = (
+            movement.part, movement.quantity, movement.warehouse, movement.account
+        )
         guard quantity > 0 else { throw CLIError.invalid("the quantity must be a whole number above zero") }
         let replica = try context.replica()
         let rows = try await replica.stock(partNumber: part)
@@ -159,20 +163,10 @@ struct StockCommand: AsyncParsableCommand {
             discussion: "Example: crm-field stock sell P-100 3 --account 01JD7Q8X…"
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The part number.") var part: String
-        @Argument(help: "How many units.") var quantity: Int64
-        @Option(help: "The warehouse (needed when the part is in several).") var warehouse: String?
-        @Option(help: "The customer: the sale is logged in its history.") var account: String?
+        @OptionGroup var movement: Movement
 
         func execute(_ context: FieldContext) async throws {
-            try await StockCommand.move(
-                part: part,
-                quantity: quantity,
-                sign: -1,
-                warehouse: warehouse,
-                account: account,
-                context: context
-            )
+            try await StockCommand.move(movement, sign: -1, context: context)
         }
     }
 
@@ -183,20 +177,10 @@ struct StockCommand: AsyncParsableCommand {
             discussion: "Example: crm-field stock return P-100 1 --warehouse berlin"
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The part number.") var part: String
-        @Argument(help: "How many units.") var quantity: Int64
-        @Option(help: "The warehouse (needed when the part is in several).") var warehouse: String?
-        @Option(help: "The customer: the return is logged in its history.") var account: String?
+        @OptionGroup var movement: Movement
 
         func execute(_ context: FieldContext) async throws {
-            try await StockCommand.move(
-                part: part,
-                quantity: quantity,
-                sign: 1,
-                warehouse: warehouse,
-                account: account,
-                context: context
-            )
+            try await StockCommand.move(movement, sign: 1, context: context)
         }
     }
 }

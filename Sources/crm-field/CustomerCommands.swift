@@ -15,6 +15,22 @@ extension FieldContext {
         return record
     }
 
+    /// `… edit ID --field value…`: checks the record exists, reads the flags through `fill`, refuses an edit that
+    /// names no field (`example` is a flag to suggest), writes one change and prints the record.
+    func edit(
+        _ entity: EntityKind,
+        _ id: String,
+        example: String,
+        _ fill: (inout FieldInput) async throws -> Void
+    ) async throws {
+        _ = try await existing(entity, id)
+        var input = FieldInput(entity)
+        try await fill(&input)
+        guard !input.isEmpty else { throw CLIError.invalid("name at least one field to change, e.g. \(example)") }
+        let record = try await replica().update(entity, id: RecordID(id), fields: input.fields)
+        printRecord(record, title: "Changed \(entity) \(id).")
+    }
+
     /// The signed-in rep (set by `init`).
     func user() async throws -> String {
         guard let user = try await replica().syncInfo().user else {
@@ -155,13 +171,10 @@ struct AccountCommand: AsyncParsableCommand {
         @OptionGroup var fields: Fields
 
         func execute(_ context: FieldContext) async throws {
-            _ = try await context.existing(.account, id)
-            var input = FieldInput(.account)
-            try input.set("name", name)
-            try fields.fill(&input)
-            guard !input.isEmpty else { throw CLIError.invalid("name at least one field to change, e.g. --phone") }
-            let record = try await context.replica().update(.account, id: RecordID(id), fields: input.fields)
-            context.printRecord(record, title: "Changed account \(id).")
+            try await context.edit(.account, id, example: "--phone") { input in
+                try input.set("name", name)
+                try fields.fill(&input)
+            }
         }
     }
 
@@ -282,12 +295,7 @@ struct ContactCommand: AsyncParsableCommand {
         @OptionGroup var fields: Fields
 
         func execute(_ context: FieldContext) async throws {
-            _ = try await context.existing(.contact, id)
-            var input = FieldInput(.contact)
-            try fields.fill(&input)
-            guard !input.isEmpty else { throw CLIError.invalid("name at least one field to change, e.g. --phone") }
-            let record = try await context.replica().update(.contact, id: RecordID(id), fields: input.fields)
-            context.printRecord(record, title: "Changed contact \(id).")
+            try await context.edit(.contact, id, example: "--phone") { try fields.fill(&$0) }
         }
     }
 }

@@ -263,12 +263,7 @@ struct TaskCommand: AsyncParsableCommand {
         @OptionGroup var fields: Fields
 
         func execute(_ context: FieldContext) async throws {
-            _ = try await context.existing(.task, id)
-            var input = FieldInput(.task)
-            try await fields.fill(&input, context)
-            guard !input.isEmpty else { throw CLIError.invalid("name at least one field to change, e.g. --title") }
-            let record = try await context.replica().update(.task, id: RecordID(id), fields: input.fields)
-            context.printRecord(record, title: "Changed task \(id).")
+            try await context.edit(.task, id, example: "--title") { try await fields.fill(&$0, context) }
         }
     }
 }
@@ -373,12 +368,7 @@ struct DealCommand: AsyncParsableCommand {
         @OptionGroup var fields: Fields
 
         func execute(_ context: FieldContext) async throws {
-            _ = try await context.existing(.deal, id)
-            var input = FieldInput(.deal)
-            try fields.fill(&input)
-            guard !input.isEmpty else { throw CLIError.invalid("name at least one field to change, e.g. --amount") }
-            let record = try await context.replica().update(.deal, id: RecordID(id), fields: input.fields)
-            context.printRecord(record, title: "Changed deal \(id).")
+            try await context.edit(.deal, id, example: "--amount") { try fields.fill(&$0) }
         }
     }
 }
