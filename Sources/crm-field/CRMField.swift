@@ -25,14 +25,22 @@ struct CRMField: AsyncParsableCommand {
     /// subcommand (`crm-field --home DIR status`), as people type them.
     static func main() async {
         do {
-            var command = try parseAsRoot(hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+            try await run(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// Parses `arguments` as the executable does and runs the command, writing to `console` (the demo and the
+    /// in-process tests capture it).
+    static func run(_ arguments: [String], console: Console = Console.current) async throws {
+        var command = try parseAsRoot(hoistingGlobalOptions(arguments))
+        try await Console.$current.withValue(console) {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
-        } catch {
-            exit(withError: error)
         }
     }
 

@@ -132,15 +132,8 @@ struct DemoStory {
     @discardableResult
     private func run(_ rep: String, _ arguments: [String], show: Bool = false) async throws -> String {
         let console = Console(capturing: true)
-        var command = try CRMField.parseAsRoot(arguments + ["--home", home(rep)])
         do {
-            try await Console.$current.withValue(console) {
-                if var command = command as? any AsyncParsableCommand {
-                    try await command.run()
-                } else {
-                    try command.run()
-                }
-            }
+            try await CRMField.run(arguments + ["--home", home(rep)], console: console)
         } catch {
             throw CLIError(
                 "demo_failed",
@@ -152,7 +145,6 @@ struct DemoStory {
             let shown = arguments.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
             context.print("  \(rep.padding(toLength: 5, withPad: " ", startingAt: 0)) $ crm-field \(shown)")
         }
-        _ = command
         return console.standardOutput
     }
 

@@ -23,16 +23,8 @@ struct CLIResult {
 /// Runs `crm-field` with `arguments` in process (parsed exactly as the executable parses them), capturing output.
 func cli(_ arguments: [String], home: String) async -> CLIResult {
     let console = Console(capturing: true)
-    let all = CRMField.hoistingGlobalOptions(arguments) + ["--home", home]
     do {
-        var command = try CRMField.parseAsRoot(all)
-        try await Console.$current.withValue(console) {
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        }
+        try await CRMField.run(arguments + ["--home", home], console: console)
         return CLIResult(exitCode: 0, out: console.standardOutput, err: console.standardError)
     } catch let exit as ExitCode {
         return CLIResult(exitCode: exit.rawValue, out: console.standardOutput, err: console.standardError)
