@@ -95,6 +95,7 @@ let package = Package(
             name: "crm-simulate",
             dependencies: [
                 "SyncClient",
+                "SyncTestSupport",
                 "SyncServer",
                 "ReplicaStore",
                 "SyncProtocol",

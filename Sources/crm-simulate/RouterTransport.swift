@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import SyncClient
 import SyncProtocol
+import SyncTestSupport
 
 /// The sync protocol through the real server's router, in process: every request goes through the same
 /// middleware, JSON coding, auth, scope checks and storage as over HTTP, without sockets.
@@ -60,12 +61,12 @@ struct RouterTransport: SyncTransport {
 /// old push again later, all decided by a seeded generator. `healed` turns every fault off.
 final class FaultyNetwork: @unchecked Sendable {
     private let lock = NSLock()
-    private var random: SeededRandom
+    private var random: SeededGenerator
     private var oldPushes: [PushRequest] = []
     private var healed = false
     private(set) var faults: [String: Int] = [:]
 
-    init(seed: UInt64) { random = SeededRandom(seed: seed) }
+    init(seed: UInt64) { random = .simulation(seed: seed) }
 
     func heal() { lock.withLock { healed = true } }
 
@@ -147,17 +148,10 @@ struct FaultyTransport: SyncTransport {
     }
 }
 
-/// SplitMix64, the same sequence for the same seed on every machine.
-struct SeededRandom: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1 }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+extension SeededGenerator {
+    /// The simulation's generator for `seed` (seeds are spread before use, so seeds 1, 2, 3… start far apart).
+    static func simulation(seed: UInt64) -> SeededGenerator {
+        SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
     }
 
     mutating func below(_ bound: UInt64) -> UInt64 { next() % bound }

@@ -6,6 +6,7 @@ import ReplicaStore
 import SyncClient
 import SyncProtocol
 import SyncServer
+import SyncTestSupport
 
 /// A deliberately broken part, to prove each check of the simulation can fail.
 enum Sabotage: String, CaseIterable, Sendable {
@@ -118,7 +119,7 @@ struct Simulation {
         try await app.test(.router) { client in
             let tokens = issuedTokens
             var result = SeedResult(seed: config.seed)
-            var random = SeededRandom(seed: config.seed)
+            var random = SeededGenerator.simulation(seed: config.seed)
             var ledger = Ledger()
             var laptops: [Laptop] = []
             for index in 0..<config.replicas {
@@ -248,7 +249,7 @@ struct Simulation {
     static func partialSync(
         _ laptop: Laptop,
         clock: SimulatedClock,
-        random: inout SeededRandom,
+        random: inout SeededGenerator,
         result: inout SeedResult,
         config: SimulationConfig,
         sabotageDone: inout Bool
@@ -304,7 +305,7 @@ struct Simulation {
     static func edit(
         _ laptop: Laptop,
         step: Int,
-        random: inout SeededRandom,
+        random: inout SeededGenerator,
         ledger: inout Ledger,
         config: SimulationConfig,
         sabotageDone: inout Bool
