@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "CRMFieldTests",
             dependencies: [
-                "crm-field", "SyncClient", "SyncServer", "ReplicaStore", "SyncProtocol",
+                "crm-field", "SyncClient", "SyncServer", "ReplicaStore", "SyncProtocol", "SyncTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import Foundation
 import ReplicaStore
 import SyncProtocol
+import SyncTestSupport
 import Testing
 
 @testable import crm_field
@@ -12,13 +13,7 @@ import Testing
 struct SyncKillTests {
     static let kills = Int(ProcessInfo.processInfo.environment["CRM_SYNC_KILLS"] ?? "") ?? 20
 
-    static var binary: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("crm-field")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/crm-field")
-    }
+    static var binary: URL { builtExecutable("crm-field") }
 
     /// Starts `crm-field sync`, kills it after `delay` ms; true when the kill landed before it finished. The
     /// blocking waits run on a Dispatch thread, away from the cooperative pool the in-process server needs.

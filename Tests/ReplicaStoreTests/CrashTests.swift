@@ -1,6 +1,7 @@
 import Foundation
 import ReplicaStore
 import SyncProtocol
+import SyncTestSupport
 import Testing
 
 /// A child process writes to a replica and is killed with SIGKILL at random moments. After every kill the file
@@ -10,13 +11,7 @@ import Testing
 struct CrashTests {
     static let kills = Int(ProcessInfo.processInfo.environment["CRM_CRASH_KILLS"] ?? "") ?? 50
 
-    static var childURL: URL {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("replica-crash-child")
-        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/replica-crash-child")
-    }
+    static var childURL: URL { builtExecutable("replica-crash-child") }
 
     /// Runs the child with `arguments`, kills it after a random delay, returns the highest number it reported.
     /// Blocking waits (the kill delay, the child's exit, draining its output) happen on a Dispatch thread, so they
