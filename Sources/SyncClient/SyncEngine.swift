@@ -111,10 +111,11 @@ public struct SyncEngine: Sendable {
     }
 
     /// Ties a new replica to the server and the token's user (`crm-field init`). A replica already tied to another
-    /// user or server is refused.
+    /// user or server is refused. `known` is a handshake the caller already made (no second round trip).
     @discardableResult
-    public func register(server: String) async throws -> HandshakeResponse {
-        let (answer, _) = try await handshake()
+    public func register(server: String, handshake known: HandshakeResponse? = nil) async throws -> HandshakeResponse {
+        let answer: HandshakeResponse
+        if let known { answer = known } else { answer = try await handshake().0 }
         let info = try await replica.syncInfo()
         if let user = info.user, user != answer.user {
             throw SyncClientError(

@@ -31,23 +31,15 @@ struct Init: FieldCommand {
     private func setUp(_ context: FieldContext, server: String, transport: HTTPSyncTransport) async throws {
         // Check the token with the server before anything is written on this laptop.
         let hello = try await transport.handshake()
-        if context.hasReplica {
-            let info = try await context.replica().syncInfo()
-            if let user = info.user, user != hello.user {
-                throw CLIError(
-                    "wrong_user",
-                    "\(context.home.path) holds \(user)'s replica; the token is \(hello.user)'s. Use another --home"
-                )
-            }
-        }
         let replica = context.hasReplica ? try context.replica() : try context.createReplica()
+        let engine = SyncEngine(replica: replica, transport: transport, options: SyncOptions(retries: retries))
+        // Refuses a home that holds another user's or server's replica before its token is replaced.
+        try await engine.register(server: server, handshake: hello)
         try context.saveToken(token)
         if let caCert {
             try? FileManager.default.removeItem(atPath: context.caPath)
             try FileManager.default.copyItem(atPath: caCert, toPath: context.caPath)
         }
-        let engine = SyncEngine(replica: replica, transport: transport, options: SyncOptions(retries: retries))
-        try await engine.register(server: server)
         let summary = try await SyncRun.run(engine, context: context)
         var counts: [String: Int] = [:]
         for entity in ["account", "contact", "activity", "task", "deal", "product", "stock", "invoice"] {
