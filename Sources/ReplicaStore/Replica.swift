@@ -83,14 +83,22 @@ public final class Replica: Sendable {
             let key: String = row[0]
             state.appliedMax[ReplicaID(unchecked: String(key.dropFirst("applied:".count)))] = UInt64(row[1] as String)
         }
-        // The hybrid clock resumes after our own latest stamp and the latest stamp applied here.
+        // The hybrid clock resumes after our own latest stamp and the latest stamp applied here, leaving out
+        // changes the server refused: a laptop whose clock was a year ahead gets its changes refused with
+        // `clock_skew`, and once its clock is fixed it must stamp with the real time again, not a year ahead.
         let latest = [
             try Data.fetchOne(
                 db,
-                sql: "SELECT change FROM change_log WHERE replica = ? ORDER BY counter DESC LIMIT 1",
+                sql: """
+                    SELECT change FROM change_log WHERE replica = ? AND status IS NOT 'rejected'
+                    ORDER BY counter DESC LIMIT 1
+                    """,
                 arguments: [replicaID.rawValue]
             ),
-            try Data.fetchOne(db, sql: "SELECT change FROM change_log ORDER BY seq DESC LIMIT 1"),
+            try Data.fetchOne(
+                db,
+                sql: "SELECT change FROM change_log WHERE status IS NOT 'rejected' ORDER BY seq DESC LIMIT 1"
+            ),
         ]
         for blob in latest.compactMap({ $0 }) {
             _ = try? state.clock.receive(try Change(binary: [UInt8](blob)).timestamp, now: 0)

@@ -1,6 +1,7 @@
 import Foundation
 import ReplicaStore
 import SyncProtocol
+import Synchronization
 import Testing
 
 func expectIntact(_ replica: Replica, sourceLocation: SourceLocation = #_sourceLocation) async throws {
@@ -173,6 +174,38 @@ struct ChangeCaptureTests {
         let rejected = try await replica.rejectedChanges()
         #expect(rejected.map(\.change) == pushed)
         #expect(rejected.first?.rejection.code == .outOfScope)
+    }
+
+    @Test("after its clock_skew changes are refused, a laptop whose clock is fixed stamps with the real time again")
+    func clockRecoversAfterSkewRejection() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("replica-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let yearAhead = TestReplica.baseTime + 365 * 86_400_000
+        final class Clock: Sendable {
+            let milliseconds: Mutex<Int64>
+            init(_ start: Int64) { milliseconds = Mutex(start) }
+        }
+        let clock = Clock(yearAhead)
+        let replica = try Replica(
+            path: folder.appendingPathComponent("crm.sqlite").path,
+            configuration: ReplicaConfiguration(now: { clock.milliseconds.withLock { $0 } }, synchronous: .normal)
+        )
+        try await replica.register(server: "http://127.0.0.1:1", user: "alice", territories: ["north"])
+        let account = try await replica.create(.account, fields: ["name": "Acme", "territory": "north"])
+        let ahead = try await replica.pendingChanges()
+        #expect(ahead[0].timestamp.wallMilliseconds == yearAhead)
+        clock.milliseconds.withLock { $0 = TestReplica.baseTime }  // the rep fixes the clock before the server answers
+        try await replica.acknowledge([.rejected(ahead[0].dot, ChangeRejection(.clockSkew, "a year ahead"))])
+        try await replica.update(.account, id: account.id, fields: ["phone": "1"])
+        #expect(try await replica.pendingChanges().map(\.timestamp.wallMilliseconds) == [TestReplica.baseTime])
+        // Also after a restart: the refused stamp does not set the clock.
+        let reopened = try Replica(
+            path: replica.path,
+            configuration: ReplicaConfiguration(now: { TestReplica.baseTime + 5 }, synchronous: .normal)
+        )
+        try await reopened.update(.account, id: account.id, fields: ["phone": "2"])
+        #expect(try await reopened.pendingChanges().last?.timestamp.wallMilliseconds == TestReplica.baseTime + 5)
     }
 
     @Test("record ids made offline do not collide")

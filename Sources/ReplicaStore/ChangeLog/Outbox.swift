@@ -38,7 +38,8 @@ extension Replica {
     /// (the server did not process it).
     public func acknowledge(_ results: [ChangeResult]) async throws {
         let replicaID = replicaID
-        try await write { db, _ in
+        try await write { db, writer in
+            var clockRefused = false
             for result in results where result.dot.replica == replicaID {
                 let counter = Int64(bitPattern: result.dot.counter)
                 switch result.status {
@@ -51,6 +52,7 @@ extension Replica {
                     // Not processed by the server (it misses an earlier counter): still to be sent, in order.
                     continue
                 case .rejected:
+                    if result.rejection?.code == .clockSkew { clockRefused = true }
                     try db.cachedStatement(
                         sql: """
                             UPDATE change_log SET status = 'rejected', reject_code = ?, reject_reason = ?
@@ -62,6 +64,10 @@ extension Replica {
                         replicaID.rawValue, counter,
                     ])
                 }
+            }
+            if clockRefused {
+                // The refused stamps no longer count for the clock (see ``Replica/loadWriterState``).
+                writer.clock = try Self.loadWriterState(db, replicaID: replicaID).clock
             }
         }
     }
