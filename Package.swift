@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "SyncClient", targets: ["SyncClient"]),
         .executable(name: "crm-sync-server", targets: ["crm-sync-server"]),
         .executable(name: "crm-field", targets: ["crm-field"]),
+        .executable(name: "crm-conformance", targets: ["crm-conformance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -103,6 +104,18 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Runs the conformance scenarios (conformance/scenarios) against a live server: `crm-conformance --server URL`.
+        .executableTarget(
+            name: "crm-conformance",
+            dependencies: [
+                "SyncClient",
+                "ReplicaStore",
+                "SyncProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the package: the conformance vectors (checked against their generator first), the OpenAPI
 # check against a live server, the property tests, unit tests, crash tests, live-server tests, the CLI end to end,
-# and the convergence simulation at CI size. Extra arguments go to `swift test` (e.g. `--filter ConformanceTests`).
+# the conformance scenarios against live servers on both backends, and the convergence simulation at CI size on
+# both backends. Extra arguments go to `swift test` (e.g. `--filter ConformanceTests`) and skip the last two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,10 @@ swift build --build-tests
 python3 conformance/tools/check_openapi.py .build/debug/crm-sync-server
 # Every test, the server tests against SQLite and against a throwaway PostgreSQL cluster on 127.0.0.1.
 scripts/with-postgres.sh swift test --skip-build "$@"
+# The conformance scenarios against live server processes on 127.0.0.1 (built above): SQLite, then PostgreSQL.
+if (($# == 0)); then
+    scripts/with-postgres.sh scripts/conformance.sh .build/debug
+fi
 # The convergence simulation at CI size (300 seeds x 5 laptops x 200 operations, faulty network, crashes), in a
 # release build (with the flags of scripts/release-cli.sh, so that build reuses these objects); skipped when only
 # some tests were asked for (arguments given).

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import CompressNIO
-import Foundation
+public import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -109,21 +109,28 @@ public final class HTTPSyncTransport: SyncTransport {
         text.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? text
     }
 
-    /// Sends one request and decodes the answer, mapping every failure to a ``SyncClientError``.
-    private func exchange<Answer: Decodable>(
-        _ method: HTTPMethod,
+    /// One HTTP answer: its status and its body (inflated).
+    public struct Answer: Sendable {
+        public var status: Int
+        public var body: Data
+    }
+
+    /// Sends one request with the token and returns the answer whatever its status (only a network failure or an
+    /// answer that cannot be inflated throws). The typed exchanges and admin tooling (the conformance runner) use it.
+    public func send(
+        _ method: String,
         _ path: String,
-        body: Data?,
-        as type: Answer.Type
+        body: Data? = nil,
+        contentType: String = "application/json"
     ) async throws -> Answer {
         var request = HTTPClientRequest(url: base + path)
-        request.method = method
+        request.method = HTTPMethod(rawValue: method)
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
         request.headers.add(name: "User-Agent", value: "crm-field")
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             var buffer = ByteBuffer(bytes: body)
             if body.count > 1024, let compressed = try? buffer.compress(with: .gzip) {
                 request.headers.add(name: "Content-Encoding", value: "gzip")
@@ -154,11 +161,22 @@ public final class HTTPSyncTransport: SyncTransport {
                 throw SyncClientError(.badResponse, "the server's gzip answer could not be inflated within the limit")
             }
         }
-        let data = Data(payload.readableBytesView)
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else { throw Self.failure(status: status, body: data, server: server) }
+        return Answer(status: Int(response.status.code), body: Data(payload.readableBytesView))
+    }
+
+    /// Sends one request and decodes the answer, mapping every failure to a ``SyncClientError``.
+    private func exchange<Message: Decodable>(
+        _ method: HTTPMethod,
+        _ path: String,
+        body: Data?,
+        as type: Message.Type
+    ) async throws -> Message {
+        let answer = try await send(method.rawValue, path, body: body)
+        guard (200..<300).contains(answer.status) else {
+            throw Self.failure(status: answer.status, body: answer.body, server: server)
+        }
         do {
-            return try WireCoding.decodeMessage(Answer.self, from: data)
+            return try WireCoding.decodeMessage(Message.self, from: answer.body)
         } catch {
             if error.code == .unsupportedVersion {
                 throw SyncClientError(.versionMismatch, "the server speaks another protocol version: \(error.message)")
