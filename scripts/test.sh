@@ -22,4 +22,7 @@ fi
 if (($# == 0)); then
     swift build -c release --static-swift-stdlib --product crm-simulate
     .build/release/crm-simulate --seeds "${CRM_SIM_SEEDS:-300}"
+    # The same simulation with the server on PostgreSQL (a fresh database per seed): same seeds, same figures.
+    scripts/with-postgres.sh bash -c \
+        '.build/release/crm-simulate --seeds "${CRM_SIM_PG_SEEDS:-50}" --postgres "$POSTGRES_URL"'
 fi

@@ -13,6 +13,7 @@ struct SimulateCommand: AsyncParsableCommand {
               crm-simulate --seeds 10000 --jobs 2           # the long run recorded in BENCHMARKS.md
               crm-simulate --seed 1234                      # replay one seed
               crm-simulate --seeds 20 --sabotage drop-change # prove a check fails on a broken part
+              crm-simulate --seeds 30 --postgres postgres://postgres@127.0.0.1:5432/postgres   # server on PostgreSQL
             """
     )
 
@@ -24,6 +25,10 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Seeds run at the same time.") var jobs = 2
     @Option(help: "Break a part on purpose: \(Sabotage.allCases.map(\.rawValue).joined(separator: ", ")).")
     var sabotage: String?
+    @Option(
+        help: "Run the server on PostgreSQL: a postgres:// URL where each seed gets a fresh database (dropped after)."
+    )
+    var postgres: String?
 
     func run() async throws {
         var broken: Sabotage?
@@ -40,6 +45,7 @@ struct SimulateCommand: AsyncParsableCommand {
             replicas: replicas,
             operations: operations,
             sabotage: broken,
+            postgres: postgres,
             jobs: jobs,
             progress: { done in
                 if done % 100 == 0 { print("\(done) of \(list.count) seeds…") }
@@ -56,6 +62,7 @@ struct SimulateCommand: AsyncParsableCommand {
         var replicas = 5
         var operations = 200
         var sabotage: Sabotage?
+        var postgres: String?
 
         func summary(seconds: Double) -> String {
             var faults: [String: Int] = [:]
@@ -73,7 +80,8 @@ struct SimulateCommand: AsyncParsableCommand {
                     seed: result.seed,
                     replicas: replicas,
                     operations: operations,
-                    sabotage: sabotage
+                    sabotage: sabotage,
+                    postgres: postgres
                 )
                 lines.append("FAILED seed \(result.seed):")
                 lines += result.failures.map { "  " + $0 }
@@ -88,10 +96,11 @@ struct SimulateCommand: AsyncParsableCommand {
         replicas: Int,
         operations: Int,
         sabotage: Sabotage?,
+        postgres: String? = nil,
         jobs: Int,
         progress: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws -> Report {
-        var report = Report(replicas: replicas, operations: operations, sabotage: sabotage)
+        var report = Report(replicas: replicas, operations: operations, sabotage: sabotage, postgres: postgres)
         try await withThrowingTaskGroup(of: SeedResult.self) { group in
             var next = 0
             func launch() {
@@ -100,7 +109,8 @@ struct SimulateCommand: AsyncParsableCommand {
                     seed: seeds[next],
                     replicas: replicas,
                     operations: operations,
-                    sabotage: sabotage
+                    sabotage: sabotage,
+                    postgres: postgres
                 )
                 next += 1
                 group.addTask {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import PostgresNIO
 import ReplicaStore
 import SyncClient
 import SyncProtocol
@@ -25,10 +26,12 @@ struct SimulationConfig: Sendable {
     var replicas = 5
     var operations = 200
     var sabotage: Sabotage?
+    /// The server's storage: nil for SQLite; else a PostgreSQL URL in which each seed gets a fresh database.
+    var postgres: String?
 
     var replayCommand: String {
         "swift run -c release crm-simulate --seed \(seed) --replicas \(replicas) --operations \(operations)"
-            + (sabotage.map { " --sabotage \($0.rawValue)" } ?? "")
+            + (sabotage.map { " --sabotage \($0.rawValue)" } ?? "") + (postgres.map { " --postgres \($0)" } ?? "")
     }
 }
 
@@ -93,8 +96,47 @@ struct Simulation {
         )
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        guard let admin = config.postgres else {
+            return try await run(
+                storage: try SQLiteChangeStorage(path: folder.appendingPathComponent("server.sqlite").path),
+                folder: folder
+            )
+        }
+        let logger = Logger(label: "sim", factory: { _ in SwiftLogNoOpLogHandler() })
+        let name = "crm_sim_\(config.seed)_\(UUID().uuidString.lowercased().prefix(8))"
+        guard var components = URLComponents(string: admin) else {
+            throw SyncServerError(.invalidValue, "--postgres must be postgres://USER@HOST:PORT/DATABASE")
+        }
+        components.path = "/" + name
+        try await Self.postgresAdmin(admin, "CREATE DATABASE \(name)")
+        let simulation = self
+        let outcome: Result<SeedResult, any Error>
+        do {
+            outcome = .success(
+                try await PostgresChangeStorage.withStorage(url: components.string ?? admin, logger: logger) {
+                    try await simulation.run(storage: $0, folder: folder)
+                }
+            )
+        } catch {
+            outcome = .failure(error)
+        }
+        try await Self.postgresAdmin(admin, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        return try outcome.get()
+    }
+
+    /// Runs one statement on the PostgreSQL server of `url` (creating and dropping the seeds' databases).
+    static func postgresAdmin(_ url: String, _ sql: String) async throws {
+        let logger = Logger(label: "sim", factory: { _ in SwiftLogNoOpLogHandler() })
+        let storage = try PostgresChangeStorage(url: url, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await storage.run() }
+            defer { group.cancelAll() }
+            try await storage.client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        }
+    }
+
+    func run(storage: some ChangeStorage, folder: URL) async throws -> SeedResult {
         let clock = SimulatedClock()
-        let storage = try SQLiteChangeStorage(path: folder.appendingPathComponent("server.sqlite").path)
         try await Self.loadServer(storage, clock: clock)
         var tokens: [String] = []
         for index in 0...config.replicas {
@@ -227,7 +269,7 @@ struct Simulation {
         )
     }
 
-    static func loadServer(_ storage: SQLiteChangeStorage, clock: SimulatedClock) async throws {
+    static func loadServer(_ storage: some ChangeStorage, clock: SimulatedClock) async throws {
         let sheets: [(ImportKind, String)] = [
             (
                 .products,
