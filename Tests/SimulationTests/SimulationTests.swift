@@ -39,8 +39,13 @@ struct SimulationTests {
             switch sabotage {
             case .dropChange: ["laptop 1 "]  // differs from the server, or applied one change less
             case .reissueSale: ["stock"]
-            // The lost value, or (when the field was written again later) laptop 0's own copy differing.
-            case .swallowEdit: ["is neither current, nor in a conflict, nor in the history", "laptop 0 differs"]
+            // The lost value, or (when the field was written again later) laptop 0's own copy differing, or (when
+            // the swallowed edit cleared a required field and the server refused it) the other laptops missing it.
+            case .swallowEdit:
+                [
+                    "is neither current, nor in a conflict, nor in the history", "laptop 0 differs",
+                    "remote changes, expected",
+                ]
             case .stuckOutbox: ["outboxes did not drain"]
             }
         // A sabotage strikes once per seed; when the network loses that very message, the retry goes through
