@@ -29,11 +29,8 @@ struct SimulationConfig: Sendable {
     /// The server's storage: nil for SQLite; else a PostgreSQL URL in which each seed gets a fresh database.
     var postgres: String?
 
-    /// Swift seeds its hash functions per process, so dictionary order differs between runs; the replay fixes it
-    /// (runs with the same seed give the same figures either way, but a sabotaged run was seen to report its
-    /// failure through a different check from one process to the next).
     var replayCommand: String {
-        "SWIFT_DETERMINISTIC_HASHING=1 swift run -c release crm-simulate --seed \(seed) --replicas \(replicas) --operations \(operations)"
+        "swift run -c release crm-simulate --seed \(seed) --replicas \(replicas) --operations \(operations)"
             + (sabotage.map { " --sabotage \($0.rawValue)" } ?? "") + (postgres.map { " --postgres \($0)" } ?? "")
     }
 }

@@ -62,6 +62,9 @@ extension Replica {
         return try await write { db, writer in
             var report = ApplyReport()
             var touched: [RecordKey: Touched] = [:]
+            // Records are saved in the order they first arrived, so lists "in creation order" (rowid) follow the
+            // server's log, not the dictionary's hash order (which differs from one process to the next).
+            var arrivalOrder: [RecordKey] = []
             var seenInBatch = Set<Dot>()
             let appliedAt = now()
             for change in changes {
@@ -81,6 +84,7 @@ extension Replica {
                 let key = RecordKey(entity: change.entity, id: change.recordID)
                 let schema = CRMSchema.schema(for: change.entity)
                 if touched[key] == nil {
+                    arrivalOrder.append(key)
                     let stored = try RecordStorage.loadState(db, change.entity, change.recordID)
                     let state = stored ?? RecordState(entity: change.entity, id: change.recordID)
                     touched[key] = Touched(
@@ -118,7 +122,8 @@ extension Replica {
                 }
                 _ = try? writer.clock.receive(change.timestamp, now: appliedAt)
             }
-            for (_, record) in touched {
+            for key in arrivalOrder {
+                guard let record = touched[key] else { continue }
                 try RecordStorage.save(db, record.state, previous: record.loaded)
                 let after = record.state.conflicts(schema: CRMSchema.schema(for: record.state.entity))
                 if !record.conflictsBefore.isEmpty || !after.isEmpty {
