@@ -71,7 +71,7 @@ struct ConformanceCommand: AsyncParsableCommand {
             _ = try await admin.call("GET", "/v1/admin/stats")
         } catch {
             try? await http.shutdown()
-            throw ValidationError("cannot use the admin API of \(server): \(error)")
+            throw RunnerError("cannot use the admin API of \(server): \(error)")
         }
         print("crm-conformance: \(selected.count) scenarios against \(server) (run \(tag))")
         var failed: [String] = []
@@ -112,7 +112,7 @@ struct ConformanceCommand: AsyncParsableCommand {
         if let adminToken { return adminToken }
         if let adminTokenFile {
             guard let text = try? String(contentsOfFile: adminTokenFile, encoding: .utf8) else {
-                throw ValidationError("cannot read the admin token file \(adminTokenFile)")
+                throw RunnerError("cannot read the admin token file \(adminTokenFile)")
             }
             return text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -126,7 +126,7 @@ struct ConformanceCommand: AsyncParsableCommand {
     private func loadScenarios() throws -> [Scenario] {
         let url = URL(fileURLWithPath: scenarios)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: url.path) else {
-            throw ValidationError("cannot read the scenario folder \(scenarios)")
+            throw RunnerError("cannot read the scenario folder \(scenarios)")
         }
         var loaded: [Scenario] = []
         var seen: Set<String> = []
@@ -139,10 +139,16 @@ struct ConformanceCommand: AsyncParsableCommand {
                 }
                 loaded.append(scenario)
             } catch {
-                throw ValidationError("\(name): \(error)")
+                throw RunnerError("\(name): \(error)")
             }
         }
-        guard !loaded.isEmpty else { throw ValidationError("no scenario files (*.json) in \(scenarios)") }
+        guard !loaded.isEmpty else { throw RunnerError("no scenario files (*.json) in \(scenarios)") }
         return loaded
     }
+}
+
+/// A problem that stops the run, printed as one line (no usage text) with exit status 1.
+struct RunnerError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
