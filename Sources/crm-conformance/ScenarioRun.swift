@@ -236,19 +236,12 @@ final class ScenarioRun {
             }
         case "init":
             let user = try step.string("user")
-            do {
+            try await expectingError(of: step, done: "the laptop was set up") {
                 try await initLaptop(
                     try step.string("laptop"),
                     user: user,
                     offset: step["clock_offset_ms"]?.integer ?? 0
                 )
-                if let expected = step["expect_error"]?.string {
-                    throw StepError("expected the error \(expected), but the laptop was set up")
-                }
-            } catch let error as StepError {
-                throw error
-            } catch {
-                try expectError(error, step["expect_error"]?.string)
             }
         case "set_clock":
             try laptop(step).offset.value = step["offset_ms"]?.integer ?? 0
@@ -285,6 +278,20 @@ final class ScenarioRun {
         }
     }
 
+    /// Runs `body`; with the step's `expect_error` it must fail with that code, without it it must succeed.
+    private func expectingError(of step: Step, done: String, _ body: () async throws -> Void) async throws {
+        let expected = step["expect_error"]?.string
+        do {
+            try await body()
+        } catch let error as StepError {
+            throw error
+        } catch {
+            try expectError(error, expected)
+            return
+        }
+        if let expected { throw StepError("expected the error \(expected), but \(done)") }
+    }
+
     private func expectError(_ error: any Error, _ expected: String?) throws {
         let codes: [String]
         switch error {
@@ -302,7 +309,7 @@ final class ScenarioRun {
     private func localWrite(_ step: Step) async throws {
         let laptop = try laptop(step)
         let replica = laptop.replica
-        do {
+        try await expectingError(of: step, done: "the local write was made") {
             switch step.action {
             case "create":
                 let id = try step["id"].map { _ in try recordID(step, "id") } ?? RecordID(RecordIDGenerator.ulid())
@@ -339,13 +346,6 @@ final class ScenarioRun {
                 }
                 try await replica.resolveConflict(id: conflict.id, resolution)
             }
-            if let expected = step["expect_error"]?.string {
-                throw StepError("expected the local write to fail with \(expected), but it was made")
-            }
-        } catch let error as StepError {
-            throw error
-        } catch {
-            try expectError(error, step["expect_error"]?.string)
         }
     }
 
@@ -428,8 +428,14 @@ final class ScenarioRun {
             withJSONObject: ["protocol_version": 1, "replica_id": replica, "changes": changes] as [String: Any]
         )
         let http = try environment.transport(token: token)
-        defer { Task { try? await http.shutdown() } }
-        let answer = try await http.send("POST", "/v1/push", body: body)
+        let answer: HTTPSyncTransport.Answer
+        do {
+            answer = try await http.send("POST", "/v1/push", body: body)
+            try? await http.shutdown()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
         let object = (try? JSONDecoder().decode(JSONValue.self, from: answer.body))?.object ?? [:]
         if let expected = step["expect_http"]?.object {
             let code = object["error"]?.object?["code"]?.string
