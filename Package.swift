@@ -190,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "SyncServerTests",
             dependencies: [
-                "SyncServer", "SyncProtocol", "ReplicaStore", "SyncTestSupport",
+                "SyncServer", "SyncClient", "SyncProtocol", "ReplicaStore", "SyncTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),
