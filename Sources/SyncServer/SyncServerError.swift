@@ -1,5 +1,4 @@
 import Foundation
-public import Hummingbird
 import SyncProtocol
 
 /// An error the server answers with `{"error": {"code", "message"}}` and the status its code maps to.
@@ -43,35 +42,5 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
         } else {
             self.init(.malformed, wireError.message)
         }
-    }
-}
-
-extension SyncServerError: HTTPResponseError {
-    public var status: HTTPResponse.Status {
-        switch code {
-        case .malformed, .invalidValue: .badRequest
-        case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
-        case .notFound: .notFound
-        case .methodNotAllowed: .methodNotAllowed
-        case .unsupportedVersion, .conflict: .conflict
-        case .tooLarge: .contentTooLarge
-        case .tooMany: .tooManyRequests
-        case .unavailable: .serviceUnavailable
-        case .timeout: .requestTimeout
-        default: .internalServerError
-        }
-    }
-
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        Self.jsonResponse(status: status, code: code.rawValue, message: message)
-    }
-
-    static func jsonResponse(status: HTTPResponse.Status, code: String, message: String) -> Response {
-        let body = (try? WireCoding.encode(ErrorResponse(code: code, message: message))) ?? Data("{}".utf8)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

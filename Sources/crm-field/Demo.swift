@@ -113,7 +113,7 @@ struct DemoData {
         for (kind, text) in csv {
             let (rows, rejected) = CSVImport.rows(kind, csv: text)
             guard rejected.isEmpty else { throw CLIError("demo_failed", "demo data rejected: \(rejected)") }
-            _ = try await storage.importRows(kind, rows: rows, now: now)
+            _ = try await SyncService(storage: storage).importRows(kind, rows: rows, now: now)
         }
         return DemoData(aliceToken: alice.token, bobToken: bob.token, account: account)
     }

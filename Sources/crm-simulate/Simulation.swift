@@ -112,11 +112,9 @@ struct Simulation {
         let simulation = self
         let outcome: Result<SeedResult, any Error>
         do {
-            outcome = .success(
-                try await PostgresChangeStorage.withStorage(url: components.string ?? admin, logger: logger) {
-                    try await simulation.run(storage: $0, folder: folder)
-                }
-            )
+            // The application runs the storage's pool and migrates it before serving (see run(storage:folder:)).
+            let storage = try PostgresChangeStorage(url: components.string ?? admin, logger: logger)
+            outcome = .success(try await simulation.run(storage: storage, folder: folder))
         } catch {
             outcome = .failure(error)
         }
@@ -137,16 +135,12 @@ struct Simulation {
 
     func run(storage: some ChangeStorage, folder: URL) async throws -> SeedResult {
         let clock = SimulatedClock()
-        try await Self.loadServer(storage, clock: clock)
-        var tokens: [String] = []
-        for index in 0...config.replicas {
-            let issued = Tokens.generate()
-            let role: Role = index == config.replicas ? .admin : .rep
-            try await storage.addUser(
-                User(name: "rep\(index)", role: role, territories: ["north"]),
-                tokenHash: issued.hash
+        let replicas = config.replicas
+        let users = (0...replicas).map { index in
+            (
+                User(name: "rep\(index)", role: index == replicas ? .admin : .rep, territories: ["north"]),
+                Tokens.generate()
             )
-            tokens.append(issued.token)
         }
         let app = try buildApplication(
             configuration: ServerConfiguration(port: 0, maxClockAheadMilliseconds: 60_000),
@@ -157,9 +151,10 @@ struct Simulation {
         let network = FaultyNetwork(seed: config.seed ^ 0xA5A5_A5A5)
         let config = config
         let outcome = ResultBox()
-        let issuedTokens = tokens
         try await app.test(.router) { client in
-            let tokens = issuedTokens
+            try await Self.loadServer(storage, clock: clock)
+            for (user, issued) in users { try await storage.addUser(user, tokenHash: issued.hash) }
+            let tokens = users.map(\.1.token)
             var result = SeedResult(seed: config.seed)
             var random = SeededGenerator.simulation(seed: config.seed)
             var ledger = Ledger()
@@ -283,7 +278,7 @@ struct Simulation {
         ]
         for (kind, text) in sheets {
             let (rows, _) = CSVImport.rows(kind, csv: text)
-            _ = try await storage.importRows(kind, rows: rows, now: clock.now())
+            _ = try await SyncService(storage: storage).importRows(kind, rows: rows, now: clock.now())
         }
     }
 

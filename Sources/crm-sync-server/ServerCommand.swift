@@ -72,21 +72,12 @@ struct Serve: AsyncParsableCommand {
             maxClockAheadMilliseconds: maxClockAheadSeconds * 1000,
             tls: tlsCert.flatMap { cert in tlsKey.map { ServerConfiguration.TLSFiles(certificate: cert, key: $0) } }
         )
-        if database.isPostgres {
-            let storage = try PostgresChangeStorage(url: database.database, logger: logger)
-            let app = try buildApplication(configuration: configuration, storage: storage, logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await storage.run() }
-                defer { group.cancelAll() }
-                // Let the pool's run loop start before the first lease (otherwise PostgresNIO warns; it would wait).
-                try await Task.sleep(for: .milliseconds(50))
-                try await storage.migrate()
-                try await app.runService()
-            }
-        } else {
-            let storage = try SQLiteChangeStorage(path: database.database)
-            try await buildApplication(configuration: configuration, storage: storage, logger: logger).runService()
-        }
+        // PostgreSQL's pool is a service of the application, and its schema is migrated before the server listens.
+        let storage: any ChangeStorage =
+            database.isPostgres
+            ? try PostgresChangeStorage(url: database.database, logger: logger)
+            : try SQLiteChangeStorage(path: database.database)
+        try await buildApplication(configuration: configuration, storage: storage, logger: logger).runService()
     }
 }
 
@@ -186,7 +177,7 @@ struct TerritoryCommand: AsyncParsableCommand {
         func run() async throws {
             let (accountID, territory) = (accountID, territory)
             try await database.withStorage {
-                try await $0.assignTerritory(
+                try await SyncService(storage: $0).assignTerritory(
                     account: RecordID(accountID),
                     territory: territory,
                     now: Int64(Date().timeIntervalSince1970 * 1000)
@@ -234,7 +225,11 @@ struct Import: AsyncParsableCommand {
         let kind = ImportKind(rawValue: kind)!
         let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: data, as: UTF8.self))
         var report = try await database.withStorage {
-            try await $0.importRows(kind, rows: rows, now: Int64(Date().timeIntervalSince1970 * 1000))
+            try await SyncService(storage: $0).importRows(
+                kind,
+                rows: rows,
+                now: Int64(Date().timeIntervalSince1970 * 1000)
+            )
         }
         report.rejected = (rejected + report.rejected).sorted { $0.line < $1.line }
         print(

@@ -33,23 +33,9 @@ struct ServerBenchmark {
             } else {
                 try SQLiteChangeStorage(path: folder.appendingPathComponent("crm-sync.sqlite").path)
             }
-        let postgres = storage as? PostgresChangeStorage
-        // The pool runs beside the benchmark until it ends.
-        let pool = Task { await postgres?.run() }
-        defer { pool.cancel() }
-        if let postgres {
-            try await Task.sleep(for: .milliseconds(50))
-            try await postgres.migrate()
-        }
-        var tokens: [String] = []
-        for index in 0..<reps {
-            let issued = Tokens.generate()
-            try await storage.addUser(
-                User(name: "rep\(index)", role: .rep, territories: ["north"]),
-                tokenHash: issued.hash
-            )
-            tokens.append(issued.token)
-        }
+        // The application runs the storage (PostgreSQL's pool is one of its services) and migrates it first.
+        let users = (0..<reps).map { (User(name: "rep\($0)", role: .rep, territories: ["north"]), Tokens.generate()) }
+        let tokens = users.map(\.1.token)
         let app = try buildApplication(
             configuration: ServerConfiguration(port: 0, maxBodyBytes: 32 * 1024 * 1024),
             storage: storage,
@@ -91,11 +77,12 @@ struct ServerBenchmark {
             bodies.append(batches)
         }
         print(
-            "server-bench: \(postgres == nil ? "SQLite storage (synchronous=FULL)" : "PostgreSQL storage"), "
+            "server-bench: \(postgresURL == nil ? "SQLite storage (synchronous=FULL)" : "PostgreSQL storage"), "
                 + "loopback HTTP/1.1, gzip, batches of \(batch)"
         )
         let (allBodies, allTokens, raw, wire) = (bodies, tokens, rawBytes, wireBytes)
         try await app.test(.live) { client in
+            for (user, issued) in users { try await storage.addUser(user, tokenHash: issued.hash) }
             let (bodies, tokens, rawBytes, wireBytes) = (allBodies, allTokens, raw, wire)
             let clock = ContinuousClock()
             let pushStart = clock.now

@@ -292,7 +292,7 @@ struct CLICommandTests {
                     .exitCode == 0
             )
             // IT moves the account away before the laptop syncs.
-            try await server.storage.assignTerritory(
+            try await SyncService(storage: server.storage).assignTerritory(
                 account: RecordID("acc-schmidt"),
                 territory: "south",
                 now: Int64(Date().timeIntervalSince1970 * 1000)

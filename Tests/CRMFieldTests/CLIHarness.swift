@@ -87,7 +87,11 @@ struct CLIServer: Sendable {
     func importCSV(_ kind: ImportKind, _ text: String) async throws {
         let (rows, rejected) = CSVImport.rows(kind, csv: text)
         #expect(rejected.isEmpty)
-        _ = try await storage.importRows(kind, rows: rows, now: Int64(Date().timeIntervalSince1970 * 1000))
+        _ = try await SyncService(storage: storage).importRows(
+            kind,
+            rows: rows,
+            now: Int64(Date().timeIntervalSince1970 * 1000)
+        )
     }
 
     /// A catalog of two parts, stock in one or two warehouses, and two accounts of `north` and one of `south`.

@@ -28,7 +28,10 @@ struct PullRaceTests {
         let pusherNames = (0..<4).map { "pusher\($0)" }
         var tokens: [String: String] = [:]
         for name in pusherNames + ["puller0", "puller1"] {
-            tokens[name] = try ServerProcess.admin(["user", "add", name, "--role", "rep", "--territory", "north"], db: url)
+            tokens[name] = try ServerProcess.admin(
+                ["user", "add", name, "--role", "rep", "--territory", "north"],
+                db: url
+            )
         }
         let servers = [try ServerProcess(db: url, folder: folder), try ServerProcess(db: url, folder: folder)]
         defer { for server in servers { server.stop() } }
@@ -38,7 +41,10 @@ struct PullRaceTests {
         var outboxes: [(String, Replica)] = []
         for name in pusherNames {
             let replica = try await makeReplica(user: name, territories: ["north"])
-            let account = try await replica.create(.account, fields: ["name": .string("Acme \(name)"), "territory": "north"])
+            let account = try await replica.create(
+                .account,
+                fields: ["name": .string("Acme \(name)"), "territory": "north"]
+            )
             for index in 1..<Self.changesPerPusher {
                 try await replica.update(.account, id: account.id, fields: ["phone": .string("\(index)")])
             }

@@ -5,8 +5,10 @@ import Logging
 import NIOCore
 import PostgresNIO
 import ReplicaStore
+import SyncClient
 import SyncProtocol
 import SyncServer
+import SyncTestSupport
 import Testing
 
 /// The storage backends the server tests run against: SQLite always, PostgreSQL when `POSTGRES_URL` names a
@@ -71,28 +73,15 @@ struct ServerHarness {
         return try #require(components.string)
     }
 
-    /// Runs `body` with the storage ready (PostgreSQL: its pool running and its schema created). A PostgreSQL
-    /// client runs once, so call this once per harness.
-    private func withRunningStorage<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        guard let postgres = storage as? PostgresChangeStorage else { return try await body() }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await postgres.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            try await postgres.migrate()
-            return try await body()
-        }
-    }
-
+    /// Runs `test` against the live server. The application runs the storage (PostgreSQL's pool is one of its
+    /// services) and prepares it before serving, so the admin is added once it is up.
     func run(_ test: @escaping @Sendable (Client) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(at: folder) }
         let app = try buildApplication(configuration: configuration, storage: storage, logger: Self.logger, now: now)
         let (adminToken, adminTokenHash, storage) = (adminToken, adminTokenHash, storage)
-        try await withRunningStorage {
+        try await app.test(.live) { client in
             try await storage.addUser(User(name: "it-admin", role: .admin, territories: []), tokenHash: adminTokenHash)
-            try await app.test(.live) { client in try await test(Client(client: client, adminToken: adminToken)) }
+            try await test(Client(client: client, adminToken: adminToken))
         }
     }
 
@@ -103,6 +92,7 @@ struct ServerHarness {
 
         struct Reply: Sendable {
             var status: HTTPResponse.Status
+            var headers: HTTPFields = [:]
             var body: Data
             var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
             var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
@@ -126,7 +116,11 @@ struct ServerHarness {
                 headers: headers,
                 body: body.map { ByteBuffer(bytes: $0) }
             )
-            return Reply(status: response.status, body: Data(response.body.readableBytesView))
+            return Reply(
+                status: response.status,
+                headers: response.headers,
+                body: Data(response.body.readableBytesView)
+            )
         }
 
         /// Creates a user through the admin API; returns the token.
@@ -154,34 +148,17 @@ struct ServerHarness {
             return (reply, try? WireCoding.decode(PushResponse.self, from: reply.body))
         }
 
-        /// Pushes a replica's outbox and pulls until caught up, as `crm-field sync` will.
-        func sync(_ replica: Replica, token: String) async throws -> (pushed: [ChangeResult], pulled: Int) {
-            let pending = try await replica.pendingChanges(limit: 5_000)
-            var results: [ChangeResult] = []
-            if !pending.isEmpty {
-                let (reply, response) = try await push(pending, replica: replica.replicaID, token: token)
-                guard let response else {
-                    throw SyncServerError(.internalError, "push failed: \(String(decoding: reply.body, as: UTF8.self))")
-                }
-                try await replica.acknowledge(response.results)
-                results = response.results
-            }
-            var pulled = 0
-            while true {
-                let cursor = try await replica.syncInfo().cursor ?? ""
-                let reply = try await send(
-                    .get,
-                    "/v1/pull?replica_id=\(replica.replicaID)&cursor=\(cursor)&limit=500",
-                    token: token
-                )
-                let page = try WireCoding.decodeMessage(PullResponse.self, from: reply.body)
-                try await replica.applyRemote(page.changes)
-                try await replica.removeFromScope(page.removed)
-                try await replica.saveCursor(page.cursor)
-                pulled += page.changes.count
-                if !page.hasMore { break }
-            }
-            return (results, pulled)
+        /// Pushes a replica's outbox and pulls until caught up: one `crm-field sync` run, through the engine the
+        /// laptop uses (``SyncEngine``) over this client.
+        @discardableResult
+        func sync(_ replica: Replica, token: String) async throws -> SyncSummary {
+            let engine = SyncEngine(
+                replica: replica,
+                transport: RouterTransport(client: client, token: token),
+                options: SyncOptions(pushBatch: 5_000, pageSize: 500, retries: 0),
+                now: { ServerHarness.baseTime }
+            )
+            return try await engine.sync()
         }
     }
 }
@@ -195,5 +172,7 @@ func makeReplica(user: String, territories: [String], now: Int64 = ServerHarness
         configuration: ReplicaConfiguration(now: { now }, synchronous: .normal)
     )
     try await replica.register(server: "http://127.0.0.1", user: user, territories: territories)
+    // A laptop that replays the log from its start (no snapshot first), as the server tests expect.
+    try await replica.saveCursor("0")
     return replica
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ReplicaStore
+import SyncClient
 import SyncProtocol
 import SyncServer
 import Testing
@@ -131,7 +132,7 @@ struct TerritoryMoveTests {
 
             // Alice's pull drops the account; her unsynced edit is pushed first and refused, and kept as rejected.
             let aliceSync = try await client.sync(alice, token: aliceToken)
-            #expect(aliceSync.pushed.first?.rejection?.code == .outOfScope)
+            #expect(aliceSync.rejected.first?.rejection.code == .outOfScope)
             #expect(try await alice.record(.account, id: account.id) == nil)
             #expect(try await alice.record(.contact, id: contact.id) == nil)
             #expect(try await alice.rejectedChanges().count == 1)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ReplicaStore
+import SyncClient
 import SyncProtocol
 import SyncServer
 import Testing
@@ -61,12 +62,12 @@ struct SyncRouteTests {
                 fields: ["account_id": .string(account.id.rawValue), "last_name": "Lovelace"]
             )
             let pushed = try await client.sync(alice, token: aliceToken)
-            #expect(pushed.pushed.map(\.status) == [.accepted, .accepted])
+            #expect(pushed.accepted == 2 && pushed.rejected.isEmpty)
             #expect(try await alice.pendingCount() == 0)
 
-            #expect(try await client.sync(bob, token: bobToken).pulled == 2)
+            #expect(try await client.sync(bob, token: bobToken).received == 2)
             #expect(try await bob.record(.account, id: account.id)?["name"] == "Acme")
-            #expect(try await client.sync(carol, token: carolToken).pulled == 0)
+            #expect(try await client.sync(carol, token: carolToken).received == 0)
 
             // Carol reaches into the north (hand-made changes from another laptop of hers): refused like an unknown
             // id, and nothing leaks.
@@ -93,9 +94,9 @@ struct SyncRouteTests {
             // Creating an account in someone else's territory is refused too.
             _ = try await carol.create(.account, fields: ["name": "Mine", "territory": "north", "owner": "carol"])
             let carolSync = try await client.sync(carol, token: carolToken)
-            #expect(carolSync.pushed.first?.rejection?.code == .outOfScope)
+            #expect(carolSync.rejected.first?.rejection.code == .outOfScope)
             #expect(try await carol.rejectedChanges().count == 1, "the rejected change is kept on the laptop")
-            #expect(try await client.sync(bob, token: bobToken).pulled == 0, "nothing rejected reaches others")
+            #expect(try await client.sync(bob, token: bobToken).received == 0, "nothing rejected reaches others")
         }
     }
 
@@ -203,7 +204,8 @@ struct SyncRouteTests {
                     "payload_too_large"
                 ),
                 ("unknown route", .get, "/v1/nothing", nil, .notFound, "not_found"),
-                ("wrong method", .delete, "/v1/push", nil, .notFound, "not_found"),
+                ("wrong method", .delete, "/v1/push", nil, .methodNotAllowed, "method_not_allowed"),
+                ("undeclared method", .trace, "/v1/admin/users", nil, .methodNotAllowed, "method_not_allowed"),
                 ("bad cursor", .get, "/v1/pull?replica_id=a&cursor=abc", nil, .badRequest, "malformed_payload"),
                 ("no replica", .get, "/v1/pull", nil, .badRequest, "malformed_payload"),
             ]
@@ -213,6 +215,10 @@ struct SyncRouteTests {
                 #expect(reply.errorCode == code, "\(name): \(String(decoding: reply.body, as: UTF8.self))")
                 #expect(!(reply.errorMessage ?? "").isEmpty, "\(name) has a message")
             }
+            // 405 says what is allowed.
+            #expect(try await client.send(.delete, "/v1/push", token: token).headers[.allow] == "POST")
+            #expect(try await client.send(.put, "/v1/admin/users", token: token).headers[.allow] == "GET, POST")
+            #expect(try await client.send(.get, "/v1/admin/users/bob/revoke", token: token).headers[.allow] == "POST")
             let many = (1...4).map { counter in
                 Change(
                     dot: Dot(replica: ReplicaID(unchecked: "a"), counter: UInt64(counter)),

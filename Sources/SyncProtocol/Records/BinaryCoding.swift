@@ -357,3 +357,45 @@ extension RecordState {
         guard reader.isAtEnd else { throw WireFormatError(.malformedPayload, "stored record state has trailing bytes") }
     }
 }
+
+// MARK: - Push results
+
+extension ChangeResult {
+    /// The compact binary storage form (the server keeps each processed counter's result for retries).
+    public var binaryEncoded: [UInt8] {
+        var writer = BinaryWriter()
+        writer.dot(dot)
+        switch status {
+        case .accepted: writer.byte(0)
+        case .duplicate: writer.byte(1)
+        case .rejected: writer.byte(2)
+        }
+        if let rejection {
+            writer.byte(1)
+            writer.string(rejection.code.rawValue)
+            writer.string(rejection.reason)
+        } else {
+            writer.byte(0)
+        }
+        return writer.bytes
+    }
+
+    /// Reads ``binaryEncoded``.
+    public init(binary: [UInt8]) throws(WireFormatError) {
+        var reader = try BinaryReader(binary)
+        let dot = try reader.dot()
+        let status: Status
+        switch try reader.byte() {
+        case 0: status = .accepted
+        case 1: status = .duplicate
+        case 2: status = .rejected
+        default: throw WireFormatError(.malformedPayload, "stored push result has an unknown status")
+        }
+        var rejection: ChangeRejection?
+        if try reader.byte() == 1 {
+            rejection = ChangeRejection(ChangeRejection.Code(rawValue: try reader.string()), try reader.string())
+        }
+        guard reader.isAtEnd else { throw WireFormatError(.malformedPayload, "stored push result has trailing bytes") }
+        self.init(dot: dot, status: status, rejection: rejection)
+    }
+}

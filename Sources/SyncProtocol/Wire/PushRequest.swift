@@ -19,7 +19,13 @@ public struct PushRequest: Hashable, Sendable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        protocolVersion = try container.decodeInteger(Int.self, forKey: .protocolVersion)
+        // The version first, so a newer client's push gets unsupported_version rather than a shape error, in the
+        // one decode of the body.
+        let version: Int? =
+            try container.contains(.protocolVersion)
+            ? container.decodeInteger(Int.self, forKey: .protocolVersion) : nil
+        try WireVersion.check(version)
+        protocolVersion = version ?? WireVersion.current
         let replica = try container.decode(String.self, forKey: .replicaID)
         guard ReplicaID.isValid(replica) else {
             throw DecodingError.dataCorruptedError(

@@ -25,17 +25,7 @@ public enum WireCoding {
         _ type: Message.Type,
         from data: Data
     ) throws(WireFormatError) -> Message {
-        let probe = try decode(VersionProbe.self, from: data)
-        guard let version = probe.protocolVersion else {
-            throw WireFormatError(.malformedPayload, "protocol_version is missing")
-        }
-        guard WireVersion.supported.contains(version) else {
-            throw WireFormatError(
-                .unsupportedVersion,
-                "protocol version \(version) is not in \(WireVersion.supported.lowerBound)..."
-                    + "\(WireVersion.supported.upperBound); update crm-field or the server"
-            )
-        }
+        try WireVersion.check(try decode(VersionProbe.self, from: data).protocolVersion)
         return try decode(type, from: data)
     }
 
@@ -45,6 +35,9 @@ public enum WireCoding {
             return try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
             throw describe(error)
+        } catch let error as WireFormatError {
+            // Thrown by a message's own decoding (a version check before its other fields).
+            throw error
         } catch {
             throw WireFormatError(.malformedPayload, "not valid JSON")
         }

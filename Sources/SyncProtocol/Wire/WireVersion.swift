@@ -8,3 +8,17 @@ public enum WireVersion {
     /// The versions this build reads.
     public static let supported: ClosedRange<Int> = 1...1
 }
+
+extension WireVersion {
+    /// Refuses a missing `protocol_version` (malformed) and one this build does not read (unsupported version).
+    public static func check(_ version: Int?) throws(WireFormatError) {
+        guard let version else { throw WireFormatError(.malformedPayload, "protocol_version is missing") }
+        guard supported.contains(version) else {
+            throw WireFormatError(
+                .unsupportedVersion,
+                "protocol version \(version) is not in \(supported.lowerBound)...\(supported.upperBound); "
+                    + "update crm-field or the server"
+            )
+        }
+    }
+}

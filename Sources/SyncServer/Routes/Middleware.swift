@@ -8,6 +8,8 @@ import SyncProtocol
 /// anything else a 500 whose details go to the log only.
 struct JSONErrorMiddleware: RouterMiddleware {
     typealias Context = SyncRequestContext
+    /// The served routes, for 405 with `Allow` on a known path asked with another method.
+    let routes: RouteTable
 
     func handle(
         _ request: Request,
@@ -28,6 +30,19 @@ struct JSONErrorMiddleware: RouterMiddleware {
                 message: "the request body is too large"
             )
         } catch let error as HTTPError {
+            if error.status == .notFound {
+                let allowed = routes.allowedMethods(at: request.uri.path)
+                if !allowed.isEmpty {
+                    var response = SyncServerError.jsonResponse(
+                        status: .methodNotAllowed,
+                        code: "method_not_allowed",
+                        message:
+                            "\(request.method) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", "))"
+                    )
+                    response.headers[.allow] = allowed.joined(separator: ", ")
+                    return response
+                }
+            }
             let code: String =
                 switch error.status {
                 case .notFound: "not_found"

@@ -1,11 +1,22 @@
 public import SyncProtocol
 
-/// What the server keeps: users, the change log with its global sequence (the pull cursor), the merged current
-/// state of every record, and each replica's processed counter with its push results (for exactly-once).
+/// What a storage backend provides: users, and transactions over the change log, the merged record states, each
+/// replica's processed counter with its push results, and the territory moves. Every decision (push, pull,
+/// snapshot, moves, imports) is made once, in ``SyncService``, on top of these primitives; a backend holds only SQL
+/// (or its in-memory twin) and the mapping of rows.
 ///
-/// A conforming backend must make every accepted change durable before ``push(_:replica:user:now:maxClockAhead:)``
-/// returns, and must process pushes of one replica one at a time (a batch sent twice in parallel applies nothing
-/// twice and both get the same results).
+/// A conforming backend guarantees:
+/// - **Write transactions are serialised** with every other write transaction on the same database, across every
+///   server process that shares it, for their whole duration. So a replica's counters are processed in order,
+///   read-modify-write of record states cannot race, and log sequence numbers become visible in the order they
+///   were assigned: a reader never sees seq N+1 without N.
+/// - **Write transactions are atomic and durable**: everything `body` wrote is committed when it returns (and
+///   survives a crash before ``withWriteTransaction(_:)`` returns), nothing when it throws.
+/// - **A read transaction is one consistent snapshot**: every primitive called in it sees the database as of one
+///   moment, whatever commits meanwhile (SQLite: one read transaction on one connection; PostgreSQL: one
+///   `REPEATABLE READ` transaction).
+/// - Errors of the driver are wrapped in ``SyncServerError`` (``SyncServerError/Code/unavailable``), without the
+///   driver's text (it can quote key values).
 public protocol ChangeStorage: Sendable {
     /// Adds a user; throws ``SyncServerError/Code/conflict`` when the name is taken.
     func addUser(_ user: User, tokenHash: String) async throws
@@ -17,27 +28,19 @@ public protocol ChangeStorage: Sendable {
     /// Replaces a user's token (and lifts a revocation); throws ``SyncServerError/Code/notFound``.
     func setToken(named name: String, tokenHash: String) async throws
 
-    /// Applies a replica's batch (see ``PushProcessor``): one result per change, in order, and how many conflicts
-    /// the accepted ones opened.
-    func push(
-        _ changes: [Change],
-        replica: ReplicaID,
-        user: User,
-        now: Int64,
-        maxClockAhead: Int64
-    ) async throws -> PushSummary
+    /// Runs `body` in one write transaction (see the guarantees above). An error `body` throws is rethrown as it is.
+    func withWriteTransaction<T: Sendable>(
+        _ body: @Sendable (any StorageWriteTransaction) async throws -> T
+    ) async throws -> T
 
-    /// Changes after `cursor` that `user` may see, made by other replicas, oldest first.
-    func pull(user: User, replica: ReplicaID, after cursor: Int64, limit: Int) async throws -> PullPage
+    /// Runs `body` in one read-only transaction that sees a single consistent snapshot.
+    func withReadTransaction<T: Sendable>(
+        _ body: @Sendable (any StorageReadTransaction) async throws -> T
+    ) async throws -> T
 
-    /// A page of the current state of `user`'s scope, in (entity, id) order after `after`.
-    func snapshot(user: User, after: String?, limit: Int) async throws -> SnapshotPage
-
-    /// Moves an account to another territory (a server change that syncs like any other).
-    func assignTerritory(account: RecordID, territory: String, now: Int64) async throws
-
-    /// Upserts imported rows by their natural key, as server changes; one transaction for the whole file.
-    func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport
+    /// Makes the storage ready before the server takes requests (PostgreSQL: creates or migrates the schema once
+    /// its pool runs). Storage that is ready when opened does nothing.
+    func prepare() async throws
 
     func stats() async throws -> ServerStats
 
@@ -45,28 +48,122 @@ public protocol ChangeStorage: Sendable {
     func backup(to path: String) async throws
 }
 
-/// What a push did.
-public struct PushSummary: Sendable {
-    public var results: [ChangeResult]
-    public var conflicts: Int
+extension ChangeStorage {
+    public func prepare() async throws {}
 }
 
-/// One page of a pull.
-public struct PullPage: Sendable {
-    public var changes: [Change]
-    /// Records that left the caller's scope in this page's range.
-    public var removed: [ScopeNotice]
-    public var cursor: Int64
-    public var hasMore: Bool
+/// The reads of a pull or a snapshot, all from one snapshot of the database.
+public protocol StorageReadTransaction: Sendable {
+    /// The highest sequence number in the log, 0 when it is empty.
+    func highWaterMark() async throws -> Int64
+
+    /// Up to `limit` log entries after `cursor` that `viewer` may see (see ``ScopeTag``), made by replicas other
+    /// than `excluding`, in sequence order.
+    func changes(
+        after cursor: Int64,
+        visibleTo viewer: User,
+        excluding: ReplicaID,
+        limit: Int
+    ) async throws
+        -> [LoggedChange]
+
+    /// Territory moves logged after `after` up to and including `through`, in sequence order.
+    func moves(after: Int64, through: Int64) async throws -> [TerritoryMove]
+
+    /// Every logged change of `account` (the account and what hangs off it) up to and including `through`, made
+    /// by replicas other than `excluding`, in sequence order.
+    func history(ofAccount account: RecordID, through: Int64, excluding: ReplicaID) async throws -> [LoggedChange]
+
+    /// The records that belong to `account`, the account itself last.
+    func records(ofAccount account: RecordID) async throws -> [RecordKey]
+
+    /// Up to `limit` record states `viewer` may see, in (entity, id) order after `after`.
+    func states(after: RecordKey?, visibleTo viewer: User, limit: Int) async throws -> [RecordState]
 }
 
-/// One page of a snapshot.
-public struct SnapshotPage: Sendable {
-    public var records: [RecordState]
-    /// The log position to pull from after the snapshot.
-    public var cursor: Int64
-    /// The paging key of the next page, nil on the last page.
-    public var next: String?
+/// The reads and writes of a push, an import or a territory move, in one serialised transaction.
+public protocol StorageWriteTransaction: Sendable {
+    /// The replica's owner and highest processed counter; nil for a replica never seen.
+    func replica(_ id: ReplicaID) async throws -> ReplicaRecord?
+    /// The stored results of already processed counters of `replica` (those that have one).
+    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: ChangeResult]
+    /// The current states of the records that exist among `keys`.
+    func states(_ keys: [RecordKey]) async throws -> [RecordKey: RecordState]
+    /// The highest counter the server has used for its own changes (imports, moves), 0 before the first.
+    func serverCounter() async throws -> UInt64
+
+    /// Inserts or replaces record states (with the columns derived from them, ``RecordRow``).
+    func save(_ states: [RecordState]) async throws
+    /// Appends entries to the log in the given order and returns their sequence numbers.
+    @discardableResult
+    func append(_ entries: [LogAppend]) async throws -> [Int64]
+    /// Stores push results by counter, for retries.
+    func saveResults(_ results: [(counter: UInt64, result: ChangeResult)], of replica: ReplicaID) async throws
+    /// Inserts or updates a replica's owner, highest processed counter and last push time.
+    func saveReplica(_ record: ReplicaRecord) async throws
+    /// Records a territory move at the log position of its change.
+    func recordMove(_ move: TerritoryMove) async throws
+}
+
+/// A change as the log keeps it: its position and its wire JSON, encoded once when it was accepted, so a pull
+/// writes it out without decoding it.
+public struct LoggedChange: Sendable, Hashable {
+    public var seq: Int64
+    public var json: [UInt8]
+
+    public init(seq: Int64, json: [UInt8]) {
+        self.seq = seq
+        self.json = json
+    }
+}
+
+/// A change to append to the log, with its scope tag and its wire JSON.
+public struct LogAppend: Sendable {
+    public var change: Change
+    public var scope: ScopeTag
+    public var json: [UInt8]
+
+    public init(change: Change, scope: ScopeTag, json: [UInt8]) {
+        self.change = change
+        self.scope = scope
+        self.json = json
+    }
+
+    /// Encodes `change` for the log.
+    init(_ change: Change, scope: ScopeTag) throws {
+        self.init(change: change, scope: scope, json: [UInt8](try WireCoding.encode(change)))
+    }
+}
+
+/// An account that moved between territories, at the log position of the move's change.
+public struct TerritoryMove: Sendable, Hashable {
+    public var seq: Int64
+    public var account: RecordID
+    public var oldTerritory: String?
+    public var newTerritory: String
+
+    public init(seq: Int64, account: RecordID, oldTerritory: String?, newTerritory: String) {
+        self.seq = seq
+        self.account = account
+        self.oldTerritory = oldTerritory
+        self.newTerritory = newTerritory
+    }
+}
+
+/// A replica as the server knows it: who pushes under it and how far it got.
+public struct ReplicaRecord: Sendable, Hashable {
+    public var id: ReplicaID
+    public var user: String
+    public var lastCounter: UInt64
+    /// When it last pushed, milliseconds since 1970.
+    public var lastSeen: Int64
+
+    public init(id: ReplicaID, user: String, lastCounter: UInt64, lastSeen: Int64) {
+        self.id = id
+        self.user = user
+        self.lastCounter = lastCounter
+        self.lastSeen = lastSeen
+    }
 }
 
 /// The figures of `stats`.

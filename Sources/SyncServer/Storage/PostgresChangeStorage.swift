@@ -1,22 +1,25 @@
 import Foundation
-import Logging
+public import Logging
 import NIOCore
 public import PostgresNIO
-public import SyncProtocol
+public import ServiceLifecycle
+import SyncProtocol
 
 /// The scale-out backend: several server processes share one PostgreSQL database.
 ///
-/// Writes (pushes, imports, territory moves) take one transaction-scoped advisory lock, so they are serialised
-/// across every server process exactly as SQLite serialises its writer: each replica's counters are processed in
-/// order, read-modify-write of record states cannot race, and log sequence numbers become visible in order, so a
-/// pull cursor never skips a row committed late. Reads (pulls, snapshots) take no lock.
+/// A write transaction takes one transaction-scoped advisory lock first, so write transactions are serialised
+/// across every server process exactly as SQLite serialises its writer, and log sequence numbers become visible in
+/// the order they were assigned. A read transaction is `REPEATABLE READ READ ONLY`: one snapshot for all its
+/// statements, and no lock.
 ///
-/// The client's connection pool must be running: call ``run()`` in a task (the server adds it as a service) or use
-/// ``withStorage(url:logger:_:)``.
-public final class PostgresChangeStorage: ChangeStorage {
+/// It is a `Service`: its connection pool runs in the application's service group, and ``prepare()`` creates or
+/// migrates the schema before the server takes requests. Short-lived tools use ``withStorage(url:logger:_:)``.
+public final class PostgresChangeStorage: ChangeStorage, Service {
     public let client: PostgresClient
     let logger: Logger
     static let writeLock: Int64 = 0x0063_726D_7379_6E63  // "crmsync"
+    /// The schema version ``migrate()`` brings a database to.
+    static let schemaVersion = 2
 
     /// `postgres://user[:password]@host[:port]/database`
     public init(url: String, logger: Logger) throws {
@@ -38,12 +41,16 @@ public final class PostgresChangeStorage: ChangeStorage {
         self.logger = logger
     }
 
-    /// Runs the connection pool until cancelled.
+    /// Runs the connection pool until cancelled (or until graceful shutdown, as a service).
     public func run() async {
         await client.run()
     }
 
-    /// Opens the storage, runs `body` with its pool running, and stops the pool.
+    public func prepare() async throws {
+        try await migrate()
+    }
+
+    /// Opens the storage, runs `body` with its pool running and its schema in place, and stops the pool.
     public static func withStorage<T: Sendable>(
         url: String,
         logger: Logger,
@@ -61,17 +68,35 @@ public final class PostgresChangeStorage: ChangeStorage {
         }
     }
 
-    /// Creates the schema if it is not there (idempotent; several servers may start at once).
+    // MARK: - Schema
+
+    /// Creates the schema, or brings an older one to ``schemaVersion`` (idempotent; several servers may start at
+    /// once: the write lock serialises them).
     public func migrate() async throws {
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.writeLock))", logger: logger)
+        try await transaction(begin: "BEGIN") { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.writeLock))", logger: self.logger)
+            let hadLog = try await self.exists(connection, table: "change_log")
             for statement in Self.schema {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
             }
+            var version = 0
+            for try await found in try await connection.query(
+                "SELECT COALESCE(MAX(version), 0) FROM crm_schema",
+                logger: self.logger
+            ).decode(Int.self) {
+                version = found
+            }
+            if version == 0 { version = hadLog ? 1 : Self.schemaVersion }
+            if version < 2 { try await self.migrateToWireJSON(connection) }
+            try await connection.query(
+                "INSERT INTO crm_schema (version) VALUES (\(Self.schemaVersion)) ON CONFLICT DO NOTHING",
+                logger: self.logger
+            )
         }
     }
 
     static let schema = [
+        "CREATE TABLE IF NOT EXISTS crm_schema (version INT PRIMARY KEY)",
         """
         CREATE TABLE IF NOT EXISTS crm_user (name TEXT PRIMARY KEY, role TEXT NOT NULL, territories TEXT[] NOT NULL,
             token_hash TEXT NOT NULL UNIQUE, revoked BOOLEAN NOT NULL DEFAULT FALSE)
@@ -81,7 +106,7 @@ public final class PostgresChangeStorage: ChangeStorage {
             last_counter BIGINT NOT NULL, last_seen BIGINT NOT NULL)
         """,
         """
-        CREATE TABLE IF NOT EXISTS push_result (replica TEXT NOT NULL, counter BIGINT NOT NULL, result TEXT NOT NULL,
+        CREATE TABLE IF NOT EXISTS push_result (replica TEXT NOT NULL, counter BIGINT NOT NULL, result BYTEA NOT NULL,
             PRIMARY KEY (replica, counter))
         """,
         """
@@ -102,10 +127,58 @@ public final class PostgresChangeStorage: ChangeStorage {
         """,
     ]
 
+    private func exists(_ connection: PostgresConnection, table: String) async throws -> Bool {
+        for try await found in try await connection.query(
+            "SELECT to_regclass(\(table)) IS NOT NULL",
+            logger: logger
+        ).decode(Bool.self) {
+            return found
+        }
+        return false
+    }
+
+    /// Version 1 kept the log's changes in the binary form and push results as JSON text; version 2 keeps each
+    /// change's wire JSON and binary push results.
+    private func migrateToWireJSON(_ connection: PostgresConnection) async throws {
+        try await connection.query(
+            "ALTER TABLE push_result ALTER COLUMN result TYPE BYTEA USING convert_to(result, 'UTF8')",
+            logger: logger
+        )
+        var changes: [(Int64, ByteBuffer)] = []
+        for try await row in try await connection.query(
+            "SELECT seq, change FROM change_log",
+            logger: logger
+        ).decode((Int64, ByteBuffer).self) {
+            changes.append(row)
+        }
+        for (seq, blob) in changes {
+            let change = try Change(binary: Array(blob.readableBytesView))
+            let json = ByteBuffer(bytes: try WireCoding.encode(change))
+            try await connection.query("UPDATE change_log SET change = \(json) WHERE seq = \(seq)", logger: logger)
+        }
+        var results: [(String, Int64, ByteBuffer)] = []
+        for try await row in try await connection.query(
+            "SELECT replica, counter, result FROM push_result",
+            logger: logger
+        ).decode((String, Int64, ByteBuffer).self) {
+            results.append(row)
+        }
+        for (replica, counter, blob) in results {
+            let result = try WireCoding.decode(ChangeResult.self, from: Data(blob.readableBytesView))
+            try await connection.query(
+                """
+                UPDATE push_result SET result = \(ByteBuffer(bytes: result.binaryEncoded))
+                WHERE replica = \(replica) AND counter = \(counter)
+                """,
+                logger: logger
+            )
+        }
+    }
+
     // MARK: - Users
 
     public func addUser(_ user: User, tokenHash: String) async throws {
-        try await write { connection in
+        try await withWriteConnection { connection in
             let existing = try await connection.query(
                 "SELECT 1 FROM crm_user WHERE name = \(user.name)",
                 logger: self.logger
@@ -122,31 +195,40 @@ public final class PostgresChangeStorage: ChangeStorage {
     }
 
     public func user(tokenHash: String) async throws -> User? {
-        let rows = try await client.query(
-            "SELECT name, role, territories, revoked, token_hash FROM crm_user WHERE token_hash = \(tokenHash)",
-            logger: logger
-        )
-        for try await (name, role, territories, revoked, stored) in rows.decode(
-            (String, String, [String], Bool, String).self
-        ) {
-            guard Tokens.constantTimeEquals(stored, tokenHash) else { return nil }
-            return User(name: name, role: Role(rawValue: role) ?? .rep, territories: territories, isRevoked: revoked)
+        try await mappingErrors {
+            let rows = try await client.query(
+                "SELECT name, role, territories, revoked, token_hash FROM crm_user WHERE token_hash = \(tokenHash)",
+                logger: logger
+            )
+            for try await (name, role, territories, revoked, stored) in rows.decode(
+                (String, String, [String], Bool, String).self
+            ) {
+                guard Tokens.constantTimeEquals(stored, tokenHash) else { return nil }
+                return User(
+                    name: name,
+                    role: Role(rawValue: role) ?? .rep,
+                    territories: territories,
+                    isRevoked: revoked
+                )
+            }
+            return nil
         }
-        return nil
     }
 
     public func users() async throws -> [User] {
-        let rows = try await client.query(
-            "SELECT name, role, territories, revoked FROM crm_user ORDER BY name",
-            logger: logger
-        )
-        var users: [User] = []
-        for try await (name, role, territories, revoked) in rows.decode((String, String, [String], Bool).self) {
-            users.append(
-                User(name: name, role: Role(rawValue: role) ?? .rep, territories: territories, isRevoked: revoked)
+        try await mappingErrors {
+            let rows = try await client.query(
+                "SELECT name, role, territories, revoked FROM crm_user ORDER BY name",
+                logger: logger
             )
+            var users: [User] = []
+            for try await (name, role, territories, revoked) in rows.decode((String, String, [String], Bool).self) {
+                users.append(
+                    User(name: name, role: Role(rawValue: role) ?? .rep, territories: territories, isRevoked: revoked)
+                )
+            }
+            return users
         }
-        return users
     }
 
     public func revokeUser(named name: String) async throws {
@@ -161,412 +243,86 @@ public final class PostgresChangeStorage: ChangeStorage {
     }
 
     private func updateUser(_ name: String, _ query: PostgresQuery) async throws {
-        let rows = try await client.query(query, logger: logger)
-        for try await _ in rows { return }
-        throw SyncServerError(.notFound, "no user named \(name)")
+        try await mappingErrors {
+            let rows = try await client.query(query, logger: logger)
+            for try await _ in rows { return }
+            throw SyncServerError(.notFound, "no user named \(name)")
+        }
     }
 
-    // MARK: - Push
+    // MARK: - Transactions
 
-    public func push(
-        _ changes: [Change],
-        replica: ReplicaID,
-        user: User,
-        now: Int64,
-        maxClockAhead: Int64
-    ) async throws -> PushSummary {
-        let processor = PushProcessor(user: user, replicaID: replica, now: now, maxClockAhead: maxClockAhead)
-        return try await write { connection in
-            var owner: String?
-            var lastCounter: UInt64 = 0
-            for try await (name, counter) in try await connection.query(
-                "SELECT user_name, last_counter FROM replica WHERE id = \(replica.rawValue)",
-                logger: self.logger
-            ).decode((String, Int64).self) {
-                owner = name
-                lastCounter = UInt64(counter)
-            }
-            if let owner, owner != user.name {
-                let rejection = ChangeRejection(.wrongAuthor, "this replica belongs to another user")
-                return PushSummary(results: changes.map { .rejected($0.dot, rejection) }, conflicts: 0)
-            }
-            var previous: [UInt64: ChangeResult] = [:]
-            let repeated = changes.filter { $0.dot.counter <= lastCounter && $0.dot.replica == replica }.map {
-                Int64($0.dot.counter)
-            }
-            if !repeated.isEmpty {
-                for try await (counter, text) in try await connection.query(
-                    "SELECT counter, result FROM push_result WHERE replica = \(replica.rawValue) AND counter = ANY(\(repeated))",
-                    logger: self.logger
-                ).decode((Int64, String).self) {
-                    previous[UInt64(counter)] = try WireCoding.decode(ChangeResult.self, from: Data(text.utf8))
+    public func withWriteTransaction<T: Sendable>(
+        _ body: @Sendable (any StorageWriteTransaction) async throws -> T
+    ) async throws -> T {
+        try await withWriteConnection { connection in
+            try await body(PostgresWriteTransaction(connection: connection, logger: self.logger))
+        }
+    }
+
+    public func withReadTransaction<T: Sendable>(
+        _ body: @Sendable (any StorageReadTransaction) async throws -> T
+    ) async throws -> T {
+        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { connection in
+            try await body(PostgresReadTransaction(connection: connection, logger: self.logger))
+        }
+    }
+
+    /// One transaction under the cluster-wide write lock.
+    private func withWriteConnection<T: Sendable>(
+        _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await transaction(begin: "BEGIN") { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.writeLock))", logger: self.logger)
+            return try await body(connection)
+        }
+    }
+
+    /// Runs `body` between `begin` and `COMMIT` on one leased connection; rolls back when it throws.
+    private func transaction<T: Sendable>(
+        begin: String,
+        _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await mappingErrors {
+            try await client.withConnection { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: begin), logger: self.logger)
+                do {
+                    let value = try await body(connection)
+                    try await connection.query("COMMIT", logger: self.logger)
+                    return value
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                    throw error
                 }
             }
-            let states = try await self.loadStates(connection, for: changes)
-            let outcome = processor.process(
-                changes,
-                loaded: PushProcessor.Loaded(lastCounter: lastCounter, previousResults: previous, states: states)
-            )
-            // Written in three statements whatever the batch size: round trips, not rows, are the cost here.
-            try await self.save(connection, Array(outcome.states.values))
-            try await self.append(connection, outcome.log.map { ($0.change, $0.scope) })
-            if !outcome.newResults.isEmpty {
-                let counters = outcome.newResults.map { Int64($0.0) }
-                let results = try outcome.newResults.map {
-                    String(decoding: try WireCoding.encode($0.1), as: UTF8.self)
-                }
-                try await connection.query(
-                    """
-                    INSERT INTO push_result (replica, counter, result)
-                    SELECT \(replica.rawValue), c, r FROM unnest(\(counters)::bigint[], \(results)::text[]) AS u(c, r)
-                    ON CONFLICT (replica, counter) DO UPDATE SET result = EXCLUDED.result
-                    """,
-                    logger: self.logger
-                )
-            }
-            try await connection.query(
-                """
-                INSERT INTO replica (id, user_name, last_counter, last_seen)
-                VALUES (\(replica.rawValue), \(user.name), \(Int64(outcome.lastCounter)), \(now))
-                ON CONFLICT (id) DO UPDATE SET last_counter = EXCLUDED.last_counter, last_seen = EXCLUDED.last_seen
-                """,
-                logger: self.logger
-            )
-            return PushSummary(results: outcome.results, conflicts: outcome.conflicts)
         }
     }
 
-    func loadState(_ connection: PostgresConnection, _ key: RecordKey) async throws -> RecordState? {
-        for try await blob in try await connection.query(
-            "SELECT state FROM record WHERE entity = \(key.entity.rawValue) AND id = \(key.id.rawValue)",
-            logger: logger
-        ).decode(ByteBuffer.self) {
-            return try RecordState(binary: Array(blob.readableBytesView))
-        }
-        return nil
-    }
-
-    /// The states of `keys` that exist, in one query.
-    func loadStates(_ connection: PostgresConnection, _ keys: [RecordKey]) async throws -> [RecordKey: RecordState] {
-        var states: [RecordKey: RecordState] = [:]
-        guard !keys.isEmpty else { return states }
-        let entities = keys.map(\.entity.rawValue)
-        let ids = keys.map(\.id.rawValue)
-        for try await (entity, id, blob) in try await connection.query(
-            """
-            SELECT entity, id, state FROM record
-            WHERE (entity, id) IN (SELECT e, i FROM unnest(\(entities)::text[], \(ids)::text[]) AS u(e, i))
-            """,
-            logger: logger
-        ).decode((String, String, ByteBuffer).self) {
-            states[RecordKey(entity: EntityKind(entity), id: RecordID(id))] = try RecordState(
-                binary: Array(blob.readableBytesView)
-            )
-        }
-        return states
-    }
-
-    /// The states of the batch's records, and of the accounts their changes or states point to.
-    func loadStates(_ connection: PostgresConnection, for changes: [Change]) async throws -> [RecordKey: RecordState] {
-        var states = try await loadStates(
-            connection,
-            Array(Set(changes.map { RecordKey(entity: $0.entity, id: $0.recordID) }))
-        )
-        let accounts = PushProcessor.referencedAccounts(changes, states: states)
-        for (key, state) in try await loadStates(connection, Array(accounts)) {
-            states[key] = state
-        }
-        return states
-    }
-
-    /// Optional text as an array element: "" is null, anything else carries a one-character prefix.
-    private static func optional(_ text: String?) -> String { text.map { "v" + $0 } ?? "" }
-    private static func unwrapped(_ column: String) -> String {
-        "CASE WHEN \(column) = '' THEN NULL ELSE substr(\(column), 2) END"
-    }
-
-    /// Upserts record states and their scope columns in one statement.
-    func save(_ connection: PostgresConnection, _ states: [RecordState]) async throws {
-        guard !states.isEmpty else { return }
-        var entities: [String] = []
-        var ids: [String] = []
-        var territories: [String] = []
-        var scopes: [String] = []
-        var owners: [String] = []
-        var conflicts: [Bool] = []
-        var blobs: [ByteBuffer] = []
-        for state in states {
-            let row = RecordRow(state)
-            entities.append(state.entity.rawValue)
-            ids.append(state.id.rawValue)
-            territories.append(Self.optional(row.territory))
-            scopes.append(Self.optional(row.scope.account?.rawValue))
-            owners.append(Self.optional(row.scope.owner))
-            conflicts.append(row.hasConflicts)
-            blobs.append(ByteBuffer(bytes: state.binaryEncoded))
-        }
-        try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO record (entity, id, territory, scope_account, owner, has_conflicts, state)
-                    SELECT e, i, \(Self.unwrapped("t")), \(Self.unwrapped("sa")), \(Self.unwrapped("o")), h, s
-                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bytea[])
-                        AS u(e, i, t, sa, o, h, s)
-                    ON CONFLICT (entity, id) DO UPDATE SET territory = EXCLUDED.territory,
-                        scope_account = EXCLUDED.scope_account, owner = EXCLUDED.owner,
-                        has_conflicts = EXCLUDED.has_conflicts, state = EXCLUDED.state
-                    """,
-                binds: Self.binds(entities, ids, territories, scopes, owners, conflicts, blobs)
-            ),
-            logger: logger
-        )
-    }
-
-    private static func binds(
-        _ entities: [String],
-        _ ids: [String],
-        _ territories: [String],
-        _ scopes: [String],
-        _ owners: [String],
-        _ conflicts: [Bool],
-        _ blobs: [ByteBuffer]
-    ) -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(entities)
-        bindings.append(ids)
-        bindings.append(territories)
-        bindings.append(scopes)
-        bindings.append(owners)
-        bindings.append(conflicts)
-        bindings.append(blobs)
-        return bindings
-    }
-
-    /// Appends changes to the log, in order, in one statement.
-    func append(_ connection: PostgresConnection, _ entries: [(Change, ScopeTag)]) async throws {
-        guard !entries.isEmpty else { return }
-        let replicas = entries.map { $0.0.dot.replica.rawValue }
-        let counters = entries.map { Int64($0.0.dot.counter) }
-        let entities = entries.map { $0.0.entity.rawValue }
-        let ids = entries.map { $0.0.recordID.rawValue }
-        let scopes = entries.map { Self.optional($0.1.account?.rawValue) }
-        let owners = entries.map { Self.optional($0.1.owner) }
-        let blobs = entries.map { ByteBuffer(bytes: $0.0.binaryEncoded) }
-        var bindings = PostgresBindings()
-        bindings.append(replicas)
-        bindings.append(counters)
-        bindings.append(entities)
-        bindings.append(ids)
-        bindings.append(scopes)
-        bindings.append(owners)
-        bindings.append(blobs)
-        try await connection.query(
-            PostgresQuery(
-                unsafeSQL: """
-                    INSERT INTO change_log (replica, counter, entity, record_id, account_scope, owner, change)
-                    SELECT r, c, e, i, \(Self.unwrapped("sa")), \(Self.unwrapped("o")), b
-                    FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[])
-                        WITH ORDINALITY AS u(r, c, e, i, sa, o, b, n)
-                    ORDER BY n
-                    """,
-                binds: bindings
-            ),
-            logger: logger
-        )
-    }
-
-    /// Appends one change and returns its sequence number (territory moves record it).
-    func append(_ connection: PostgresConnection, _ change: Change, scope: ScopeTag) async throws -> Int64 {
-        for try await seq in try await connection.query(
-            """
-            INSERT INTO change_log (replica, counter, entity, record_id, account_scope, owner, change)
-            VALUES (\(change.dot.replica.rawValue), \(Int64(change.dot.counter)), \(change.entity.rawValue),
-                \(change.recordID.rawValue), \(scope.account?.rawValue), \(scope.owner),
-                \(ByteBuffer(bytes: change.binaryEncoded)))
-            RETURNING seq
-            """,
-            logger: logger
-        ).decode(Int64.self) {
-            return seq
-        }
-        throw SyncServerError(.unavailable, "the change log did not return a sequence number")
-    }
-
-    // MARK: - Pull and snapshot
-
-    public func pull(user: User, replica: ReplicaID, after cursor: Int64, limit: Int) async throws -> PullPage {
-        try await client.withConnection { connection in
-            var rows: [(Int64, ByteBuffer)] = []
-            for try await row in try await connection.query(
-                """
-                SELECT seq, change FROM change_log
-                WHERE seq > \(cursor) AND replica != \(replica.rawValue) AND (
-                    \(user.seesEverything) OR (account_scope IS NULL AND owner IS NULL) OR owner = \(user.name)
-                    OR account_scope IN (SELECT id FROM record WHERE entity = 'account' AND territory = ANY(\(user.territories)))
-                )
-                ORDER BY seq LIMIT \(limit + 1)
-                """,
-                logger: self.logger
-            ).decode((Int64, ByteBuffer).self) {
-                rows.append(row)
-            }
-            let page = rows.prefix(limit)
-            var changes = try page.map { try Change(binary: Array($0.1.readableBytesView)) }
-            let hasMore = rows.count > limit
-            let next: Int64
-            if let last = page.last, hasMore {
-                next = last.0
-            } else {
-                next = max(cursor, try await self.maxSeq(connection))
-            }
-            var history: [Change] = []
-            var removed: [ScopeNotice] = []
-            let check = ScopeCheck(user: user)
-            var moves: [(String, String?, String)] = []
-            for try await move in try await connection.query(
-                """
-                SELECT account_id, old_territory, new_territory FROM scope_move
-                WHERE seq > \(cursor) AND seq <= \(next) ORDER BY seq
-                """,
-                logger: self.logger
-            ).decode((String, String?, String).self) {
-                moves.append(move)
-            }
-            for (account, old, new) in moves {
-                let (sawBefore, seesNow) = (check.canSee(territory: old), check.canSee(territory: new))
-                if seesNow, !sawBefore {
-                    for try await blob in try await connection.query(
-                        """
-                        SELECT change FROM change_log WHERE account_scope = \(account) AND seq <= \(cursor)
-                        AND replica != \(replica.rawValue) ORDER BY seq
-                        """,
-                        logger: self.logger
-                    ).decode(ByteBuffer.self) {
-                        history.append(try Change(binary: Array(blob.readableBytesView)))
-                    }
-                } else if sawBefore, !seesNow {
-                    for try await (entity, id) in try await connection.query(
-                        "SELECT entity, id FROM record WHERE scope_account = \(account) ORDER BY entity = 'account', entity, id",
-                        logger: self.logger
-                    ).decode((String, String).self) {
-                        removed.append(ScopeNotice(entity: EntityKind(entity), recordID: RecordID(id)))
-                    }
-                }
-            }
-            changes = history + changes
-            return PullPage(changes: changes, removed: removed, cursor: next, hasMore: hasMore)
+    /// Runs `body`; a driver error becomes a 503 that names the SQLSTATE only (the driver's text can quote
+    /// key values), with the details in the log at debug level.
+    private func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PSQLError {
+            let state = error.serverInfo?[.sqlState] ?? "none"
+            logger.debug("Storage error", metadata: ["storage.sqlstate": "\(state)", "storage.code": "\(error.code)"])
+            throw SyncServerError(.unavailable, "the database failed (SQLSTATE \(state)); try again")
+        } catch let error as SyncServerError {
+            throw error
+        } catch let error as WireFormatError {
+            throw SyncServerError(.unavailable, "stored data is damaged: \(error.message)")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.debug("Storage error", metadata: ["error.type": "\(type(of: error))"])
+            throw SyncServerError(.unavailable, "the database is unavailable; try again")
         }
     }
 
-    private func maxSeq(_ connection: PostgresConnection) async throws -> Int64 {
-        for try await value in try await connection.query(
-            "SELECT COALESCE(MAX(seq), 0) FROM change_log",
-            logger: logger
-        )
-        .decode(Int64.self) {
-            return value
-        }
-        return 0
-    }
-
-    public func snapshot(user: User, after: String?, limit: Int) async throws -> SnapshotPage {
-        try await client.withConnection { connection in
-            var afterEntity = ""
-            var afterID = ""
-            if let after, let separator = after.firstIndex(of: "/") {
-                afterEntity = String(after[..<separator])
-                afterID = String(after[after.index(after: separator)...])
-            }
-            // The cursor first: states read afterwards are at least as new as it.
-            let cursor = try await self.maxSeq(connection)
-            var rows: [(String, String, ByteBuffer)] = []
-            for try await row in try await connection.query(
-                """
-                SELECT entity, id, state FROM record
-                WHERE (entity, id) > (\(afterEntity), \(afterID)) AND (
-                    \(user.seesEverything) OR (scope_account IS NULL AND owner IS NULL) OR owner = \(user.name)
-                    OR scope_account IN (SELECT id FROM record WHERE entity = 'account' AND territory = ANY(\(user.territories)))
-                )
-                ORDER BY entity, id LIMIT \(limit + 1)
-                """,
-                logger: self.logger
-            ).decode((String, String, ByteBuffer).self) {
-                rows.append(row)
-            }
-            let page = rows.prefix(limit)
-            let states = try page.map { try RecordState(binary: Array($0.2.readableBytesView)) }
-            let next = page.last.map { "\($0.0)/\($0.1)" }
-            return SnapshotPage(records: states, cursor: cursor, next: rows.count > limit ? next : nil)
-        }
-    }
-
-    // MARK: - Admin
-
-    func serverCounter(_ connection: PostgresConnection) async throws -> UInt64 {
-        for try await value in try await connection.query(
-            "SELECT COALESCE(MAX(counter), 0) FROM change_log WHERE replica = 'server'",
-            logger: logger
-        ).decode(Int64.self) {
-            return UInt64(value)
-        }
-        return 0
-    }
-
-    public func assignTerritory(account: RecordID, territory: String, now: Int64) async throws {
-        try await write { connection in
-            guard var state = try await self.loadState(connection, RecordKey(entity: .account, id: account)) else {
-                throw SyncServerError(.notFound, "no account with id \(account)")
-            }
-            var clock = HybridClock()
-            let change = Change(
-                dot: Dot(replica: .server, counter: try await self.serverCounter(connection) + 1),
-                context: state.clock,
-                timestamp: clock.send(now: now),
-                author: "admin",
-                entity: .account,
-                recordID: account,
-                operation: .set(["territory": .string(territory)])
-            )
-            let oldTerritory = state.values(schema: CRMSchema.account)["territory"]?.stringValue
-            _ = state.apply(change, schema: CRMSchema.account, authority: .server)
-            try await self.save(connection, [state])
-            let seq = try await self.append(connection, change, scope: ScopeTag(account: account, owner: nil))
-            try await connection.query(
-                """
-                INSERT INTO scope_move (seq, account_id, old_territory, new_territory)
-                VALUES (\(seq), \(account.rawValue), \(oldTerritory), \(territory))
-                """,
-                logger: self.logger
-            )
-        }
-    }
-
-    public func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport {
-        try await write { connection in
-            var report = ImportReport()
-            var planner = ImportPlanner(
-                counter: try await self.serverCounter(connection),
-                clock: HybridClock(),
-                now: now
-            )
-            for row in rows {
-                let state =
-                    try await row.id.asyncMap {
-                        try await self.loadState(connection, RecordKey(entity: kind.entity, id: $0))
-                    } ?? nil
-                let step = planner.step(row, kind: kind, current: state)
-                report.count(step)
-                guard case .write(let record, let changes, _) = step else { continue }
-                try await self.save(connection, [record])
-                let scope = ScopeTag.of(record, schema: CRMSchema.schema(for: kind.entity))
-                try await self.append(connection, changes.map { ($0, scope) })
-            }
-            return report
-        }
-    }
+    // MARK: - Stats and backup
 
     public func stats() async throws -> ServerStats {
-        try await client.withConnection { connection in
+        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { connection in
             func count(_ query: PostgresQuery) async throws -> Int64 {
                 for try await value in try await connection.query(query, logger: self.logger).decode(Int64.self) {
                     return value
@@ -603,26 +359,297 @@ public final class PostgresChangeStorage: ChangeStorage {
             "back up a PostgreSQL database with pg_dump (a consistent snapshot while serving): pg_dump -Fc -f \(path) DATABASE"
         )
     }
+}
 
-    // MARK: - Plumbing
+// MARK: - Read transaction
 
-    /// One write transaction under the cluster-wide write lock.
-    func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.writeLock))", logger: self.logger)
-                return try await body(connection)
-            }
-        } catch let error as PostgresTransactionError {
-            if let closureError = error.closureError as? SyncServerError { throw closureError }
-            throw SyncServerError(.unavailable, "storage error: \(String(reflecting: error).prefix(200))")
+/// The condition for what a user may see, on rows with an account column and an `owner` column.
+private func visibleTo(scope: String) -> String {
+    // Only the column name is interpolated; the user's values are bound by the caller ($3, $4, $5).
+    """
+    $3 OR (\(scope) IS NULL AND owner IS NULL) OR owner = $4
+    OR \(scope) IN (SELECT id FROM record WHERE entity = 'account' AND territory = ANY($5))
+    """
+}
+
+private func collectChanges(_ rows: PostgresRowSequence) async throws -> [LoggedChange] {
+    var changes: [LoggedChange] = []
+    for try await (seq, blob) in rows.decode((Int64, ByteBuffer).self) {
+        changes.append(LoggedChange(seq: seq, json: Array(blob.readableBytesView)))
+    }
+    return changes
+}
+
+/// Statements in one `REPEATABLE READ READ ONLY` transaction.
+private struct PostgresReadTransaction: StorageReadTransaction {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func highWaterMark() async throws -> Int64 {
+        for try await value in try await connection.query(
+            "SELECT COALESCE(MAX(seq), 0) FROM change_log",
+            logger: logger
+        ).decode(Int64.self) {
+            return value
         }
+        return 0
+    }
+
+    func changes(
+        after cursor: Int64,
+        visibleTo viewer: User,
+        excluding: ReplicaID,
+        limit: Int
+    ) async throws
+        -> [LoggedChange]
+    {
+        var binds = PostgresBindings()
+        binds.append(cursor)
+        binds.append(excluding.rawValue)
+        binds.append(viewer.seesEverything)
+        binds.append(viewer.name)
+        binds.append(viewer.territories)
+        binds.append(limit)
+        return try await collectChanges(
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT seq, change FROM change_log
+                        WHERE seq > $1 AND replica != $2 AND (\(visibleTo(scope: "account_scope")))
+                        ORDER BY seq LIMIT $6
+                        """,
+                    binds: binds
+                ),
+                logger: logger
+            )
+        )
+    }
+
+    func moves(after: Int64, through: Int64) async throws -> [TerritoryMove] {
+        var moves: [TerritoryMove] = []
+        for try await (seq, account, old, new) in try await connection.query(
+            """
+            SELECT seq, account_id, old_territory, new_territory FROM scope_move
+            WHERE seq > \(after) AND seq <= \(through) ORDER BY seq
+            """,
+            logger: logger
+        ).decode((Int64, String, String?, String).self) {
+            moves.append(TerritoryMove(seq: seq, account: RecordID(account), oldTerritory: old, newTerritory: new))
+        }
+        return moves
+    }
+
+    func history(ofAccount account: RecordID, through: Int64, excluding: ReplicaID) async throws -> [LoggedChange] {
+        try await collectChanges(
+            try await connection.query(
+                """
+                SELECT seq, change FROM change_log WHERE account_scope = \(account.rawValue) AND seq <= \(through)
+                AND replica != \(excluding.rawValue) ORDER BY seq
+                """,
+                logger: logger
+            )
+        )
+    }
+
+    func records(ofAccount account: RecordID) async throws -> [RecordKey] {
+        var keys: [RecordKey] = []
+        for try await (entity, id) in try await connection.query(
+            """
+            SELECT entity, id FROM record WHERE scope_account = \(account.rawValue)
+            ORDER BY entity = 'account', entity, id
+            """,
+            logger: logger
+        ).decode((String, String).self) {
+            keys.append(RecordKey(entity: EntityKind(entity), id: RecordID(id)))
+        }
+        return keys
+    }
+
+    func states(after: RecordKey?, visibleTo viewer: User, limit: Int) async throws -> [RecordState] {
+        var binds = PostgresBindings()
+        binds.append(after?.entity.rawValue ?? "")
+        binds.append(after?.id.rawValue ?? "")
+        binds.append(viewer.seesEverything)
+        binds.append(viewer.name)
+        binds.append(viewer.territories)
+        binds.append(limit)
+        var states: [RecordState] = []
+        for try await blob in try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT state FROM record
+                    WHERE (entity, id) > ($1, $2) AND (\(visibleTo(scope: "scope_account")))
+                    ORDER BY entity, id LIMIT $6
+                    """,
+                binds: binds
+            ),
+            logger: logger
+        ).decode(ByteBuffer.self) {
+            states.append(try RecordState(binary: Array(blob.readableBytesView)))
+        }
+        return states
     }
 }
 
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
+// MARK: - Write transaction
+
+/// Optional text as an array element: "" is null, anything else carries a one-character prefix.
+private func optional(_ text: String?) -> String { text.map { "v" + $0 } ?? "" }
+private func unwrapped(_ column: String) -> String {
+    "CASE WHEN \(column) = '' THEN NULL ELSE substr(\(column), 2) END"
+}
+
+/// Statements in one transaction under the write lock; each primitive is one round trip whatever its size.
+private struct PostgresWriteTransaction: StorageWriteTransaction {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
+        for try await (user, counter, seen) in try await connection.query(
+            "SELECT user_name, last_counter, last_seen FROM replica WHERE id = \(id.rawValue)",
+            logger: logger
+        ).decode((String, Int64, Int64).self) {
+            return ReplicaRecord(id: id, user: user, lastCounter: UInt64(counter), lastSeen: seen)
+        }
+        return nil
+    }
+
+    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: ChangeResult] {
+        guard !counters.isEmpty else { return [:] }
+        var results: [UInt64: ChangeResult] = [:]
+        for try await (counter, blob) in try await connection.query(
+            """
+            SELECT counter, result FROM push_result
+            WHERE replica = \(replica.rawValue) AND counter = ANY(\(counters.map { Int64($0) }))
+            """,
+            logger: logger
+        ).decode((Int64, ByteBuffer).self) {
+            results[UInt64(counter)] = try ChangeResult(binary: Array(blob.readableBytesView))
+        }
+        return results
+    }
+
+    func states(_ keys: [RecordKey]) async throws -> [RecordKey: RecordState] {
+        var states: [RecordKey: RecordState] = [:]
+        guard !keys.isEmpty else { return states }
+        for try await (entity, id, blob) in try await connection.query(
+            """
+            SELECT entity, id, state FROM record
+            WHERE (entity, id) IN (
+                SELECT e, i FROM unnest(\(keys.map(\.entity.rawValue))::text[], \(keys.map(\.id.rawValue))::text[])
+                AS u(e, i))
+            """,
+            logger: logger
+        ).decode((String, String, ByteBuffer).self) {
+            states[RecordKey(entity: EntityKind(entity), id: RecordID(id))] = try RecordState(
+                binary: Array(blob.readableBytesView)
+            )
+        }
+        return states
+    }
+
+    func serverCounter() async throws -> UInt64 {
+        for try await value in try await connection.query(
+            "SELECT COALESCE(MAX(counter), 0) FROM change_log WHERE replica = 'server'",
+            logger: logger
+        ).decode(Int64.self) {
+            return UInt64(value)
+        }
+        return 0
+    }
+
+    func save(_ states: [RecordState]) async throws {
+        guard !states.isEmpty else { return }
+        let rows = states.map(RecordRow.init)
+        var binds = PostgresBindings()
+        binds.append(states.map(\.entity.rawValue))
+        binds.append(states.map(\.id.rawValue))
+        binds.append(rows.map { optional($0.territory) })
+        binds.append(rows.map { optional($0.scope.account?.rawValue) })
+        binds.append(rows.map { optional($0.scope.owner) })
+        binds.append(rows.map(\.hasConflicts))
+        binds.append(states.map { ByteBuffer(bytes: $0.binaryEncoded) })
+        try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO record (entity, id, territory, scope_account, owner, has_conflicts, state)
+                    SELECT e, i, \(unwrapped("t")), \(unwrapped("sa")), \(unwrapped("o")), h, s
+                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::bytea[])
+                        AS u(e, i, t, sa, o, h, s)
+                    ON CONFLICT (entity, id) DO UPDATE SET territory = EXCLUDED.territory,
+                        scope_account = EXCLUDED.scope_account, owner = EXCLUDED.owner,
+                        has_conflicts = EXCLUDED.has_conflicts, state = EXCLUDED.state
+                    """,
+                binds: binds
+            ),
+            logger: logger
+        )
+    }
+
+    func append(_ entries: [LogAppend]) async throws -> [Int64] {
+        guard !entries.isEmpty else { return [] }
+        var binds = PostgresBindings()
+        binds.append(entries.map(\.change.dot.replica.rawValue))
+        binds.append(entries.map { Int64($0.change.dot.counter) })
+        binds.append(entries.map(\.change.entity.rawValue))
+        binds.append(entries.map(\.change.recordID.rawValue))
+        binds.append(entries.map { optional($0.scope.account?.rawValue) })
+        binds.append(entries.map { optional($0.scope.owner) })
+        binds.append(entries.map { ByteBuffer(bytes: $0.json) })
+        var seqs: [Int64] = []
+        seqs.reserveCapacity(entries.count)
+        // The ordinality orders the inserts, so sequence numbers follow the batch's order.
+        for try await seq in try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    INSERT INTO change_log (replica, counter, entity, record_id, account_scope, owner, change)
+                    SELECT r, c, e, i, \(unwrapped("sa")), \(unwrapped("o")), b
+                    FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[])
+                        WITH ORDINALITY AS u(r, c, e, i, sa, o, b, n)
+                    ORDER BY n
+                    RETURNING seq
+                    """,
+                binds: binds
+            ),
+            logger: logger
+        ).decode(Int64.self) {
+            seqs.append(seq)
+        }
+        return seqs.sorted()
+    }
+
+    func saveResults(_ results: [(counter: UInt64, result: ChangeResult)], of replica: ReplicaID) async throws {
+        guard !results.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO push_result (replica, counter, result)
+            SELECT \(replica.rawValue), c, r
+            FROM unnest(\(results.map { Int64($0.counter) })::bigint[],
+                \(results.map { ByteBuffer(bytes: $0.result.binaryEncoded) })::bytea[]) AS u(c, r)
+            ON CONFLICT (replica, counter) DO UPDATE SET result = EXCLUDED.result
+            """,
+            logger: logger
+        )
+    }
+
+    func saveReplica(_ record: ReplicaRecord) async throws {
+        try await connection.query(
+            """
+            INSERT INTO replica (id, user_name, last_counter, last_seen)
+            VALUES (\(record.id.rawValue), \(record.user), \(Int64(record.lastCounter)), \(record.lastSeen))
+            ON CONFLICT (id) DO UPDATE SET last_counter = EXCLUDED.last_counter, last_seen = EXCLUDED.last_seen
+            """,
+            logger: logger
+        )
+    }
+
+    func recordMove(_ move: TerritoryMove) async throws {
+        try await connection.query(
+            """
+            INSERT INTO scope_move (seq, account_id, old_territory, new_territory)
+            VALUES (\(move.seq), \(move.account.rawValue), \(move.oldTerritory), \(move.newTerritory))
+            """,
+            logger: logger
+        )
     }
 }

@@ -1,15 +1,22 @@
 import Foundation
 import GRDB
-public import SyncProtocol
+import SyncProtocol
 
 /// The embedded default: one SQLite file (WAL, synchronous=FULL so an acknowledged change survives a power cut).
+///
+/// A write transaction is `BEGIN IMMEDIATE` … `COMMIT` on the pool's writer connection, held by this process for
+/// the whole transaction (an ``AsyncMutex``; other processes on the same file wait on SQLite's lock). A read
+/// transaction is a GRDB `DatabaseSnapshot`: its own connection in one deferred read transaction.
 public final class SQLiteChangeStorage: ChangeStorage {
     let pool: DatabasePool
+    private let writer = AsyncMutex()
 
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.label = "crm-sync.storage"
         configuration.busyMode = .timeout(10)
+        // A write transaction spans several accesses to the writer connection (see withWriteTransaction).
+        configuration.allowsUnsafeTransactions = true
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
@@ -77,6 +84,25 @@ public final class SQLiteChangeStorage: ChangeStorage {
                     """
             )
         }
+        migrator.registerMigration("v2: the log keeps each change's wire JSON, push results are binary") { db in
+            // change_log.change was the binary form; push_result.result was JSON text. Rewritten in place.
+            let changes = try Row.fetchAll(db, sql: "SELECT seq, change FROM change_log")
+            for row in changes {
+                let change = try Change(binary: [UInt8](row[1] as Data))
+                try db.execute(
+                    sql: "UPDATE change_log SET change = ? WHERE seq = ?",
+                    arguments: [try WireCoding.encode(change), row[0] as Int64]
+                )
+            }
+            let results = try Row.fetchAll(db, sql: "SELECT replica, counter, result FROM push_result")
+            for row in results {
+                let result = try WireCoding.decode(ChangeResult.self, from: Data((row[2] as String).utf8))
+                try db.execute(
+                    sql: "UPDATE push_result SET result = ? WHERE replica = ? AND counter = ?",
+                    arguments: [Data(result.binaryEncoded), row[0] as String, row[1] as Int64]
+                )
+            }
+        }
         return migrator
     }
 
@@ -98,8 +124,9 @@ public final class SQLiteChangeStorage: ChangeStorage {
         try await read { db in
             guard
                 let row = try Row.fetchOne(
-                    db,
-                    sql: "SELECT name, role, territories, revoked, token_hash FROM user WHERE token_hash = ?",
+                    db.cachedStatement(
+                        sql: "SELECT name, role, territories, revoked, token_hash FROM user WHERE token_hash = ?"
+                    ),
                     arguments: [tokenHash]
                 ), Tokens.constantTimeEquals(row[4], tokenHash)
             else { return nil }
@@ -142,263 +169,40 @@ public final class SQLiteChangeStorage: ChangeStorage {
         }
     }
 
-    // MARK: - Push
+    // MARK: - Transactions
 
-    public func push(
-        _ changes: [Change],
-        replica: ReplicaID,
-        user: User,
-        now: Int64,
-        maxClockAhead: Int64
-    ) async throws -> PushSummary {
-        let processor = PushProcessor(user: user, replicaID: replica, now: now, maxClockAhead: maxClockAhead)
-        return try await write { db in
-            let row = try Row.fetchOne(
-                db,
-                sql: "SELECT user_name, last_counter FROM replica WHERE id = ?",
-                arguments: [replica.rawValue]
-            )
-            if let owner: String = row?[0], owner != user.name {
-                let rejection = ChangeRejection(.wrongAuthor, "this replica belongs to another user")
-                return PushSummary(results: changes.map { .rejected($0.dot, rejection) }, conflicts: 0)
+    public func withWriteTransaction<T: Sendable>(
+        _ body: @Sendable (any StorageWriteTransaction) async throws -> T
+    ) async throws -> T {
+        try await writer.withLock {
+            try await Self.wrapping {
+                try await self.pool.writeWithoutTransaction { try $0.beginTransaction(.immediate) }
             }
-            let lastCounter = UInt64(row?[1] as Int64? ?? 0)
-            var previous: [UInt64: ChangeResult] = [:]
-            for change in changes where change.dot.counter <= lastCounter && change.dot.replica == replica {
-                if let text = try String.fetchOne(
-                    db.cachedStatement(sql: "SELECT result FROM push_result WHERE replica = ? AND counter = ?"),
-                    arguments: [replica.rawValue, Int64(change.dot.counter)]
-                ) {
-                    previous[change.dot.counter] = try WireCoding.decode(ChangeResult.self, from: Data(text.utf8))
+            do {
+                let value = try await body(SQLiteWriteTransaction(pool: pool))
+                try await Self.wrapping { try await self.pool.writeWithoutTransaction { try $0.commit() } }
+                return value
+            } catch {
+                try? await pool.writeWithoutTransaction { db in
+                    if db.isInsideTransaction { try db.rollback() }
                 }
+                throw Self.wrap(error)
             }
-            let states = try Self.loadStates(db, for: changes)
-            let outcome = processor.process(
-                changes,
-                loaded: PushProcessor.Loaded(lastCounter: lastCounter, previousResults: previous, states: states)
-            )
-            for (_, state) in outcome.states { try Self.save(db, state) }
-            for entry in outcome.log { try Self.append(db, entry.change, scope: entry.scope) }
-            for (counter, result) in outcome.newResults {
-                try db.cachedStatement(
-                    sql: "INSERT OR REPLACE INTO push_result (replica, counter, result) VALUES (?, ?, ?)"
-                )
-                .execute(arguments: [
-                    replica.rawValue, Int64(counter), String(decoding: try WireCoding.encode(result), as: UTF8.self),
-                ])
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO replica (id, user_name, last_counter, last_seen) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET last_counter = excluded.last_counter, last_seen = excluded.last_seen
-                    """,
-                arguments: [replica.rawValue, user.name, Int64(outcome.lastCounter), now]
-            )
-            return PushSummary(results: outcome.results, conflicts: outcome.conflicts)
         }
     }
 
-    /// The states of the batch's records, and of the accounts their changes or states point to.
-    static func loadStates(_ db: Database, for changes: [Change]) throws -> [RecordKey: RecordState] {
-        var states: [RecordKey: RecordState] = [:]
-        func load(_ key: RecordKey) throws {
-            guard states[key] == nil, let state = try loadState(db, key) else { return }
-            states[key] = state
-        }
-        for change in changes { try load(RecordKey(entity: change.entity, id: change.recordID)) }
-        for account in PushProcessor.referencedAccounts(changes, states: states) { try load(account) }
-        return states
-    }
-
-    static func save(_ db: Database, _ state: RecordState) throws {
-        let row = RecordRow(state)
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO record (entity, id, territory, scope_account, owner, has_conflicts, state)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (entity, id) DO UPDATE SET territory = excluded.territory,
-                    scope_account = excluded.scope_account, owner = excluded.owner,
-                    has_conflicts = excluded.has_conflicts, state = excluded.state
-                """
-        ).execute(arguments: [
-            state.entity.rawValue, state.id.rawValue, row.territory, row.scope.account?.rawValue, row.scope.owner,
-            row.hasConflicts ? 1 : 0, Data(state.binaryEncoded),
-        ])
-    }
-
-    static func append(_ db: Database, _ change: Change, scope: ScopeTag) throws {
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO change_log (replica, counter, entity, record_id, account_scope, owner, change)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(arguments: [
-            change.dot.replica.rawValue, Int64(change.dot.counter), change.entity.rawValue, change.recordID.rawValue,
-            scope.account?.rawValue, scope.owner, Data(change.binaryEncoded),
-        ])
-    }
-
-    // MARK: - Pull
-
-    /// The SQL condition for what a user may see, on rows with an account column (`scope`) and an `owner` column.
-    /// Arguments: sees-everything flag, user name, territories as a JSON array.
-    static func visibleToUser(scope: String) -> String {
-        """
-        ? OR (\(scope) IS NULL AND owner IS NULL) OR owner = ?
-        OR \(scope) IN (
-            SELECT id FROM record WHERE entity = 'account' AND territory IN (SELECT value FROM json_each(?))
-        )
-        """
-    }
-
-    public func pull(user: User, replica: ReplicaID, after cursor: Int64, limit: Int) async throws -> PullPage {
-        try await read { db in
-            let territories = String(decoding: try WireCoding.encode(user.territories), as: UTF8.self)
-            let rows = try Row.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        SELECT seq, change FROM change_log
-                        WHERE seq > ? AND replica != ? AND (\(Self.visibleToUser(scope: "account_scope")))
-                        ORDER BY seq LIMIT ?
-                        """
-                ),
-                arguments: [cursor, replica.rawValue, user.seesEverything, user.name, territories, limit + 1]
-            )
-            let page = rows.prefix(limit)
-            var changes = try page.map { try Change(binary: [UInt8]($0[1] as Data)) }
-            let hasMore = rows.count > limit
-            let next: Int64
-            if let last = page.last, hasMore {
-                next = last[0]
-            } else {
-                // Nothing more in scope: continue after everything logged so far.
-                next = max(cursor, try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0)
-            }
-            // Accounts that moved in this page's range: a rep they join gets their history up to the cursor (the
-            // rest is in the page), a rep they leave gets notices to drop them and what hangs off them.
-            var history: [Change] = []
-            var removed: [ScopeNotice] = []
-            let check = ScopeCheck(user: user)
-            for move in try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT account_id, old_territory, new_territory FROM scope_move WHERE seq > ? AND seq <= ? ORDER BY seq",
-                arguments: [cursor, next]
-            ) {
-                let account: String = move[0]
-                let (sawBefore, seesNow) = (check.canSee(territory: move[1]), check.canSee(territory: move[2]))
-                if seesNow, !sawBefore {
-                    history += try Data.fetchAll(
-                        db,
-                        sql:
-                            "SELECT change FROM change_log WHERE account_scope = ? AND seq <= ? AND replica != ? ORDER BY seq",
-                        arguments: [account, cursor, replica.rawValue]
-                    ).map { try Change(binary: [UInt8]($0)) }
-                } else if sawBefore, !seesNow {
-                    removed += try Row.fetchAll(
-                        db,
-                        sql:
-                            "SELECT entity, id FROM record WHERE scope_account = ? ORDER BY entity = 'account', entity, id",
-                        arguments: [account]
-                    ).map { ScopeNotice(entity: EntityKind($0[0]), recordID: RecordID($0[1])) }
-                }
-            }
-            changes = history + changes
-            return PullPage(changes: changes, removed: removed, cursor: next, hasMore: hasMore)
+    public func withReadTransaction<T: Sendable>(
+        _ body: @Sendable (any StorageReadTransaction) async throws -> T
+    ) async throws -> T {
+        let snapshot = try Self.wrappingSynchronously { try pool.makeSnapshot() }
+        do {
+            return try await body(SQLiteReadTransaction(reader: snapshot))
+        } catch {
+            throw Self.wrap(error)
         }
     }
 
-    // MARK: - Snapshot
-
-    public func snapshot(user: User, after: String?, limit: Int) async throws -> SnapshotPage {
-        try await read { db in
-            let territories = String(decoding: try WireCoding.encode(user.territories), as: UTF8.self)
-            var afterEntity = ""
-            var afterID = ""
-            if let after, let separator = after.firstIndex(of: "/") {
-                afterEntity = String(after[..<separator])
-                afterID = String(after[after.index(after: separator)...])
-            }
-            let rows = try Row.fetchAll(
-                db.cachedStatement(
-                    sql: """
-                        SELECT entity, id, state FROM record
-                        WHERE (entity, id) > (?, ?) AND (\(Self.visibleToUser(scope: "scope_account")))
-                        ORDER BY entity, id LIMIT ?
-                        """
-                ),
-                arguments: [afterEntity, afterID, user.seesEverything, user.name, territories, limit + 1]
-            )
-            let page = rows.prefix(limit)
-            let states = try page.map { try RecordState(binary: [UInt8]($0[2] as Data)) }
-            let cursor = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0
-            let next = page.last.map { "\($0[0] as String)/\($0[1] as String)" }
-            return SnapshotPage(records: states, cursor: cursor, next: rows.count > limit ? next : nil)
-        }
-    }
-
-    // MARK: - Admin
-
-    public func assignTerritory(account: RecordID, territory: String, now: Int64) async throws {
-        try await write { db in
-            let key = RecordKey(entity: .account, id: account)
-            guard
-                let blob = try Data.fetchOne(
-                    db,
-                    sql: "SELECT state FROM record WHERE entity = 'account' AND id = ?",
-                    arguments: [account.rawValue]
-                )
-            else { throw SyncServerError(.notFound, "no account with id \(account)") }
-            var state = try RecordState(binary: [UInt8](blob))
-            let counter = try Self.serverCounter(db) + 1
-            var clock = HybridClock()
-            let change = Change(
-                dot: Dot(replica: .server, counter: counter),
-                context: state.clock,
-                timestamp: clock.send(now: now),
-                author: "admin",
-                entity: .account,
-                recordID: account,
-                operation: .set(["territory": .string(territory)])
-            )
-            let oldTerritory = state.values(schema: CRMSchema.account)["territory"]?.stringValue
-            _ = state.apply(change, schema: CRMSchema.account, authority: .server)
-            try Self.save(db, state)
-            try Self.append(db, change, scope: ScopeTag(account: key.id, owner: nil))
-            try db.execute(
-                sql: "INSERT INTO scope_move (seq, account_id, old_territory, new_territory) VALUES (?, ?, ?, ?)",
-                arguments: [db.lastInsertedRowID, account.rawValue, oldTerritory, territory]
-            )
-        }
-    }
-
-    public func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport {
-        try await write { db in
-            var report = ImportReport()
-            var planner = ImportPlanner(counter: try Self.serverCounter(db), clock: HybridClock(), now: now)
-            for row in rows {
-                let state = try row.id.flatMap { try Self.loadState(db, RecordKey(entity: kind.entity, id: $0)) }
-                let step = planner.step(row, kind: kind, current: state)
-                report.count(step)
-                guard case .write(let record, let changes, _) = step else { continue }
-                try Self.save(db, record)
-                let scope = ScopeTag.of(record, schema: CRMSchema.schema(for: kind.entity))
-                for change in changes { try Self.append(db, change, scope: scope) }
-            }
-            return report
-        }
-    }
-
-    static func serverCounter(_ db: Database) throws -> UInt64 {
-        UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(counter) FROM change_log WHERE replica = 'server'") ?? 0)
-    }
-
-    static func loadState(_ db: Database, _ key: RecordKey) throws -> RecordState? {
-        try Data.fetchOne(
-            db.cachedStatement(sql: "SELECT state FROM record WHERE entity = ? AND id = ?"),
-            arguments: [key.entity.rawValue, key.id.rawValue]
-        ).map { try RecordState(binary: [UInt8]($0)) }
-    }
+    // MARK: - Stats and backup
 
     public func stats() async throws -> ServerStats {
         try await read { db in
@@ -442,19 +246,271 @@ public final class SQLiteChangeStorage: ChangeStorage {
 
     // MARK: - Plumbing
 
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await pool.write(body) } catch { throw Self.wrap(error) }
+    /// A write outside the sync transactions (users), under the same mutex.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writer.withLock { try await Self.wrapping { try await self.pool.write(body) } }
     }
 
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await pool.read(body) } catch { throw Self.wrap(error) }
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await Self.wrapping { try await pool.read(body) }
+    }
+
+    static func wrapping<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw wrap(error) }
+    }
+
+    static func wrappingSynchronously<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw wrap(error) }
     }
 
     static func wrap(_ error: any Error) -> any Error {
-        if error is SyncServerError { return error }
         if let error = error as? DatabaseError {
             return SyncServerError(.unavailable, "storage error \(error.resultCode.rawValue)")
         }
         return error
+    }
+}
+
+// MARK: - Visibility
+
+/// The SQL condition for what a user may see, on rows with an account column (`scope`) and an `owner` column.
+/// Arguments: sees-everything flag, user name, territories as a JSON array.
+private func visibleToUser(scope: String) -> String {
+    """
+    ? OR (\(scope) IS NULL AND owner IS NULL) OR owner = ?
+    OR \(scope) IN (
+        SELECT id FROM record WHERE entity = 'account' AND territory IN (SELECT value FROM json_each(?))
+    )
+    """
+}
+
+private func visibilityArguments(_ user: User) throws -> StatementArguments {
+    [user.seesEverything, user.name, String(decoding: try WireCoding.encode(user.territories), as: UTF8.self)]
+}
+
+private func loggedChanges(_ rows: [Row]) -> [LoggedChange] {
+    rows.map { LoggedChange(seq: $0[0], json: [UInt8]($0[1] as Data)) }
+}
+
+// MARK: - Read transaction
+
+/// Reads from one `DatabaseSnapshot`: every call sees the database as of its creation.
+private struct SQLiteReadTransaction: StorageReadTransaction {
+    let reader: DatabaseSnapshot
+
+    func highWaterMark() async throws -> Int64 {
+        try await reader.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0 }
+    }
+
+    func changes(
+        after cursor: Int64,
+        visibleTo viewer: User,
+        excluding: ReplicaID,
+        limit: Int
+    ) async throws
+        -> [LoggedChange]
+    {
+        let arguments: StatementArguments =
+            [cursor, excluding.rawValue] + (try visibilityArguments(viewer)) + [limit]
+        return try await reader.read { db in
+            loggedChanges(
+                try Row.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT seq, change FROM change_log
+                            WHERE seq > ? AND replica != ? AND (\(visibleToUser(scope: "account_scope")))
+                            ORDER BY seq LIMIT ?
+                            """
+                    ),
+                    arguments: arguments
+                )
+            )
+        }
+    }
+
+    func moves(after: Int64, through: Int64) async throws -> [TerritoryMove] {
+        try await reader.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT seq, account_id, old_territory, new_territory FROM scope_move
+                    WHERE seq > ? AND seq <= ? ORDER BY seq
+                    """,
+                arguments: [after, through]
+            ).map {
+                TerritoryMove(seq: $0[0], account: RecordID($0[1] as String), oldTerritory: $0[2], newTerritory: $0[3])
+            }
+        }
+    }
+
+    func history(ofAccount account: RecordID, through: Int64, excluding: ReplicaID) async throws -> [LoggedChange] {
+        try await reader.read { db in
+            loggedChanges(
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT seq, change FROM change_log
+                        WHERE account_scope = ? AND seq <= ? AND replica != ? ORDER BY seq
+                        """,
+                    arguments: [account.rawValue, through, excluding.rawValue]
+                )
+            )
+        }
+    }
+
+    func records(ofAccount account: RecordID) async throws -> [RecordKey] {
+        try await reader.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT entity, id FROM record WHERE scope_account = ? ORDER BY entity = 'account', entity, id",
+                arguments: [account.rawValue]
+            ).map { RecordKey(entity: EntityKind($0[0] as String), id: RecordID($0[1] as String)) }
+        }
+    }
+
+    func states(after: RecordKey?, visibleTo viewer: User, limit: Int) async throws -> [RecordState] {
+        let arguments: StatementArguments =
+            [after?.entity.rawValue ?? "", after?.id.rawValue ?? ""] + (try visibilityArguments(viewer)) + [limit]
+        return try await reader.read { db in
+            try Data.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT state FROM record
+                        WHERE (entity, id) > (?, ?) AND (\(visibleToUser(scope: "scope_account")))
+                        ORDER BY entity, id LIMIT ?
+                        """
+                ),
+                arguments: arguments
+            ).map { try RecordState(binary: [UInt8]($0)) }
+        }
+    }
+}
+
+// MARK: - Write transaction
+
+/// Statements on the writer connection inside the `BEGIN IMMEDIATE` of ``SQLiteChangeStorage/withWriteTransaction(_:)``.
+private struct SQLiteWriteTransaction: StorageWriteTransaction {
+    let pool: DatabasePool
+
+    func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
+        try await pool.writeWithoutTransaction { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT user_name, last_counter, last_seen FROM replica WHERE id = ?"),
+                arguments: [id.rawValue]
+            ).map { ReplicaRecord(id: id, user: $0[0], lastCounter: UInt64($0[1] as Int64), lastSeen: $0[2]) }
+        }
+    }
+
+    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: ChangeResult] {
+        guard !counters.isEmpty else { return [:] }
+        return try await pool.writeWithoutTransaction { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT result FROM push_result WHERE replica = ? AND counter = ?"
+            )
+            var results: [UInt64: ChangeResult] = [:]
+            for counter in counters {
+                if let blob = try Data.fetchOne(statement, arguments: [replica.rawValue, Int64(counter)]) {
+                    results[counter] = try ChangeResult(binary: [UInt8](blob))
+                }
+            }
+            return results
+        }
+    }
+
+    func states(_ keys: [RecordKey]) async throws -> [RecordKey: RecordState] {
+        guard !keys.isEmpty else { return [:] }
+        return try await pool.writeWithoutTransaction { db in
+            let statement = try db.cachedStatement(sql: "SELECT state FROM record WHERE entity = ? AND id = ?")
+            var states: [RecordKey: RecordState] = [:]
+            for key in keys {
+                if let blob = try Data.fetchOne(statement, arguments: [key.entity.rawValue, key.id.rawValue]) {
+                    states[key] = try RecordState(binary: [UInt8](blob))
+                }
+            }
+            return states
+        }
+    }
+
+    func serverCounter() async throws -> UInt64 {
+        try await pool.writeWithoutTransaction { db in
+            UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(counter) FROM change_log WHERE replica = 'server'") ?? 0)
+        }
+    }
+
+    func save(_ states: [RecordState]) async throws {
+        guard !states.isEmpty else { return }
+        try await pool.writeWithoutTransaction { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO record (entity, id, territory, scope_account, owner, has_conflicts, state)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (entity, id) DO UPDATE SET territory = excluded.territory,
+                        scope_account = excluded.scope_account, owner = excluded.owner,
+                        has_conflicts = excluded.has_conflicts, state = excluded.state
+                    """
+            )
+            for state in states {
+                let row = RecordRow(state)
+                try statement.execute(arguments: [
+                    state.entity.rawValue, state.id.rawValue, row.territory, row.scope.account?.rawValue,
+                    row.scope.owner, row.hasConflicts ? 1 : 0, Data(state.binaryEncoded),
+                ])
+            }
+        }
+    }
+
+    func append(_ entries: [LogAppend]) async throws -> [Int64] {
+        guard !entries.isEmpty else { return [] }
+        return try await pool.writeWithoutTransaction { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO change_log (replica, counter, entity, record_id, account_scope, owner, change)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """
+            )
+            var seqs: [Int64] = []
+            seqs.reserveCapacity(entries.count)
+            for entry in entries {
+                try statement.execute(arguments: [
+                    entry.change.dot.replica.rawValue, Int64(entry.change.dot.counter), entry.change.entity.rawValue,
+                    entry.change.recordID.rawValue, entry.scope.account?.rawValue, entry.scope.owner,
+                    Data(entry.json),
+                ])
+                seqs.append(db.lastInsertedRowID)
+            }
+            return seqs
+        }
+    }
+
+    func saveResults(_ results: [(counter: UInt64, result: ChangeResult)], of replica: ReplicaID) async throws {
+        guard !results.isEmpty else { return }
+        try await pool.writeWithoutTransaction { db in
+            let statement = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO push_result (replica, counter, result) VALUES (?, ?, ?)"
+            )
+            for (counter, result) in results {
+                try statement.execute(arguments: [replica.rawValue, Int64(counter), Data(result.binaryEncoded)])
+            }
+        }
+    }
+
+    func saveReplica(_ record: ReplicaRecord) async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO replica (id, user_name, last_counter, last_seen) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET last_counter = excluded.last_counter, last_seen = excluded.last_seen
+                    """
+            ).execute(arguments: [record.id.rawValue, record.user, Int64(record.lastCounter), record.lastSeen])
+        }
+    }
+
+    func recordMove(_ move: TerritoryMove) async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(
+                sql: "INSERT INTO scope_move (seq, account_id, old_territory, new_territory) VALUES (?, ?, ?, ?)",
+                arguments: [move.seq, move.account.rawValue, move.oldTerritory, move.newTerritory]
+            )
+        }
     }
 }

@@ -23,6 +23,8 @@ struct PushProcessor {
     struct LogEntry {
         var change: Change
         var scope: ScopeTag
+        /// The change's position in the batch.
+        var index: Int
     }
 
     struct Outcome {
@@ -47,7 +49,7 @@ struct PushProcessor {
         outcome.lastCounter = loaded.lastCounter
         var states = loaded.states
         let clock = HybridClock(maximumAhead: maxClockAhead)
-        for change in changes {
+        for (index, change) in changes.enumerated() {
             let counter = change.dot.counter
             if change.dot.replica != replicaID || change.author != user.name {
                 outcome.results.append(
@@ -77,7 +79,7 @@ struct PushProcessor {
                 )
                 continue
             }
-            let result = decide(change, clock: clock, states: &states, outcome: &outcome)
+            let result = decide(change, at: index, clock: clock, states: &states, outcome: &outcome)
             outcome.results.append(result)
             outcome.newResults.append((counter, result))
             outcome.lastCounter = counter
@@ -87,6 +89,7 @@ struct PushProcessor {
 
     private func decide(
         _ change: Change,
+        at index: Int,
         clock: HybridClock,
         states: inout [RecordKey: RecordState],
         outcome: inout Outcome
@@ -115,7 +118,7 @@ struct PushProcessor {
         if case .rejected(let rejection) = result.status { return .rejected(change.dot, rejection) }
         states[key] = state
         outcome.states[key] = state
-        outcome.log.append(LogEntry(change: change, scope: ScopeTag.of(state, schema: schema)))
+        outcome.log.append(LogEntry(change: change, scope: ScopeTag.of(state, schema: schema), index: index))
         outcome.conflicts += result.conflicts.count
         return ChangeResult(dot: change.dot, status: .accepted)
     }

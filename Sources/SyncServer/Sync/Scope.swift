@@ -1,12 +1,17 @@
-import SyncProtocol
+public import SyncProtocol
 
 /// Where a record lives for access checks and pull filtering: the account it belongs to (an account belongs to
 /// itself), or its private owner (an account-less task), or nobody (catalog and stock: everyone sees them).
-struct ScopeTag: Hashable, Sendable {
-    var account: RecordID?
-    var owner: String?
+public struct ScopeTag: Hashable, Sendable {
+    public var account: RecordID?
+    public var owner: String?
 
-    static let everyone = ScopeTag(account: nil, owner: nil)
+    public static let everyone = ScopeTag(account: nil, owner: nil)
+
+    public init(account: RecordID?, owner: String?) {
+        self.account = account
+        self.owner = owner
+    }
 
     /// The tag of a record in `state` (after its change), following the entity's scope rule.
     static func of(_ state: RecordState, schema: EntitySchema) -> ScopeTag {

@@ -1,0 +1,104 @@
+import Foundation
+import Hummingbird
+import SyncProtocol
+
+/// `/v1/admin/…` for admin tokens: users, territories, imports and stats, what the admin subcommands do, for remote
+/// IT tooling.
+struct AdminController: Sendable {
+    let service: SyncService
+    let configuration: ServerConfiguration
+    let now: @Sendable () -> Int64
+
+    var storage: any ChangeStorage { service.storage }
+
+    struct NewUser: Decodable {
+        var name: String
+        var role: Role
+        var territories: [String]?
+    }
+
+    struct TerritoryAssignment: Decodable {
+        var accountID: String
+        var territory: String
+        enum CodingKeys: String, CodingKey {
+            case accountID = "account_id"
+            case territory
+        }
+    }
+
+    struct IssuedToken: Encodable {
+        var name: String
+        var token: String
+    }
+
+    var routes: RouteCollection<SyncRequestContext> {
+        let routes = RouteCollection(context: SyncRequestContext.self)
+        routes.get("users", use: listUsers)
+        routes.post("users", use: addUser)
+        routes.post("users/:name/revoke", use: revokeUser)
+        routes.post("users/:name/token", use: issueToken)
+        routes.post("territory", use: assignTerritory)
+        routes.post("import/:kind", use: importFile)
+        routes.get("stats", use: stats)
+        return routes
+    }
+
+    @Sendable func listUsers(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        try jsonResponse(["users": try await storage.users()])
+    }
+
+    @Sendable func addUser(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let body = try await decodeBody(NewUser.self, from: request, configuration: configuration)
+        guard User.isValidName(body.name) else {
+            throw SyncServerError(.invalidValue, "a user name is 1 to 64 of A-Z a-z 0-9 . _ - @")
+        }
+        let issued = Tokens.generate()
+        try await storage.addUser(
+            User(name: body.name, role: body.role, territories: body.territories ?? []),
+            tokenHash: issued.hash
+        )
+        return try jsonResponse(IssuedToken(name: body.name, token: issued.token), status: .created)
+    }
+
+    @Sendable func revokeUser(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        try await storage.revokeUser(named: name)
+        return try jsonResponse(["name": name, "status": "revoked"])
+    }
+
+    @Sendable func issueToken(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let issued = Tokens.generate()
+        try await storage.setToken(named: name, tokenHash: issued.hash)
+        return try jsonResponse(IssuedToken(name: name, token: issued.token))
+    }
+
+    @Sendable func assignTerritory(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let body = try await decodeBody(TerritoryAssignment.self, from: request, configuration: configuration)
+        try await service.assignTerritory(account: RecordID(body.accountID), territory: body.territory, now: now())
+        return try jsonResponse(["account_id": body.accountID, "territory": body.territory])
+    }
+
+    @Sendable func importFile(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let kindName = try context.parameters.require("kind")
+        guard let kind = ImportKind(rawValue: kindName) else {
+            throw SyncServerError(
+                .notFound,
+                "import products, stock, invoices or accounts (got '\(kindName.prefix(32))')"
+            )
+        }
+        let buffer = try await readBody(
+            request,
+            maxBytes: configuration.maxBodyBytes,
+            deadlineSeconds: configuration.requestDeadlineSeconds
+        )
+        let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: buffer.readableBytesView, as: UTF8.self))
+        var report = try await service.importRows(kind, rows: rows, now: now())
+        report.rejected = (rejected + report.rejected).sorted { $0.line < $1.line }
+        return try jsonResponse(report)
+    }
+
+    @Sendable func stats(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        try jsonResponse(try await storage.stats())
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import SyncProtocol
+
+/// `GET /v1/handshake`, `POST /v1/push`, `GET /v1/pull`, `GET /v1/snapshot`: the sync API of any token.
+struct SyncController: Sendable {
+    let service: SyncService
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let now: @Sendable () -> Int64
+
+    var routes: RouteCollection<SyncRequestContext> {
+        let routes = RouteCollection(context: SyncRequestContext.self)
+        routes.get("handshake", use: handshake)
+        routes.post("push", use: push)
+        routes.get("pull", use: pull)
+        routes.get("snapshot", use: snapshot)
+        return routes
+    }
+
+    @Sendable func handshake(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        return try jsonResponse(
+            HandshakeResponse(
+                user: user.name,
+                role: user.role.rawValue,
+                territories: user.territories,
+                serverTime: ISO8601.format(millisecondsSince1970: now()),
+                maxClockAheadMilliseconds: configuration.maxClockAheadMilliseconds
+            )
+        )
+    }
+
+    @Sendable func push(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let push = try await decodeBody(PushRequest.self, from: request, configuration: configuration)
+        guard push.changes.count <= configuration.maxChangesPerPush else {
+            throw SyncServerError(
+                .tooMany,
+                "\(push.changes.count) changes in one push; send at most \(configuration.maxChangesPerPush)"
+            )
+        }
+        let summary = try await service.push(
+            push.changes,
+            replica: push.replicaID,
+            user: user,
+            now: now(),
+            maxClockAhead: configuration.maxClockAheadMilliseconds
+        )
+        let results = summary.results
+        metrics.pushed(
+            Dictionary(grouping: results, by: \.status).mapValues(\.count),
+            rejectionCodes: Dictionary(grouping: results.compactMap(\.rejection?.code.rawValue), by: { $0 })
+                .mapValues(\.count),
+            conflicts: summary.conflicts
+        )
+        context.logger.info(
+            "Push",
+            metadata: [
+                "sync.replica": "\(push.replicaID)",
+                "sync.changes.in": "\(push.changes.count)",
+                "sync.changes.rejected": "\(results.filter { $0.status == .rejected }.count)",
+            ]
+        )
+        return try jsonResponse(
+            PushResponse(results: results, serverTime: ISO8601.format(millisecondsSince1970: now())),
+            for: request
+        )
+    }
+
+    @Sendable func pull(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let query = request.uri.queryParameters
+        guard let replicaText = query["replica_id"].map(String.init), ReplicaID.isValid(replicaText) else {
+            throw SyncServerError(.malformed, "replica_id is missing or not a replica id")
+        }
+        var cursor: Int64 = 0
+        if let text = query["cursor"], !text.isEmpty {
+            guard let value = Int64(text), value >= 0 else {
+                throw SyncServerError(.malformed, "cursor must be one a pull returned")
+            }
+            cursor = value
+        }
+        let page = try await service.pull(
+            user: user,
+            replica: ReplicaID(unchecked: replicaText),
+            after: cursor,
+            limit: try pageLimit(query["limit"].map(String.init))
+        )
+        metrics.pulled(page.changes.count)
+        return jsonResponse(bytes: ByteBuffer(bytes: try page.responseJSON()), for: request)
+    }
+
+    @Sendable func snapshot(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        let query = request.uri.queryParameters
+        let limit = try pageLimit(query["limit"].map(String.init))
+        let page = try await service.snapshot(user: user, after: query["after"].map(String.init), limit: limit)
+        // The cursor of a paged snapshot is the one of its first page, which the client sends back.
+        let cursor = query["cursor"].map(String.init) ?? String(page.cursor)
+        return try jsonResponse(
+            SnapshotResponse(records: page.records, cursor: cursor, next: page.next, hasMore: page.next != nil),
+            for: request
+        )
+    }
+
+    /// The `limit` query parameter of pull and snapshot: 1 to the configured maximum, the default when absent.
+    func pageLimit(_ text: String?) throws -> Int {
+        guard let text else { return PullRequest.defaultLimit }
+        guard let value = Int(text), (1...configuration.maxPullLimit).contains(value) else {
+            throw SyncServerError(.malformed, "limit must be between 1 and \(configuration.maxPullLimit)")
+        }
+        return value
+    }
+}
+
+extension SyncRequestContext {
+    func requireUser() throws -> User {
+        guard let user else { throw SyncServerError(.unauthorized, "send a bearer token") }
+        return user
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+public import SyncProtocol
+
+/// The server's sync operations (push, pull, snapshot, territory moves, imports) over any ``ChangeStorage``. The
+/// decisions are the pure planners' (``PushProcessor``, ``PullPlanner``, ``ImportPlanner``); this type loads what
+/// they need in one transaction, asks them, and writes what they decided, so every backend behaves the same.
+public struct SyncService: Sendable {
+    public let storage: any ChangeStorage
+
+    public init(storage: any ChangeStorage) {
+        self.storage = storage
+    }
+
+    // MARK: - Push
+
+    /// Applies a replica's batch (see ``PushProcessor``): one result per change, in order, and how many conflicts
+    /// the accepted ones opened. Durable when it returns; a batch sent twice applies nothing twice.
+    public func push(
+        _ changes: [Change],
+        replica: ReplicaID,
+        user: User,
+        now: Int64,
+        maxClockAhead: Int64
+    ) async throws -> PushSummary {
+        let processor = PushProcessor(user: user, replicaID: replica, now: now, maxClockAhead: maxClockAhead)
+        // Each change's wire JSON, encoded once and outside the write lock; the log keeps it for every pull.
+        let encoded = try changes.map { [UInt8](try WireCoding.encode($0)) }
+        return try await storage.withWriteTransaction { transaction in
+            let known = try await transaction.replica(replica)
+            if let known, known.user != user.name {
+                let rejection = ChangeRejection(.wrongAuthor, "this replica belongs to another user")
+                return PushSummary(results: changes.map { .rejected($0.dot, rejection) }, conflicts: 0)
+            }
+            let lastCounter = known?.lastCounter ?? 0
+            let repeated = changes.filter { $0.dot.replica == replica && $0.dot.counter <= lastCounter }
+            let previous = try await transaction.results(of: replica, counters: repeated.map(\.dot.counter))
+            var states = try await transaction.states(
+                Array(Set(changes.map { RecordKey(entity: $0.entity, id: $0.recordID) }))
+            )
+            let accounts = PushProcessor.referencedAccounts(changes, states: states)
+            if !accounts.isEmpty {
+                states.merge(try await transaction.states(Array(accounts))) { current, _ in current }
+            }
+            let outcome = processor.process(
+                changes,
+                loaded: PushProcessor.Loaded(lastCounter: lastCounter, previousResults: previous, states: states)
+            )
+            try await transaction.save(Array(outcome.states.values))
+            try await transaction.append(
+                outcome.log.map { LogAppend(change: $0.change, scope: $0.scope, json: encoded[$0.index]) }
+            )
+            try await transaction.saveResults(outcome.newResults.map { ($0.0, $0.1) }, of: replica)
+            try await transaction.saveReplica(
+                ReplicaRecord(id: replica, user: user.name, lastCounter: outcome.lastCounter, lastSeen: now)
+            )
+            return PushSummary(results: outcome.results, conflicts: outcome.conflicts)
+        }
+    }
+
+    // MARK: - Pull
+
+    /// Changes after `cursor` that `user` may see, made by other replicas, oldest first; with the history of
+    /// accounts that joined the user's scope in the page's range and notices of those that left it. Everything is
+    /// read from one snapshot, so a change committed meanwhile is either in this page or after its cursor.
+    public func pull(user: User, replica: ReplicaID, after cursor: Int64, limit: Int) async throws -> PullPage {
+        let planner = PullPlanner(user: user, cursor: cursor, limit: limit)
+        return try await storage.withReadTransaction { transaction in
+            let rows = try await transaction.changes(
+                after: cursor,
+                visibleTo: user,
+                excluding: replica,
+                limit: limit + 1
+            )
+            let (page, hasMore, next) = try await planner.page(rows) { try await transaction.highWaterMark() }
+            var history: [LoggedChange] = []
+            var removed: [ScopeNotice] = []
+            for effect in planner.effects(of: try await transaction.moves(after: cursor, through: next)) {
+                switch effect {
+                case .join(let account):
+                    history += try await transaction.history(ofAccount: account, through: cursor, excluding: replica)
+                case .leave(let account):
+                    removed += try await transaction.records(ofAccount: account).map {
+                        ScopeNotice(entity: $0.entity, recordID: $0.id)
+                    }
+                }
+            }
+            return PullPage(changes: history + page, removed: removed, cursor: next, hasMore: hasMore)
+        }
+    }
+
+    // MARK: - Snapshot
+
+    /// A page of the current state of `user`'s scope, in (entity, id) order after the paging key `after`
+    /// (`entity/id`, as a previous page's `next` said).
+    public func snapshot(user: User, after: String?, limit: Int) async throws -> SnapshotPage {
+        let start = after.flatMap { key -> RecordKey? in
+            guard let separator = key.firstIndex(of: "/") else { return nil }
+            return RecordKey(
+                entity: EntityKind(String(key[..<separator])),
+                id: RecordID(String(key[key.index(after: separator)...]))
+            )
+        }
+        return try await storage.withReadTransaction { transaction in
+            let cursor = try await transaction.highWaterMark()
+            let states = try await transaction.states(after: start, visibleTo: user, limit: limit + 1)
+            let page = Array(states.prefix(limit))
+            let next = states.count > limit ? page.last.map { "\($0.entity.rawValue)/\($0.id.rawValue)" } : nil
+            return SnapshotPage(records: page, cursor: cursor, next: next)
+        }
+    }
+
+    // MARK: - Admin
+
+    /// Moves an account to another territory: a server change that syncs like any other, and a move that pulls
+    /// turn into history for the reps it joins and removal notices for those it leaves.
+    public func assignTerritory(account: RecordID, territory: String, now: Int64) async throws {
+        try await storage.withWriteTransaction { transaction in
+            let key = RecordKey(entity: .account, id: account)
+            guard var state = try await transaction.states([key])[key] else {
+                throw SyncServerError(.notFound, "no account with id \(account)")
+            }
+            var clock = HybridClock()
+            let change = Change(
+                dot: Dot(replica: .server, counter: try await transaction.serverCounter() + 1),
+                context: state.clock,
+                timestamp: clock.send(now: now),
+                author: "admin",
+                entity: .account,
+                recordID: account,
+                operation: .set(["territory": .string(territory)])
+            )
+            let oldTerritory = state.values(schema: CRMSchema.account)["territory"]?.stringValue
+            _ = state.apply(change, schema: CRMSchema.account, authority: .server)
+            try await transaction.save([state])
+            let seqs = try await transaction.append([
+                try LogAppend(change, scope: ScopeTag(account: account, owner: nil))
+            ])
+            try await transaction.recordMove(
+                TerritoryMove(seq: seqs[0], account: account, oldTerritory: oldTerritory, newTerritory: territory)
+            )
+        }
+    }
+
+    /// Upserts imported rows by their natural key, as server changes; one transaction for the whole file.
+    public func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport {
+        try await storage.withWriteTransaction { transaction in
+            var report = ImportReport()
+            var planner = ImportPlanner(counter: try await transaction.serverCounter(), clock: HybridClock(), now: now)
+            var states = try await transaction.states(
+                Array(Set(rows.compactMap { $0.id.map { RecordKey(entity: kind.entity, id: $0) } }))
+            )
+            var written: [RecordKey: RecordState] = [:]
+            var log: [LogAppend] = []
+            let schema = CRMSchema.schema(for: kind.entity)
+            for row in rows {
+                let current = row.id.flatMap { states[RecordKey(entity: kind.entity, id: $0)] }
+                let step = planner.step(row, kind: kind, current: current)
+                report.count(step)
+                guard case .write(let record, let changes, _) = step else { continue }
+                let key = RecordKey(entity: record.entity, id: record.id)
+                states[key] = record
+                written[key] = record
+                let scope = ScopeTag.of(record, schema: schema)
+                log += try changes.map { try LogAppend($0, scope: scope) }
+            }
+            try await transaction.save(Array(written.values))
+            try await transaction.append(log)
+            return report
+        }
+    }
+}
+
+/// What a push did.
+public struct PushSummary: Sendable {
+    public var results: [ChangeResult]
+    public var conflicts: Int
+}
+
+/// One page of a pull: the changes as the log keeps them (wire JSON), ready to be written out.
+public struct PullPage: Sendable {
+    public var changes: [LoggedChange]
+    /// Records that left the caller's scope in this page's range.
+    public var removed: [ScopeNotice]
+    public var cursor: Int64
+    public var hasMore: Bool
+
+    /// The page as the `GET /v1/pull` answer: a ``PullResponse`` in the wire encoding (sorted keys), with each
+    /// change's stored JSON written as it is, never decoded.
+    public func responseJSON() throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(changes.reduce(128) { $0 + $1.json.count + 1 })
+        out += Array(#"{"changes":["#.utf8)
+        for (index, change) in changes.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += change.json
+        }
+        out += Array(#"],"cursor":""#.utf8)
+        out += Array(String(cursor).utf8)
+        out += Array(#"","has_more":"#.utf8)
+        out += Array((hasMore ? "true" : "false").utf8)
+        out += Array(#","protocol_version":"#.utf8)
+        out += Array(String(WireVersion.current).utf8)
+        out += Array(#","removed":"#.utf8)
+        out += try WireCoding.encode(removed)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+}
+
+/// One page of a snapshot.
+public struct SnapshotPage: Sendable {
+    public var records: [RecordState]
+    /// The log position to pull from after the snapshot.
+    public var cursor: Int64
+    /// The paging key of the next page, nil on the last page.
+    public var next: String?
+}

@@ -1,0 +1,356 @@
+import Foundation
+import Logging
+import SyncProtocol
+import SyncServer
+import Testing
+
+/// The storage contract: the same cases through ``SyncService`` on every backend (in memory, SQLite, and
+/// PostgreSQL when `POSTGRES_URL` names a server). A backend that passes behaves like the others for every sync
+/// operation.
+@Suite("Storage contract")
+struct StorageContractTests {
+    enum Kind: String, CaseIterable, CustomStringConvertible, Sendable {
+        case memory, sqlite, postgres
+        var description: String { rawValue }
+
+        static var available: [Kind] {
+            ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil ? [.memory, .sqlite] : allCases
+        }
+    }
+
+    static let now = ServerHarness.baseTime
+    static let north = User(name: "alice", role: .rep, territories: ["north"])
+    static let northToo = User(name: "bob", role: .rep, territories: ["north"])
+    static let south = User(name: "carol", role: .rep, territories: ["south"])
+
+    /// The users the cases push as (a push always comes from a stored user).
+    static let users =
+        [north, northToo, south] + (0..<3).map { User(name: "rep\($0)", role: .rep, territories: ["north"]) }
+
+    /// Runs `body` with a fresh, prepared storage of `kind` (PostgreSQL: its pool running) holding ``users``.
+    static func withStorage(
+        _ kind: Kind,
+        _ body: @Sendable (SyncService) async throws -> Void
+    ) async throws {
+        @Sendable func withUsers(_ storage: any ChangeStorage) async throws {
+            for user in users { try await storage.addUser(user, tokenHash: Tokens.generate().hash) }
+            try await body(SyncService(storage: storage))
+        }
+        switch kind {
+        case .memory:
+            try await withUsers(MemoryChangeStorage())
+        case .sqlite:
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("contract-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try await withUsers(try SQLiteChangeStorage(path: folder.appendingPathComponent("s.sqlite").path))
+        case .postgres:
+            let url = try await ServerHarness.freshDatabase()
+            try await PostgresChangeStorage.withStorage(url: url, logger: ServerHarness.logger) {
+                try await withUsers($0)
+            }
+        }
+    }
+
+    /// A change of `user` on `replica`.
+    static func change(
+        _ user: User,
+        _ replica: String,
+        _ counter: UInt64,
+        _ entity: EntityKind = .account,
+        _ id: String,
+        _ operation: Change.Operation
+    ) -> Change {
+        Change(
+            dot: Dot(replica: ReplicaID(unchecked: replica), counter: counter),
+            context: VectorClock(),
+            timestamp: HybridTimestamp(wallMilliseconds: now, logical: UInt32(counter)),
+            author: user.name,
+            entity: entity,
+            recordID: RecordID(id),
+            operation: operation
+        )
+    }
+
+    static func createAccount(
+        _ user: User,
+        _ replica: String,
+        _ counter: UInt64,
+        _ id: String,
+        territory: String
+    )
+        -> Change
+    {
+        change(user, replica, counter, .account, id, .create(["name": "Acme", "territory": .string(territory)]))
+    }
+
+    static func push(_ service: SyncService, _ changes: [Change], as user: User) async throws -> [ChangeResult] {
+        try await service.push(
+            changes,
+            replica: changes[0].dot.replica,
+            user: user,
+            now: now,
+            maxClockAhead: 60_000
+        ).results
+    }
+
+    /// Every change `user` pulls from `cursor` in pages of `limit`, decoded, and the final cursor.
+    static func pullAll(
+        _ service: SyncService,
+        _ user: User,
+        replica: String = "reader",
+        from cursor: Int64 = 0,
+        limit: Int = 1000
+    )
+        async throws -> (changes: [Change], removed: [ScopeNotice], cursor: Int64)
+    {
+        var cursor = cursor
+        var changes: [Change] = []
+        var removed: [ScopeNotice] = []
+        while true {
+            let page = try await service.pull(
+                user: user,
+                replica: ReplicaID(unchecked: replica),
+                after: cursor,
+                limit: limit
+            )
+            let response = try WireCoding.decodeMessage(PullResponse.self, from: Data(try page.responseJSON()))
+            changes += response.changes
+            removed += response.removed
+            #expect(page.cursor >= cursor, "cursors never go back")
+            cursor = page.cursor
+            if !page.hasMore { return (changes, removed, cursor) }
+        }
+    }
+
+    @Test(
+        "a batch sent twice applies once and answers the same; a gap is refused and not stored",
+        arguments: Kind.available
+    )
+    func exactlyOnce(kind: Kind) async throws {
+        try await Self.withStorage(kind) { service in
+            let batch = [
+                Self.createAccount(Self.north, "a", 1, "acc-1", territory: "north"),
+                Self.change(Self.north, "a", 2, .account, "acc-1", .set(["phone": "1"])),
+                Self.change(Self.north, "a", 3, .account, "acc-1", .set(["territory": "south"])),
+            ]
+            let first = try await Self.push(service, batch, as: Self.north)
+            #expect(first.map(\.status) == [.accepted, .accepted, .rejected])
+            let again = try await Self.push(service, batch, as: Self.north)
+            #expect(again.map(\.status) == [.duplicate, .duplicate, .rejected])
+            #expect(again[2] == first[2], "a rejected change gets the same rejection")
+            #expect(try await service.storage.stats().changes == 2)
+
+            let gap = try await Self.push(
+                service,
+                [Self.change(Self.north, "a", 5, .account, "acc-1", .set(["phone": "5"]))],
+                as: Self.north
+            )
+            #expect(gap.first?.rejection?.code == .sequenceGap)
+            let inOrder = try await Self.push(
+                service,
+                [4, 5].map { Self.change(Self.north, "a", $0, .account, "acc-1", .set(["phone": .string("\($0)")])) },
+                as: Self.north
+            )
+            #expect(inOrder.map(\.status) == [.accepted, .accepted])
+            let pulled = try await Self.pullAll(service, Self.northToo)
+            #expect(pulled.changes.map(\.dot.counter) == [1, 2, 4, 5])
+
+            // A replica belongs to the first user who pushed under it.
+            let squat = try await Self.push(
+                service,
+                [Self.change(Self.northToo, "a", 6, .account, "acc-1", .set(["phone": "x"]))],
+                as: Self.northToo
+            )
+            #expect(squat.first?.rejection?.code == .wrongAuthor)
+        }
+    }
+
+    @Test(
+        "a rep sees only their territory in pulls and snapshots; foreign and unknown ids get one answer",
+        arguments: Kind.available
+    )
+    func scope(kind: Kind) async throws {
+        try await Self.withStorage(kind) { service in
+            _ = try await Self.push(
+                service,
+                [Self.createAccount(Self.north, "a", 1, "acc-n", territory: "north")],
+                as: Self.north
+            )
+            _ = try await Self.push(
+                service,
+                [Self.createAccount(Self.south, "c", 1, "acc-s", territory: "south")],
+                as: Self.south
+            )
+            #expect(try await Self.pullAll(service, Self.northToo).changes.map(\.recordID) == [RecordID("acc-n")])
+            #expect(try await Self.pullAll(service, Self.south, replica: "c").changes.isEmpty, "not its own changes")
+            let snapshot = try await service.snapshot(user: Self.northToo, after: nil, limit: 100)
+            #expect(snapshot.records.map(\.id) == [RecordID("acc-n")])
+            let results = try await Self.push(
+                service,
+                [
+                    Self.change(Self.south, "c", 2, .account, "acc-n", .set(["phone": "0"])),
+                    Self.change(Self.south, "c", 3, .account, "no-such", .set(["phone": "0"])),
+                ],
+                as: Self.south
+            )
+            #expect(results.map(\.rejection?.code) == [.outOfScope, .outOfScope])
+            #expect(results[0].rejection?.reason == results[1].rejection?.reason)
+        }
+    }
+
+    @Test(
+        "a territory move gives the joining rep the history and the leaving rep removal notices",
+        arguments: Kind.available
+    )
+    func territoryMove(kind: Kind) async throws {
+        try await Self.withStorage(kind) { service in
+            _ = try await Self.push(
+                service,
+                [
+                    Self.createAccount(Self.north, "a", 1, "acc-1", territory: "north"),
+                    Self.change(
+                        Self.north,
+                        "a",
+                        2,
+                        .contact,
+                        "con-1",
+                        .create(["account_id": "acc-1", "last_name": "Lovelace"])
+                    ),
+                ],
+                as: Self.north
+            )
+            let southBefore = try await Self.pullAll(service, Self.south, replica: "c")
+            let northBefore = try await Self.pullAll(service, Self.northToo)
+            #expect(southBefore.changes.isEmpty && northBefore.changes.count == 2)
+            try await service.assignTerritory(account: RecordID("acc-1"), territory: "south", now: Self.now)
+
+            let south = try await Self.pullAll(service, Self.south, replica: "c", from: southBefore.cursor)
+            #expect(south.changes.map(\.recordID.rawValue) == ["acc-1", "con-1", "acc-1"], "history, then the move")
+            let north = try await Self.pullAll(service, Self.northToo, from: northBefore.cursor)
+            #expect(
+                north.removed.map(\.recordID.rawValue) == ["con-1", "acc-1"],
+                "what hangs off it, the account last"
+            )
+            #expect(north.changes.isEmpty)
+            let snapshot = try await service.snapshot(user: Self.south, after: nil, limit: 100)
+            #expect(Set(snapshot.records.map(\.id.rawValue)) == ["acc-1", "con-1"])
+        }
+    }
+
+    @Test("pull and snapshot pages cover everything once, in order", arguments: Kind.available)
+    func paging(kind: Kind) async throws {
+        try await Self.withStorage(kind) { service in
+            let creates = (1...25).map {
+                Self.createAccount(Self.north, "a", UInt64($0), String(format: "acc-%02d", $0), territory: "north")
+            }
+            _ = try await Self.push(service, creates, as: Self.north)
+            for limit in [1, 7, 25, 100] {
+                let pulled = try await Self.pullAll(service, Self.northToo, limit: limit)
+                #expect(pulled.changes.map(\.dot.counter) == Array(1...25), "limit \(limit)")
+                var after: String?
+                var seen: [String] = []
+                repeat {
+                    let page = try await service.snapshot(user: Self.northToo, after: after, limit: limit)
+                    seen += page.records.map(\.id.rawValue)
+                    after = page.next
+                } while after != nil
+                #expect(seen == creates.map(\.recordID.rawValue), "limit \(limit)")
+            }
+        }
+    }
+
+    @Test("pulls while pushes commit miss nothing and repeat nothing", arguments: Kind.available)
+    func concurrentPushAndPull(kind: Kind) async throws {
+        try await Self.withStorage(kind) { service in
+            let pushers = 3
+            let perPusher = 200
+            let done = Flag()
+            let pulled = try await withThrowingTaskGroup(of: [Dot].self) { group in
+                for pusher in 0..<pushers {
+                    group.addTask {
+                        let replica = "p\(pusher)"
+                        let user = User(name: "rep\(pusher)", role: .rep, territories: ["north"])
+                        _ = try await Self.push(
+                            service,
+                            [Self.createAccount(user, replica, 1, "acc-\(pusher)", territory: "north")],
+                            as: user
+                        )
+                        for start in stride(from: 2, through: perPusher, by: 5) {
+                            let batch = (start..<min(start + 5, perPusher + 1)).map {
+                                Self.change(
+                                    user,
+                                    replica,
+                                    UInt64($0),
+                                    .account,
+                                    "acc-\(pusher)",
+                                    .set(["phone": .string("\($0)")])
+                                )
+                            }
+                            _ = try await Self.push(service, batch, as: user)
+                        }
+                        return []
+                    }
+                }
+                group.addTask {
+                    var cursor: Int64 = 0
+                    var dots: [Dot] = []
+                    while true {
+                        let finalPass = done.isSet
+                        let page = try await service.pull(
+                            user: Self.northToo,
+                            replica: ReplicaID(unchecked: "reader"),
+                            after: cursor,
+                            limit: 7
+                        )
+                        let response = try WireCoding.decodeMessage(
+                            PullResponse.self,
+                            from: Data(try page.responseJSON())
+                        )
+                        dots += response.changes.map(\.dot)
+                        cursor = page.cursor
+                        if finalPass, !page.hasMore { return dots }
+                    }
+                }
+                var pulled: [Dot] = []
+                var finished = 0
+                for try await dots in group {
+                    if dots.isEmpty {
+                        finished += 1
+                        if finished == pushers { done.set() }
+                    } else {
+                        pulled = dots
+                    }
+                }
+                return pulled
+            }
+            let expected = Set(
+                (0..<pushers).flatMap { pusher in
+                    (1...perPusher).map { Dot(replica: ReplicaID(unchecked: "p\(pusher)"), counter: UInt64($0)) }
+                }
+            )
+            #expect(Set(pulled) == expected, "missing \(expected.subtracting(pulled).count)")
+            #expect(pulled.count == expected.count, "nothing twice")
+        }
+    }
+
+    @Test("an import creates, updates only what differs, and recounts stock", arguments: Kind.available)
+    func imports(kind: Kind) async throws {
+        try await Self.withStorage(kind) { service in
+            let (rows, rejected) = CSVImport.rows(
+                .stock,
+                csv: "part_number,warehouse,quantity\nP-1,main,10\nP-2,main,4\n"
+            )
+            #expect(rejected.isEmpty)
+            var report = try await service.importRows(.stock, rows: rows, now: Self.now)
+            #expect((report.created, report.updated, report.unchanged) == (2, 0, 0))
+            report = try await service.importRows(.stock, rows: rows, now: Self.now)
+            #expect((report.created, report.updated, report.unchanged) == (0, 0, 2))
+            let changed = CSVImport.rows(.stock, csv: "part_number,warehouse,quantity\nP-1,main,9\n").rows
+            report = try await service.importRows(.stock, rows: changed, now: Self.now)
+            #expect(report.updated == 1)
+            let pulled = try await Self.pullAll(service, Self.south, replica: "c")
+            #expect(pulled.changes.map(\.dot.counter) == [1, 2, 3, 4, 5], "server counters follow one another")
+        }
+    }
+}
