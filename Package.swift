@@ -168,6 +168,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Many reps syncing at once against live servers, at a fixed arrival rate (see BENCHMARKS.md).
+        .executableTarget(
+            name: "load-bench",
+            dependencies: [
+                "SyncProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Non-product helpers shared by the test targets: seeded randomness, vector files.
         .target(
             name: "SyncTestSupport",
