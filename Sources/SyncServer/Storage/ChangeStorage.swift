@@ -130,8 +130,8 @@ public struct LogAppend: Sendable {
     }
 
     /// Encodes `change` for the log.
-    init(_ change: Change, scope: ScopeTag) throws {
-        self.init(change: change, scope: scope, json: [UInt8](try WireCoding.encode(change)))
+    init(_ change: Change, scope: ScopeTag) {
+        self.init(change: change, scope: scope, json: change.wireJSON)
     }
 }
 

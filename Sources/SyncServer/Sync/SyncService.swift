@@ -24,7 +24,7 @@ public struct SyncService: Sendable {
     ) async throws -> PushSummary {
         let processor = PushProcessor(user: user, replicaID: replica, now: now, maxClockAhead: maxClockAhead)
         // Each change's wire JSON, encoded once and outside the write lock; the log keeps it for every pull.
-        let encoded = try changes.map { [UInt8](try WireCoding.encode($0)) }
+        let encoded = changes.map(\.wireJSON)
         return try await storage.withWriteTransaction { transaction in
             let known = try await transaction.replica(replica)
             if let known, known.user != user.name {
@@ -133,7 +133,7 @@ public struct SyncService: Sendable {
             _ = state.apply(change, schema: CRMSchema.account, authority: .server)
             try await transaction.save([state])
             let seqs = try await transaction.append([
-                try LogAppend(change, scope: ScopeTag(account: account, owner: nil))
+                LogAppend(change, scope: ScopeTag(account: account, owner: nil))
             ])
             try await transaction.recordMove(
                 TerritoryMove(seq: seqs[0], account: account, oldTerritory: oldTerritory, newTerritory: territory)
@@ -161,7 +161,7 @@ public struct SyncService: Sendable {
                 states[key] = record
                 written[key] = record
                 let scope = ScopeTag.of(record, schema: schema)
-                log += try changes.map { try LogAppend($0, scope: scope) }
+                log += changes.map { LogAppend($0, scope: scope) }
             }
             try await transaction.save(Array(written.values))
             try await transaction.append(log)
