@@ -11,13 +11,13 @@ import SyncServer
 import SyncTestSupport
 import Testing
 
-/// The storage backends the server tests run against: SQLite always, PostgreSQL when `POSTGRES_URL` names a
-/// server (the README's test command starts one).
+/// The storage backends the server tests run against: the in-memory twin and SQLite always, PostgreSQL when
+/// `POSTGRES_URL` names a server (the README's test command starts one).
 enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
-    case sqlite, postgres
+    case memory, sqlite, postgres
 
     static var available: [Backend] {
-        ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+        ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil ? [.memory, .sqlite] : [.memory, .sqlite, .postgres]
     }
 
     var description: String { rawValue }
@@ -46,6 +46,8 @@ struct ServerHarness {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         switch backend {
+        case .memory:
+            storage = MemoryChangeStorage()
         case .sqlite:
             storage = try SQLiteChangeStorage(path: folder.appendingPathComponent("crm-sync.sqlite").path)
         case .postgres:
