@@ -17,7 +17,8 @@ enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     case memory, sqlite, postgres
 
     static var available: [Backend] {
-        ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil ? [.memory, .sqlite] : [.memory, .sqlite, .postgres]
+        ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil
+            ? [.memory, .sqlite] : [.memory, .sqlite, .postgres]
     }
 
     var description: String { rawValue }
