@@ -353,4 +353,31 @@ struct StorageContractTests {
             #expect(pulled.changes.map(\.dot.counter) == [1, 2, 3, 4, 5], "server counters follow one another")
         }
     }
+
+    @Test("a write transaction cancelled halfway leaves nothing and the next one works", arguments: Kind.available)
+    func cancelledTransaction(kind: Kind) async throws {
+        try await Self.withStorage(kind) { service in
+            let task = Task {
+                try await service.storage.withWriteTransaction { transaction in
+                    try await transaction.append([
+                        LogAppend(
+                            change: Self.createAccount(Self.north, "a", 1, "acc-1", territory: "north"),
+                            scope: ScopeTag(account: RecordID("acc-1"), owner: nil),
+                            json: Array("{}".utf8)
+                        )
+                    ])
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    try Task.checkCancellation()
+                }
+            }
+            await #expect(throws: (any Error).self) { try await task.value }
+            #expect(try await service.storage.stats().changes == 0, "the first append was rolled back")
+            let results = try await Self.push(
+                service,
+                [Self.createAccount(Self.north, "a", 1, "acc-1", territory: "north")],
+                as: Self.north
+            )
+            #expect(results.map(\.status) == [.accepted])
+        }
+    }
 }

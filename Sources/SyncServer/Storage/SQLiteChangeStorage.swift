@@ -183,9 +183,9 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 try await Self.wrapping { try await self.pool.writeWithoutTransaction { try $0.commit() } }
                 return value
             } catch {
-                try? await pool.writeWithoutTransaction { db in
-                    if db.isInsideTransaction { try db.rollback() }
-                }
+                // Synchronously: GRDB's async access refuses to start in a cancelled task, and a transaction left
+                // open would make every later BEGIN fail.
+                Self.rollBack(pool)
                 throw Self.wrap(error)
             }
         }
@@ -199,6 +199,13 @@ public final class SQLiteChangeStorage: ChangeStorage {
             return try await body(SQLiteReadTransaction(reader: snapshot))
         } catch {
             throw Self.wrap(error)
+        }
+    }
+
+    /// Rolls back an open write transaction, blocking (the async access would refuse to run in a cancelled task).
+    private static func rollBack(_ pool: DatabasePool) {
+        try? pool.writeWithoutTransaction { db in
+            if db.isInsideTransaction { try db.rollback() }
         }
     }
 
