@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SyncProtocol
+import Synchronization
 
 /// Many reps syncing at once against running `crm-sync-server` processes: each rep loops handshake, pull and a
 /// push of `--changes` changes, its sessions started at a fixed rate whatever the server's speed, so queueing delay
@@ -253,8 +254,7 @@ struct LoadBenchmark {
 
 /// Latencies by request kind, and errors.
 final class Recorder: Sendable {
-    // NOTE: the mutex serialises access to the samples.
-    private let samples = NSLockedBox<[String: (latencies: [Double], errors: Int)]>([:])
+    private let samples = Mutex<[String: (latencies: [Double], errors: Int)]>([:])
 
     func record(_ kind: String, since start: ContinuousClock.Instant, ok: Bool) {
         let elapsed = ContinuousClock.now - start
@@ -281,13 +281,4 @@ final class Recorder: Sendable {
             )
         }
     }
-}
-
-/// A value behind a lock.
-final class NSLockedBox<Value>: @unchecked Sendable {
-    // NOTE: `lock` serialises access to `value`.
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
 }

@@ -22,6 +22,17 @@ enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     }
 
     var description: String { rawValue }
+
+    /// Fresh, empty storage of this kind: in memory, a SQLite file in `folder`, or a new PostgreSQL database (its
+    /// pool not yet running: an application runs it, or the caller does).
+    func makeStorage(in folder: URL) async throws -> any ChangeStorage {
+        switch self {
+        case .memory: MemoryChangeStorage()
+        case .sqlite: try SQLiteChangeStorage(path: folder.appendingPathComponent("crm-sync.sqlite").path)
+        case .postgres:
+            try PostgresChangeStorage(url: try await ServerHarness.freshDatabase(), logger: ServerHarness.logger)
+        }
+    }
 }
 
 /// A server on fresh storage (a temporary SQLite file, or a new PostgreSQL database), with an admin token, driven
@@ -46,14 +57,7 @@ struct ServerHarness {
         self.backend = backend
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        switch backend {
-        case .memory:
-            storage = MemoryChangeStorage()
-        case .sqlite:
-            storage = try SQLiteChangeStorage(path: folder.appendingPathComponent("crm-sync.sqlite").path)
-        case .postgres:
-            storage = try PostgresChangeStorage(url: try await Self.freshDatabase(), logger: Self.logger)
-        }
+        storage = try await backend.makeStorage(in: folder)
         let issued = Tokens.generate()
         adminToken = issued.token
         adminTokenHash = issued.hash

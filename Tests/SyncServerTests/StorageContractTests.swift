@@ -9,15 +9,6 @@ import Testing
 /// operation.
 @Suite("Storage contract")
 struct StorageContractTests {
-    enum Kind: String, CaseIterable, CustomStringConvertible, Sendable {
-        case memory, sqlite, postgres
-        var description: String { rawValue }
-
-        static var available: [Kind] {
-            ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil ? [.memory, .sqlite] : allCases
-        }
-    }
-
     static let now = ServerHarness.baseTime
     static let north = User(name: "alice", role: .rep, territories: ["north"])
     static let northToo = User(name: "bob", role: .rep, territories: ["north"])
@@ -27,28 +18,21 @@ struct StorageContractTests {
     static let users =
         [north, northToo, south] + (0..<3).map { User(name: "rep\($0)", role: .rep, territories: ["north"]) }
 
-    /// Runs `body` with a fresh, prepared storage of `kind` (PostgreSQL: its pool running) holding ``users``.
+    /// Runs `body` with a fresh, prepared storage of `backend` (PostgreSQL: its pool running) holding ``users``.
     static func withStorage(
-        _ kind: Kind,
+        _ backend: Backend,
         _ body: @Sendable (SyncService) async throws -> Void
     ) async throws {
-        @Sendable func withUsers(_ storage: any ChangeStorage) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("contract-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let storage = try await backend.makeStorage(in: folder)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if let postgres = storage as? PostgresChangeStorage { group.addTask { await postgres.run() } }
+            defer { group.cancelAll() }
+            try await storage.prepare()
             for user in users { try await storage.addUser(user, tokenHash: Tokens.generate().hash) }
             try await body(SyncService(storage: storage))
-        }
-        switch kind {
-        case .memory:
-            try await withUsers(MemoryChangeStorage())
-        case .sqlite:
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("contract-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: folder) }
-            try await withUsers(try SQLiteChangeStorage(path: folder.appendingPathComponent("s.sqlite").path))
-        case .postgres:
-            let url = try await ServerHarness.freshDatabase()
-            try await PostgresChangeStorage.withStorage(url: url, logger: ServerHarness.logger) {
-                try await withUsers($0)
-            }
         }
     }
 
@@ -125,10 +109,10 @@ struct StorageContractTests {
 
     @Test(
         "a batch sent twice applies once and answers the same; a gap is refused and not stored",
-        arguments: Kind.available
+        arguments: Backend.available
     )
-    func exactlyOnce(kind: Kind) async throws {
-        try await Self.withStorage(kind) { service in
+    func exactlyOnce(backend: Backend) async throws {
+        try await Self.withStorage(backend) { service in
             let batch = [
                 Self.createAccount(Self.north, "a", 1, "acc-1", territory: "north"),
                 Self.change(Self.north, "a", 2, .account, "acc-1", .set(["phone": "1"])),
@@ -168,10 +152,10 @@ struct StorageContractTests {
 
     @Test(
         "a rep sees only their territory in pulls and snapshots; foreign and unknown ids get one answer",
-        arguments: Kind.available
+        arguments: Backend.available
     )
-    func scope(kind: Kind) async throws {
-        try await Self.withStorage(kind) { service in
+    func scope(backend: Backend) async throws {
+        try await Self.withStorage(backend) { service in
             _ = try await Self.push(
                 service,
                 [Self.createAccount(Self.north, "a", 1, "acc-n", territory: "north")],
@@ -201,10 +185,10 @@ struct StorageContractTests {
 
     @Test(
         "a territory move gives the joining rep the history and the leaving rep removal notices",
-        arguments: Kind.available
+        arguments: Backend.available
     )
-    func territoryMove(kind: Kind) async throws {
-        try await Self.withStorage(kind) { service in
+    func territoryMove(backend: Backend) async throws {
+        try await Self.withStorage(backend) { service in
             _ = try await Self.push(
                 service,
                 [
@@ -238,9 +222,9 @@ struct StorageContractTests {
         }
     }
 
-    @Test("pull and snapshot pages cover everything once, in order", arguments: Kind.available)
-    func paging(kind: Kind) async throws {
-        try await Self.withStorage(kind) { service in
+    @Test("pull and snapshot pages cover everything once, in order", arguments: Backend.available)
+    func paging(backend: Backend) async throws {
+        try await Self.withStorage(backend) { service in
             let creates = (1...25).map {
                 Self.createAccount(Self.north, "a", UInt64($0), String(format: "acc-%02d", $0), territory: "north")
             }
@@ -260,9 +244,9 @@ struct StorageContractTests {
         }
     }
 
-    @Test("pulls while pushes commit miss nothing and repeat nothing", arguments: Kind.available)
-    func concurrentPushAndPull(kind: Kind) async throws {
-        try await Self.withStorage(kind) { service in
+    @Test("pulls while pushes commit miss nothing and repeat nothing", arguments: Backend.available)
+    func concurrentPushAndPull(backend: Backend) async throws {
+        try await Self.withStorage(backend) { service in
             let pushers = 3
             let perPusher = 200
             let done = Flag()
@@ -334,9 +318,9 @@ struct StorageContractTests {
         }
     }
 
-    @Test("an import creates, updates only what differs, and recounts stock", arguments: Kind.available)
-    func imports(kind: Kind) async throws {
-        try await Self.withStorage(kind) { service in
+    @Test("an import creates, updates only what differs, and recounts stock", arguments: Backend.available)
+    func imports(backend: Backend) async throws {
+        try await Self.withStorage(backend) { service in
             let (rows, rejected) = CSVImport.rows(
                 .stock,
                 csv: "part_number,warehouse,quantity\nP-1,main,10\nP-2,main,4\n"
@@ -354,9 +338,9 @@ struct StorageContractTests {
         }
     }
 
-    @Test("a write transaction cancelled halfway leaves nothing and the next one works", arguments: Kind.available)
-    func cancelledTransaction(kind: Kind) async throws {
-        try await Self.withStorage(kind) { service in
+    @Test("a write transaction cancelled halfway leaves nothing and the next one works", arguments: Backend.available)
+    func cancelledTransaction(backend: Backend) async throws {
+        try await Self.withStorage(backend) { service in
             let task = Task {
                 try await service.storage.withWriteTransaction { transaction in
                     try await transaction.append([
