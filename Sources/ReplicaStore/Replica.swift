@@ -33,8 +33,13 @@ public final class Replica: Sendable {
         var isStale = false
     }
 
-    /// Opens the replica at `path`, creating the file and its replica ID the first time.
-    public init(path: String, configuration: ReplicaConfiguration = ReplicaConfiguration()) throws {
+    /// Opens the replica at `path`, creating the file and its replica ID the first time: `newReplicaID` (one the
+    /// server registered for this laptop) or, without it, a random one. An existing file keeps its ID.
+    public init(
+        path: String,
+        configuration: ReplicaConfiguration = ReplicaConfiguration(),
+        newReplicaID: ReplicaID? = nil
+    ) throws {
         self.path = path
         self.configuration = configuration
         var config = Configuration()
@@ -57,7 +62,7 @@ public final class Replica: Sendable {
                 {
                     return ReplicaID(unchecked: existing)
                 }
-                let fresh = RecordIDGenerator.replicaID()
+                let fresh = newReplicaID?.rawValue ?? RecordIDGenerator.replicaID()
                 try db.execute(sql: "INSERT INTO sync_state (key, value) VALUES ('replica_id', ?)", arguments: [fresh])
                 return ReplicaID(unchecked: fresh)
             }

@@ -83,6 +83,20 @@ public final class HTTPSyncTransport: SyncTransport {
         try await exchange(.GET, "/v1/handshake", body: nil, as: HandshakeResponse.self)
     }
 
+    public func registerReplica() async throws -> ReplicaID? {
+        let answer = try await send("POST", "/v1/replicas", body: try WireCoding.encode(ReplicaRegistrationRequest()))
+        // An earlier server has no such route: the laptop picks its own id, as it did then.
+        if answer.status == 404 || answer.status == 405 { return nil }
+        guard answer.status == 201 || answer.status == 200 else {
+            throw Self.failure(status: answer.status, body: answer.body, server: server)
+        }
+        do {
+            return try WireCoding.decodeMessage(ReplicaRegistration.self, from: answer.body).replicaID
+        } catch {
+            throw SyncClientError(.badResponse, "the server's answer to /v1/replicas is not valid: \(error)")
+        }
+    }
+
     public func push(_ request: PushRequest) async throws -> PushResponse {
         try await exchange(.POST, "/v1/push", body: try WireCoding.encode(request), as: PushResponse.self)
     }

@@ -72,6 +72,9 @@ public struct SyncSummary: Sendable, Hashable {
     public var clockOffsetMilliseconds: Int64 = 0
     /// Set when this laptop's clock is far from the server's.
     public var clockWarning: String?
+    /// The server did not recognise this laptop's cursor (`unknown_cursor`: another server's log, or one beyond
+    /// the end of a server restored from a backup), so this run pulled the server's log from its start.
+    public var pulledFromStart = false
     public var milliseconds: Int64 = 0
 
     public init() {}
@@ -265,8 +268,17 @@ public struct SyncEngine: Sendable {
     ) async throws {
         var cursor = start
         while true {
-            let page = try await retrying {
-                try await transport.pull(replicaID: replica.replicaID, cursor: cursor, limit: options.pageSize)
+            let page: PullResponse
+            do {
+                page = try await retrying {
+                    try await transport.pull(replicaID: replica.replicaID, cursor: cursor, limit: options.pageSize)
+                }
+            } catch let error as SyncClientError where error.code == .unknownCursor && !summary.pulledFromStart {
+                // The server did not issue this cursor: pull its log from the start. Everything merges by the
+                // rules (what this laptop has comes again as duplicates), so nothing is missed and nothing doubled.
+                summary.pulledFromStart = true
+                cursor = nil
+                continue
             }
             let report = try await replica.applyRemote(page.changes)
             summary.received += report.applied + report.superseded

@@ -11,6 +11,13 @@ public protocol SyncTransport: Sendable {
     func pull(replicaID: ReplicaID, cursor: String?, limit: Int) async throws -> PullResponse
     /// One page of the caller's current scope; `cursor` is the first page's (nil on the first page).
     func snapshot(replicaID: ReplicaID, after: String?, cursor: String?, limit: Int) async throws -> SnapshotResponse
+    /// A new replica id made by the server and bound to the token's user (`POST /v1/replicas`); nil from a server
+    /// that does not register replicas (an earlier release), in which case the laptop makes its own.
+    func registerReplica() async throws -> ReplicaID?
+}
+
+extension SyncTransport {
+    public func registerReplica() async throws -> ReplicaID? { nil }
 }
 
 /// Why an exchange with the server failed, in words for a rep, and whether trying again may help.
@@ -32,6 +39,8 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
         public static let wrongUser = Code("wrong_user")
         /// The replica was never initialised with a server.
         public static let notInitialized = Code("not_initialized")
+        /// The server does not know this laptop's sync position (restored from a backup, or another server).
+        public static let unknownCursor = Code("unknown_cursor")
     }
 
     public var code: Code

@@ -12,7 +12,8 @@ import SyncProtocol
 ///
 /// Routes (all JSON; errors are `{"error": {"code", "message"}}`):
 /// - `GET /healthz`, `GET /metrics` — no token needed.
-/// - `GET /v1/handshake`, `POST /v1/push`, `GET /v1/pull`, `GET /v1/snapshot` — a bearer token of any role.
+/// - `GET /v1/handshake`, `POST /v1/replicas`, `POST /v1/push`, `GET /v1/pull`, `GET /v1/snapshot` — a bearer
+///   token of any role.
 /// - `/v1/admin/…` — an admin token: users, territories, imports, stats.
 public func buildApplication(
     configuration: ServerConfiguration,

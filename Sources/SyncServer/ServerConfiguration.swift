@@ -19,6 +19,9 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeoutSeconds: Int64
     /// A request body not received within this many seconds (a slow client trickling it) gets 408.
     public var requestDeadlineSeconds: Int64
+    /// A request body that sends no byte for this many seconds gets 408 (kept below the idle timeout, so the client
+    /// hears why instead of seeing the connection closed).
+    public var bodyStallSeconds: Int64
     /// Serve HTTPS with this certificate and key (TLS 1.2 at least); nil serves plain HTTP.
     public var tls: TLSFiles?
 
@@ -75,6 +78,7 @@ public struct ServerConfiguration: Sendable {
         maxClockAheadMilliseconds: Int64 = 60_000,
         idleTimeoutSeconds: Int64 = 30,
         requestDeadlineSeconds: Int64 = 60,
+        bodyStallSeconds: Int64 = 10,
         tls: TLSFiles? = nil
     ) {
         self.tls = tls
@@ -87,5 +91,6 @@ public struct ServerConfiguration: Sendable {
         self.maxClockAheadMilliseconds = maxClockAheadMilliseconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.requestDeadlineSeconds = requestDeadlineSeconds
+        self.bodyStallSeconds = min(bodyStallSeconds, max(1, idleTimeoutSeconds - 1))
     }
 }

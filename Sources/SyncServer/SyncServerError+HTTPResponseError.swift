@@ -6,9 +6,9 @@ import SyncProtocol
 extension SyncServerError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code {
-        case .malformed, .invalidValue: .badRequest
+        case .malformed, .invalidValue, .unknownCursor: .badRequest
         case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
+        case .forbidden, .reservedReplica, .foreignReplica: .forbidden
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .unsupportedVersion, .conflict: .conflict

@@ -21,6 +21,12 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
         public static let internalError = Code(rawValue: "internal_error")
         public static let unavailable = Code(rawValue: "storage_unavailable")
         public static let timeout = Code(rawValue: "request_timeout")
+        /// A pull or snapshot cursor this server did not issue (another log, beyond the end, not a cursor).
+        public static let unknownCursor = Code(rawValue: "unknown_cursor")
+        /// The replica id is the server's own (`server`).
+        public static let reservedReplica = Code(rawValue: "reserved_replica")
+        /// The replica id is registered to another user.
+        public static let foreignReplica = Code(rawValue: "foreign_replica")
         public var description: String { rawValue }
     }
 

@@ -85,14 +85,14 @@ final class FieldContext: @unchecked Sendable {
         return replica
     }
 
-    /// Creates the home folder and the replica (`init`).
-    func createReplica() throws -> Replica {
+    /// Creates the home folder and the replica (`init`), under the replica id the server registered if given.
+    func createReplica(replicaID: ReplicaID? = nil) throws -> Replica {
         try FileManager.default.createDirectory(
             at: home,
             withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700]
         )
-        let replica = try Replica(path: replicaPath)
+        let replica = try Replica(path: replicaPath, newReplicaID: replicaID)
         opened = replica
         return replica
     }

@@ -31,7 +31,11 @@ struct Init: FieldCommand {
     private func setUp(_ context: FieldContext, server: String, transport: HTTPSyncTransport) async throws {
         // Check the token with the server before anything is written on this laptop.
         let hello = try await transport.handshake()
-        let replica = context.hasReplica ? try context.replica() : try context.createReplica()
+        // A new laptop's replica id comes from the server, bound to this user from the start, so nobody can have
+        // pushed under it first; an earlier server does not register ids and the laptop makes its own.
+        let replica =
+            context.hasReplica
+            ? try context.replica() : try context.createReplica(replicaID: try await transport.registerReplica())
         let engine = SyncEngine(replica: replica, transport: transport, options: SyncOptions(retries: retries))
         // Refuses a home that holds another user's or server's replica before its token is replaced.
         try await engine.register(server: server, handshake: hello)

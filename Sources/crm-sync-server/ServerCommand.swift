@@ -11,7 +11,9 @@ struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm-sync-server",
         abstract: "The crm-field sync server and its admin commands.",
-        subcommands: [Serve.self, UserCommand.self, TerritoryCommand.self, Import.self, Backup.self, Stats.self]
+        subcommands: [
+            Serve.self, UserCommand.self, TerritoryCommand.self, Import.self, Backup.self, Stats.self, Schema.self,
+        ]
     )
 }
 
@@ -184,6 +186,17 @@ struct TerritoryCommand: AsyncParsableCommand {
                 )
             }
         }
+    }
+}
+
+struct Schema: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the CRM schema the server enforces, as conformance/schema.json holds it.",
+        discussion: "Example: crm-sync-server schema > schema.json"
+    )
+
+    func run() throws {
+        print(try CRMSchema.documentJSON(), terminator: "")
     }
 }
 

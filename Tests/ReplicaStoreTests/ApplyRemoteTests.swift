@@ -31,6 +31,33 @@ struct ApplyRemoteTests {
         #expect(try await bob.replica.history(.account, id: account.id).count == 3)
     }
 
+    @Test("a third concurrent write that wins: the conflict list shows what the record shows, and keep keeps it")
+    func thirdWriterWins() async throws {
+        let alice = try await TestReplica(user: "alice")
+        let bob = try await TestReplica(user: "bob", now: TestReplica.baseTime + 5_000)
+        let carol = try await TestReplica(user: "carol", now: TestReplica.baseTime + 10_000)
+        let account = try await alice.replica.create(.account, fields: ["name": "Acme", "territory": "north"])
+        try await deliver(from: alice.replica, to: [bob.replica, carol.replica])
+        try await alice.replica.update(.account, id: account.id, fields: ["phone": "alice-phone"])
+        try await bob.replica.update(.account, id: account.id, fields: ["phone": "bob-phone"])
+        try await carol.replica.update(.account, id: account.id, fields: ["phone": "carol-phone"])
+        // Alice hears of Bob first (Bob's value shows), then of Carol, whose later stamp wins over both.
+        try await deliver(from: bob.replica, to: [alice.replica])
+        #expect(try await alice.replica.openConflicts().map(\.winner.value) == ["bob-phone"])
+        try await deliver(from: carol.replica, to: [alice.replica])
+        #expect(try await alice.replica.record(.account, id: account.id)?["phone"] == "carol-phone")
+        let conflicts = try await alice.replica.openConflicts()
+        #expect(conflicts.count == 2)
+        #expect(conflicts.allSatisfy { $0.winner.value == "carol-phone" }, "\(conflicts.map(\.winner.value))")
+        #expect(Set(conflicts.map(\.loser.value)) == ["alice-phone", "bob-phone"])
+
+        // "Keep the value shown now" keeps Carol's, and closes both.
+        let conflictID = try #require(conflicts.first { $0.loser.value == "alice-phone" }?.id)
+        try await alice.replica.resolveConflict(id: conflictID, .keep)
+        #expect(try await alice.replica.record(.account, id: account.id)?["phone"] == "carol-phone")
+        #expect(try await alice.replica.openConflicts().isEmpty)
+    }
+
     @Test("concurrent edits: different fields both survive, the same field keeps the loser as a conflict")
     func concurrentEdits() async throws {
         let alice = try await TestReplica(user: "alice")

@@ -183,6 +183,22 @@ lww = [
                    step(change("b:1", {"a": 1}, t(3), "account", ACC, "set", {"phone": "from-b"})),
                ], {"name": "Acme GmbH", "territory": "north", "owner": "alice", "phone": "from-b"},
                conflicts=[("phone", "b:1", "a:2")]),
+    merge_case("concurrent-equal-values-are-no-conflict",
+               "two replicas write the same value concurrently: both writes stay, nothing is flagged for review",
+               "account", ACC, [
+                   step(CREATE_ACC),
+                   step(change("a:2", {"a": 1}, t(2), "account", ACC, "set", {"phone": "+49 30 1"})),
+                   step(change("b:1", {"a": 1}, t(3), "account", ACC, "set", {"phone": "+49 30 1"})),
+               ], {"name": "Acme GmbH", "territory": "north", "owner": "alice", "phone": "+49 30 1"}),
+    merge_case("concurrent-equal-values-beside-a-different-one",
+               "three concurrent writes, two of them equal: only the different value is a conflict",
+               "account", ACC, [
+                   step(CREATE_ACC),
+                   step(change("a:2", {"a": 1}, t(2), "account", ACC, "set", {"phone": "from-a"})),
+                   step(change("b:1", {"a": 1}, t(3), "account", ACC, "set", {"phone": "from-bc"})),
+                   step(change("c:1", {"a": 1}, t(4), "account", ACC, "set", {"phone": "from-bc"})),
+               ], {"name": "Acme GmbH", "territory": "north", "owner": "alice", "phone": "from-bc"},
+               conflicts=[("phone", "c:1", "a:2")]),
     merge_case("equal-stamps-larger-replica-wins", "equal hybrid timestamps: the larger replica id wins",
                "account", ACC, [
                    step(CREATE_ACC),
@@ -610,6 +626,11 @@ def replace_first_change(**kw):
     return body
 
 
+def number_in_field(literal):
+    """A push whose account create carries `literal`, written as it is, in the field `credit`."""
+    return j(replace_first_change(fields={"name": "x", "territory": "north", "credit": 12345})).replace("12345", literal)
+
+
 wire = [
     wire_case("push-minimal", "a push with no changes", "push_request",
               j({"protocol_version": 1, "replica_id": "a", "changes": []})),
@@ -633,11 +654,38 @@ wire = [
     wire_case("not-json", "a body that is not JSON", "push_request", "{not json", "malformed_payload", "not valid JSON"),
     wire_case("float-field-value", "binary floating point in a field value", "push_request",
               j(replace_first_change(fields={"name": "x", "territory": "north", "credit": 12.5})),
-              "invalid_value", "floating-point"),
+              "invalid_value", "changes[0].fields.credit: a number must be an integer literal"),
     wire_case("float-delta", "a fractional stock delta", "push_request",
               j({"protocol_version": 1, "replica_id": "a", "changes": [
                   dict(change("a:4", {}, t(4), "stock", STOCK, "counter_delta"), delta=1.5)]}),
-              "malformed_payload", "changes[0].delta"),
+              "invalid_value", "changes[0].delta: a number must be an integer literal"),
+    wire_case("integral-fraction", "1500.0 is not an integer literal, although its value is whole", "push_request",
+              number_in_field("1500.0"), "invalid_value", "changes[0].fields.credit: a number must be an integer literal"),
+    wire_case("exponent", "1e3 is not an integer literal", "push_request",
+              number_in_field("1e3"), "invalid_value", "changes[0].fields.credit: a number must be an integer literal"),
+    wire_case("negative-zero-fraction", "-0.0 is not an integer literal", "push_request",
+              number_in_field("-0.0"), "invalid_value", "changes[0].fields.credit: a number must be an integer literal"),
+    wire_case("beyond-int64", "2^63 does not fit a signed 64-bit integer", "push_request",
+              number_in_field("9223372036854775808"), "invalid_value",
+              "changes[0].fields.credit: a number must be an integer literal"),
+    wire_case("huge-exponent", "1E400 is refused like every other non-integer number", "push_request",
+              number_in_field("1E400"), "invalid_value", "changes[0].fields.credit: a number must be an integer literal"),
+    wire_case("int64-bounds", "the smallest and largest 64-bit integers are accepted", "push_request",
+              number_in_field("-9223372036854775808").replace('"name":"x"', '"name":"x","limit":9223372036854775807')),
+    wire_case("fractional-dot-counter", "a dot counter with a fraction: the same code and message as in a field",
+              "push_request", j(replace_first_change(dot={"replica": "a", "counter": 12345})).replace("12345", "1.0"),
+              "invalid_value", "changes[0].dot.counter: a number must be an integer literal"),
+    wire_case("fractional-version", "protocol_version 1.0 is refused, not read as 1", "push_request",
+              '{"protocol_version":1.0,"replica_id":"a","changes":[]}', "invalid_value",
+              "protocol_version: a number must be an integer literal"),
+    wire_case("duplicate-key", "the same key twice in one object is refused, never first-wins", "push_request",
+              j({"protocol_version": 1, "replica_id": "a", "changes": [
+                  dict(change("a:4", {}, t(4), "stock", STOCK, "counter_delta"), delta=-1)]})
+              .replace('"delta":-1', '"delta":-1,"delta":-40'),
+              "malformed_payload", "changes[0].delta: the key appears twice"),
+    wire_case("duplicate-key-escaped", "keys are compared after unescaping", "push_request",
+              '{"protocol_version":1,"replica_id":"a","replica\\u005fid":"b","changes":[]}',
+              "malformed_payload", "the key appears twice"),
     wire_case("unknown-op", "an operation that does not exist", "push_request",
               j(replace_first_change(op="upsert")), "invalid_value", "unknown op"),
     wire_case("bad-hlc", "an hlc without the logical counter", "push_request",

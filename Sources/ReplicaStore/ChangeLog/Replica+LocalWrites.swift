@@ -189,9 +189,12 @@ extension Replica {
         guard let conflict = try await openConflicts().first(where: { $0.id == conflictID }) else {
             throw ReplicaError(.notFound, "no open conflict with id \(conflictID)")
         }
+        // "Keep" keeps what the record shows now, read from the record itself: a later concurrent write may have
+        // replaced the winner the conflict was opened with.
+        let shown = try await record(conflict.entity, id: conflict.recordID)?.values[conflict.field] ?? .null
         let value: FieldValue =
             switch resolution {
-            case .keep: conflict.winner.value
+            case .keep: shown
             case .takeOther: conflict.loser.value
             case .value(let chosen): chosen
             }

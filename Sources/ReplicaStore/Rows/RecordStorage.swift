@@ -120,14 +120,16 @@ enum RecordStorage {
         after: [Conflict],
         seq: Int64?
     ) throws {
-        let beforeIDs = Set(before.map(\.id))
+        let beforeByID = Dictionary(before.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let afterIDs = Set(after.map(\.id))
         for conflict in before where !afterIDs.contains(conflict.id) {
             try db.cachedStatement(
                 sql: "UPDATE conflict SET status = 'resolved', resolved_seq = ? WHERE id = ? AND status = 'open'"
             ).execute(arguments: [seq, conflict.id])
         }
-        for conflict in after where !beforeIDs.contains(conflict.id) {
+        // New conflicts open; one that stays open with another winner (a third concurrent write now shows) gets
+        // its new body, so the list shows what the record shows.
+        for conflict in after where beforeByID[conflict.id] != conflict {
             let body = String(decoding: try WireCoding.encode(conflict), as: UTF8.self)
             try db.cachedStatement(
                 sql: """

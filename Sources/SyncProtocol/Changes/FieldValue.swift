@@ -1,9 +1,9 @@
 /// One field's value: null, a boolean, a 64-bit integer or a string.
 ///
 /// There is deliberately no floating-point case. Money and quantities travel as integers in minor units
-/// (`1999` for 19.99) or as decimal strings, so every implementation computes the same sums; dates travel as
-/// ISO 8601 UTC strings. A JSON number that is not an exact 64-bit integer (`12.5`) is rejected when decoding;
-/// `12.0` and `1e2` denote integers and decode as such.
+/// (`1999` for 19.99), so every implementation computes the same sums; dates travel as ISO 8601 UTC strings. A
+/// JSON number that is not an integer literal within 64 bits (`12.5`, `12.0`, `1e2`) is refused before decoding
+/// (``StrictJSON``).
 public enum FieldValue: Hashable, Sendable, CustomStringConvertible {
     case null
     case bool(Bool)
@@ -52,8 +52,7 @@ extension FieldValue: Codable {
         } else if (try? container.decode(Double.self)) != nil {
             throw DecodingError.dataCorruptedError(
                 in: container,
-                debugDescription: "floating-point numbers are not allowed: send money and quantities as integers "
-                    + "in minor units or as decimal strings"
+                debugDescription: StrictJSON.numberRule
             )
         } else {
             throw DecodingError.dataCorruptedError(

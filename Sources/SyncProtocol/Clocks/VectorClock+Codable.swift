@@ -1,10 +1,25 @@
 // On the wire a vector clock is a JSON object from replica ID to counter: `{"laptop-a": 3, "server": 12}`.
-// Counters are positive integers; a zero entry is accepted and dropped.
+// Counters are positive integers; a zero entry is accepted and dropped. A clock on the wire has at most
+// ``VectorClock/maximumWireEntries`` entries, checked before any entry is read.
 extension VectorClock: Codable {
+    /// The most entries a clock may have on the wire (PROTOCOL.md §2): far above the replicas that can write to one
+    /// record, low enough that a forged context costs the receiver nothing.
+    public static let maximumWireEntries = 10_000
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: AnyCodingKey.self)
-        var clock = VectorClock()
-        for key in container.allKeys {
+        let keys = container.allKeys
+        guard keys.count <= Self.maximumWireEntries else {
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "a vector clock has at most \(Self.maximumWireEntries) entries"
+                )
+            )
+        }
+        var pairs: [(ReplicaID, UInt64)] = []
+        pairs.reserveCapacity(keys.count)
+        for key in keys {
             guard ReplicaID.isValid(key.stringValue) else {
                 throw DecodingError.dataCorruptedError(
                     forKey: key,
@@ -13,9 +28,9 @@ extension VectorClock: Codable {
                 )
             }
             let counter = try container.decodeInteger(UInt64.self, forKey: key)
-            clock.record(Dot(replica: ReplicaID(unchecked: key.stringValue), counter: counter))
+            pairs.append((ReplicaID(unchecked: key.stringValue), counter))
         }
-        self = clock
+        self.init(pairs)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -45,7 +60,7 @@ extension VectorClock {
 
     /// Parses ``compactEncoded``.
     public init(compactEncoded text: String) throws(WireFormatError) {
-        var clock = VectorClock()
+        var pairs: [(ReplicaID, UInt64)] = []
         if !text.isEmpty {
             for part in text.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let colon = part.lastIndex(of: ":"),
@@ -57,10 +72,10 @@ extension VectorClock {
                         "compact vector clock entry '\(part)' is not REPLICA:COUNTER"
                     )
                 }
-                clock.record(Dot(replica: ReplicaID(unchecked: String(part[..<colon])), counter: counter))
+                pairs.append((ReplicaID(unchecked: String(part[..<colon])), counter))
             }
         }
-        self = clock
+        self.init(pairs)
     }
 }
 

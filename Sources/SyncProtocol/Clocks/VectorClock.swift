@@ -26,12 +26,23 @@ public struct VectorClock: Hashable, Sendable {
 
     /// Creates a clock from (replica, counter) pairs in any order; zero counters are dropped, duplicates keep
     /// their maximum.
+    ///
+    /// O(n log n): the pairs are sorted once, never inserted one by one (a context of thousands of entries must not
+    /// cost quadratic time).
     public init(_ pairs: some Sequence<(ReplicaID, UInt64)>) {
-        entries = []
-        for (replica, counter) in pairs {
-            record(Dot(replica: replica, counter: counter))
+        var sorted = pairs.filter { $0.1 > 0 }.map { Entry(replica: $0.0, counter: $0.1) }
+        sorted.sort { ($0.replica, $1.counter) < ($1.replica, $0.counter) }
+        var unique: [Entry] = []
+        unique.reserveCapacity(sorted.count)
+        for entry in sorted where unique.last?.replica != entry.replica {
+            // The first of each replica's run holds its largest counter (counters sort descending within a run).
+            unique.append(entry)
         }
+        entries = unique
     }
+
+    /// The number of replicas with a non-zero entry.
+    public var count: Int { entries.count }
 
     public var isEmpty: Bool { entries.isEmpty }
 
@@ -115,11 +126,20 @@ public struct VectorClock: Hashable, Sendable {
     }
 
     private func search(_ replica: ReplicaID) -> SearchResult {
-        // Linear: clocks are short (usually 1 to 3 entries), where a scan beats a binary search.
-        for (index, entry) in entries.enumerated() {
-            if entry.replica == replica { return .found(index) }
-            if replica < entry.replica { return .insertAt(index) }
+        if entries.count <= 8 {
+            // Linear: clocks are usually 1 to 3 entries, where a scan beats a binary search.
+            for (index, entry) in entries.enumerated() {
+                if entry.replica == replica { return .found(index) }
+                if replica < entry.replica { return .insertAt(index) }
+            }
+            return .insertAt(entries.count)
         }
-        return .insertAt(entries.count)
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].replica < replica { low = middle + 1 } else { high = middle }
+        }
+        return low < entries.count && entries[low].replica == replica ? .found(low) : .insertAt(low)
     }
 }

@@ -38,6 +38,8 @@ public struct ChangeRejection: Error, Hashable, Sendable, Codable, CustomStringC
         public static let sequenceGap = Code(rawValue: "sequence_gap")
         /// The change was made by another replica than the one pushing it, or by another user.
         public static let wrongAuthor = Code(rawValue: "wrong_author")
+        /// The change's context claims to have seen changes to the record that the server never accepted.
+        public static let contextAhead = Code(rawValue: "context_ahead")
     }
 
     public var code: Code

@@ -17,9 +17,7 @@ extension KeyedDecodingContainer {
             throw DecodingError.dataCorruptedError(
                 forKey: key,
                 in: self,
-                debugDescription: Integer.isSigned
-                    ? "must be a whole number (no fraction, no floating point)"
-                    : "must be a whole number of at least 0 (no fraction, no floating point)"
+                debugDescription: Integer.isSigned ? StrictJSON.numberRule : "must be an integer of at least 0"
             )
         }
     }

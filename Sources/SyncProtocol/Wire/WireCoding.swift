@@ -29,8 +29,10 @@ public enum WireCoding {
         return try decode(type, from: data)
     }
 
-    /// Decodes any wire value; the error names the JSON path and what was wrong there.
+    /// Decodes any wire value; the error names the JSON path and what was wrong there. Numbers that are not
+    /// integer literals within 64 bits and duplicate keys are refused first (``StrictJSON``), wherever they are.
     public static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws(WireFormatError) -> Value {
+        try StrictJSON.check(data)
         do {
             return try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
@@ -64,7 +66,7 @@ public enum WireCoding {
                 return WireFormatError(.malformedPayload, "not valid JSON")
             }
             let code: WireFormatError.Code =
-                context.debugDescription.hasPrefix("floating-point") || context.debugDescription.hasPrefix("unknown op")
+                context.debugDescription == StrictJSON.numberRule || context.debugDescription.hasPrefix("unknown op")
                 ? .invalidValue : .malformedPayload
             return WireFormatError(code, "\(path(context.codingPath)): \(context.debugDescription)")
         @unknown default:

@@ -90,7 +90,8 @@ struct AdminController: Sendable {
         let buffer = try await readBody(
             request,
             maxBytes: configuration.maxBodyBytes,
-            deadlineSeconds: configuration.requestDeadlineSeconds
+            deadlineSeconds: configuration.requestDeadlineSeconds,
+            stallSeconds: configuration.bodyStallSeconds
         )
         let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: buffer.readableBytesView, as: UTF8.self))
         var report = try await service.importRows(kind, rows: rows, now: now())

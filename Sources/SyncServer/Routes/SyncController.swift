@@ -17,6 +17,7 @@ struct SyncController: Sendable {
         routes.post("push", use: push)
         routes.get("pull", use: pull)
         routes.get("snapshot", use: snapshot)
+        routes.post("replicas", use: registerReplica)
         return routes
     }
 
@@ -76,18 +77,14 @@ struct SyncController: Sendable {
         guard let replicaText = query["replica_id"].map(String.init), ReplicaID.isValid(replicaText) else {
             throw SyncServerError(.malformed, "replica_id is missing or not a replica id")
         }
-        var cursor: Int64 = 0
-        if let text = query["cursor"], !text.isEmpty {
-            guard let value = Int64(text), value >= 0 else {
-                throw SyncServerError(.malformed, "cursor must be one a pull returned")
-            }
-            cursor = value
-        }
+        let replica = ReplicaID(unchecked: replicaText)
+        let limit = try pageLimit(query["limit"].map(String.init))
+        try await service.claim(replica, for: user, now: now())
         let page = try await service.pull(
             user: user,
-            replica: ReplicaID(unchecked: replicaText),
-            after: cursor,
-            limit: try pageLimit(query["limit"].map(String.init))
+            replica: replica,
+            cursor: query["cursor"].map(String.init),
+            limit: limit
         )
         metrics.pulled(page.changes.count)
         return jsonResponse(bytes: ByteBuffer(bytes: try page.responseJSON()), for: request)
@@ -97,13 +94,38 @@ struct SyncController: Sendable {
         let user = try context.requireUser()
         let query = request.uri.queryParameters
         let limit = try pageLimit(query["limit"].map(String.init))
-        let page = try await service.snapshot(user: user, after: query["after"].map(String.init), limit: limit)
-        // The cursor of a paged snapshot is the one of its first page, which the client sends back.
-        let cursor = query["cursor"].map(String.init) ?? String(page.cursor)
+        if let replicaText = query["replica_id"].map(String.init) {
+            guard ReplicaID.isValid(replicaText) else {
+                throw SyncServerError(.malformed, "replica_id is not a replica id")
+            }
+            try await service.claim(ReplicaID(unchecked: replicaText), for: user, now: now())
+        }
+        // The cursor of a paged snapshot is the one of its first page, which the client sends back (checked).
+        let page = try await service.snapshot(
+            user: user,
+            after: query["after"].map(String.init),
+            cursor: query["cursor"].flatMap { $0.isEmpty ? nil : String($0) },
+            limit: limit
+        )
         return try jsonResponse(
-            SnapshotResponse(records: page.records, cursor: cursor, next: page.next, hasMore: page.next != nil),
+            SnapshotResponse(
+                records: page.records,
+                cursor: page.cursorText,
+                next: page.next,
+                hasMore: page.next != nil
+            ),
             for: request
         )
+    }
+
+    /// `POST /v1/replicas`: a new laptop's replica id, made by the server and bound to the caller.
+    @Sendable func registerReplica(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        _ = try await decodeBody(ReplicaRegistrationRequest.self, from: request, configuration: configuration)
+        let id = try await service.registerReplica(user: user, now: now())
+        var response = try jsonResponse(ReplicaRegistration(replicaID: id, user: user.name))
+        response.status = .created
+        return response
     }
 
     /// The `limit` query parameter of pull and snapshot: 1 to the configured maximum, the default when absent.

@@ -57,6 +57,13 @@ public protocol StorageReadTransaction: Sendable {
     /// The highest sequence number in the log, 0 when it is empty.
     func highWaterMark() async throws -> Int64
 
+    /// The identity of this log: random, made once with the database, kept by its backups. Cursors carry it, so a
+    /// cursor of another server's log is told apart from one of this log.
+    func logID() async throws -> String
+
+    /// The replica's owner and highest processed counter; nil for a replica never seen.
+    func replica(_ id: ReplicaID) async throws -> ReplicaRecord?
+
     /// Up to `limit` log entries after `cursor` that `viewer` may see (see ``ScopeTag``), made by replicas other
     /// than `excluding`, in sequence order.
     func changes(
@@ -103,6 +110,13 @@ public protocol StorageWriteTransaction: Sendable {
     func saveReplica(_ record: ReplicaRecord) async throws
     /// Records a territory move at the log position of its change.
     func recordMove(_ move: TerritoryMove) async throws
+}
+
+/// A new log's identity: 16 random lowercase hexadecimal digits.
+func makeLogID() -> String {
+    let value = UInt64.random(in: .min ... .max)
+    let hex = String(value, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
 }
 
 /// A change as the log keeps it: its position and its wire JSON, encoded once when it was accepted, so a pull

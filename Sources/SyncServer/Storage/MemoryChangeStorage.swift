@@ -30,6 +30,7 @@ public final class MemoryChangeStorage: ChangeStorage, @unchecked Sendable {
         var dots: Set<Dot> = []
         var records: [RecordKey: StoredRecord] = [:]
         var moves: [TerritoryMove] = []
+        var logID = makeLogID()
     }
 
     // NOTE: `lock` serialises access to `state`; `writer` keeps one write transaction at a time.
@@ -147,6 +148,10 @@ private struct MemoryReadTransaction: StorageReadTransaction {
     let state: MemoryChangeStorage.State
 
     func highWaterMark() async throws -> Int64 { state.log.last?.seq ?? 0 }
+
+    func logID() async throws -> String { state.logID }
+
+    func replica(_ id: ReplicaID) async throws -> ReplicaRecord? { state.replicas[id] }
 
     func changes(
         after cursor: Int64,

@@ -19,7 +19,7 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
     let logger: Logger
     static let writeLock: Int64 = 0x0063_726D_7379_6E63  // "crmsync"
     /// The schema version ``migrate()`` brings a database to.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
 
     /// `postgres://user[:password]@host[:port]/database`
     public init(url: String, logger: Logger) throws {
@@ -88,6 +88,11 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
             }
             if version == 0 { version = hadLog ? 1 : Self.schemaVersion }
             if version < 2 { try await self.migrateToWireJSON(connection) }
+            // Version 3: the log's identity, which cursors carry (made once; a second server starting finds it).
+            try await connection.query(
+                "INSERT INTO server_meta (key, value) VALUES ('log_id', \(makeLogID())) ON CONFLICT DO NOTHING",
+                logger: self.logger
+            )
             try await connection.query(
                 "INSERT INTO crm_schema (version) VALUES (\(Self.schemaVersion)) ON CONFLICT DO NOTHING",
                 logger: self.logger
@@ -97,6 +102,7 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
 
     static let schema = [
         "CREATE TABLE IF NOT EXISTS crm_schema (version INT PRIMARY KEY)",
+        "CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         """
         CREATE TABLE IF NOT EXISTS crm_user (name TEXT PRIMARY KEY, role TEXT NOT NULL, territories TEXT[] NOT NULL,
             token_hash TEXT NOT NULL UNIQUE, revoked BOOLEAN NOT NULL DEFAULT FALSE)
@@ -393,6 +399,26 @@ private struct PostgresReadTransaction: StorageReadTransaction {
             return value
         }
         return 0
+    }
+
+    func logID() async throws -> String {
+        for try await value in try await connection.query(
+            "SELECT value FROM server_meta WHERE key = 'log_id'",
+            logger: logger
+        ).decode(String.self) {
+            return value
+        }
+        return ""
+    }
+
+    func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
+        for try await (user, counter, seen) in try await connection.query(
+            "SELECT user_name, last_counter, last_seen FROM replica WHERE id = \(id.rawValue)",
+            logger: logger
+        ).decode((String, Int64, Int64).self) {
+            return ReplicaRecord(id: id, user: user, lastCounter: UInt64(counter), lastSeen: seen)
+        }
+        return nil
     }
 
     func changes(

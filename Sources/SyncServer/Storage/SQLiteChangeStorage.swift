@@ -103,6 +103,10 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 )
             }
         }
+        migrator.registerMigration("v3: the log's identity, which cursors carry") { db in
+            try db.execute(sql: "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            try db.execute(sql: "INSERT INTO server_meta (key, value) VALUES ('log_id', ?)", arguments: [makeLogID()])
+        }
         return migrator
     }
 
@@ -307,6 +311,21 @@ private struct SQLiteReadTransaction: StorageReadTransaction {
 
     func highWaterMark() async throws -> Int64 {
         try await reader.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0 }
+    }
+
+    func logID() async throws -> String {
+        try await reader.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM server_meta WHERE key = 'log_id'") ?? ""
+        }
+    }
+
+    func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
+        try await reader.read { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT user_name, last_counter, last_seen FROM replica WHERE id = ?"),
+                arguments: [id.rawValue]
+            ).map { ReplicaRecord(id: id, user: $0[0], lastCounter: UInt64($0[1] as Int64), lastSeen: $0[2]) }
+        }
     }
 
     func changes(

@@ -107,6 +107,7 @@ struct PushProcessor {
         if let rejection = scopeRejection(change, existing: existing, schema: schema, states: states) {
             return .rejected(change.dot, rejection)
         }
+        if let rejection = contextRejection(change, existing: existing) { return .rejected(change.dot, rejection) }
         var state = existing ?? RecordState(entity: change.entity, id: change.recordID)
         if case .append = change.operation, existing?.appended != nil {
             return .rejected(
@@ -121,6 +122,35 @@ struct PushProcessor {
         outcome.log.append(LogEntry(change: change, scope: ScopeTag.of(state, schema: schema), index: index))
         outcome.conflicts += result.conflicts.count
         return ChangeResult(dot: change.dot, status: .accepted)
+    }
+
+    /// Why the change's context claims more than its author can have seen, or nil.
+    ///
+    /// A replica learns of other replicas' changes to a record only through the server, so every entry of an
+    /// honest context is covered by the record's clock here, except the author's own, which is below the change's
+    /// counter (its earlier changes, even ones this server refused). A context that claims more would silently
+    /// supersede a colleague's later concurrent edit: it is refused. This also bounds a context's size by the
+    /// replicas that have written to the record, plus one. Costs O(n log m) for n entries and a record clock of m.
+    private func contextRejection(_ change: Change, existing: RecordState?) -> ChangeRejection? {
+        let clock = existing?.clock ?? VectorClock()
+        for entry in change.context.entries {
+            if entry.replica == change.dot.replica {
+                guard entry.counter < change.dot.counter else {
+                    return ChangeRejection(
+                        .contextAhead,
+                        "the context claims this replica's own change \(entry.counter), which is not before this one"
+                    )
+                }
+            } else if entry.counter > clock[entry.replica] {
+                return ChangeRejection(
+                    .contextAhead,
+                    "the context claims changes of \(entry.replica.rawValue.prefix(64)) to this record up to "
+                        + "\(entry.counter), but the server has accepted only \(clock[entry.replica]); "
+                        + "a context may only name changes the server sent"
+                )
+            }
+        }
+        return nil
     }
 
     /// Why the user may not make this change to this record, or nil.

@@ -25,12 +25,10 @@ public struct SyncService: Sendable {
         let processor = PushProcessor(user: user, replicaID: replica, now: now, maxClockAhead: maxClockAhead)
         // Each change's wire JSON, encoded once and outside the write lock; the log keeps it for every pull.
         let encoded = changes.map(\.wireJSON)
+        try Self.checkNotReserved(replica)
         return try await storage.withWriteTransaction { transaction in
             let known = try await transaction.replica(replica)
-            if let known, known.user != user.name {
-                let rejection = ChangeRejection(.wrongAuthor, "this replica belongs to another user")
-                return PushSummary(results: changes.map { .rejected($0.dot, rejection) }, conflicts: 0)
-            }
+            if let known { try Self.checkOwner(known, user: user) }
             let lastCounter = known?.lastCounter ?? 0
             let repeated = changes.filter { $0.dot.replica == replica && $0.dot.counter <= lastCounter }
             let previous = try await transaction.results(of: replica, counters: repeated.map(\.dot.counter))
@@ -57,14 +55,89 @@ public struct SyncService: Sendable {
         }
     }
 
+    // MARK: - Replicas
+
+    /// Registers a new replica for `user` under an id the server makes (PROTOCOL.md §9, "Replicas"): never issued
+    /// before, so nobody can have pushed under it, and bound to the user from the start.
+    public func registerReplica(user: User, now: Int64) async throws -> ReplicaID {
+        try await storage.withWriteTransaction { transaction in
+            while true {
+                let id = ReplicaID(unchecked: Self.newReplicaID())
+                guard try await transaction.replica(id) == nil else { continue }
+                try await transaction.saveReplica(ReplicaRecord(id: id, user: user.name, lastCounter: 0, lastSeen: now))
+                return id
+            }
+        }
+    }
+
+    /// Checks that `user` may use `replica` in a pull or a snapshot; a replica id never seen is bound to the user
+    /// now (laptops of earlier releases choose their own id and never register it), so a colleague cannot take
+    /// it later.
+    func claim(_ replica: ReplicaID, for user: User, now: Int64) async throws {
+        try Self.checkNotReserved(replica)
+        if let known = try await storage.withReadTransaction({ try await $0.replica(replica) }) {
+            try Self.checkOwner(known, user: user)
+            return
+        }
+        try await storage.withWriteTransaction { transaction in
+            if let known = try await transaction.replica(replica) {
+                try Self.checkOwner(known, user: user)
+                return
+            }
+            try await transaction.saveReplica(ReplicaRecord(id: replica, user: user.name, lastCounter: 0, lastSeen: now))
+        }
+    }
+
+    static func checkNotReserved(_ replica: ReplicaID) throws {
+        guard replica != .server else {
+            throw SyncServerError(.reservedReplica, "the replica id 'server' is the server's own; register a replica")
+        }
+    }
+
+    static func checkOwner(_ known: ReplicaRecord, user: User) throws {
+        guard known.user == user.name else {
+            throw SyncServerError(
+                .foreignReplica,
+                "this replica id is registered to another user; a laptop registers its own (POST /v1/replicas)"
+            )
+        }
+    }
+
+    /// 16 lowercase base-32 characters (80 random bits), the form our laptops use.
+    static func newReplicaID() -> String {
+        let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")
+        return String((0..<16).map { _ in alphabet[Int.random(in: 0..<32)] })
+    }
+
     // MARK: - Pull
+
+    /// A pull from a cursor as the client sent it: refused with `unknown_cursor` unless this server issued it.
+    public func pull(user: User, replica: ReplicaID, cursor: String?, limit: Int) async throws -> PullPage {
+        try await pull(user: user, replica: replica, limit: limit) { transaction in
+            try LogCursor.parse(
+                cursor,
+                logID: try await transaction.logID(),
+                highWaterMark: try await transaction.highWaterMark()
+            ).seq
+        }
+    }
 
     /// Changes after `cursor` that `user` may see, made by other replicas, oldest first; with the history of
     /// accounts that joined the user's scope in the page's range and notices of those that left it. Everything is
     /// read from one snapshot, so a change committed meanwhile is either in this page or after its cursor.
     public func pull(user: User, replica: ReplicaID, after cursor: Int64, limit: Int) async throws -> PullPage {
-        let planner = PullPlanner(user: user, cursor: cursor, limit: limit)
-        return try await storage.withReadTransaction { transaction in
+        try await pull(user: user, replica: replica, limit: limit) { _ in cursor }
+    }
+
+    private func pull(
+        user: User,
+        replica: ReplicaID,
+        limit: Int,
+        cursor start: @escaping @Sendable (any StorageReadTransaction) async throws -> Int64
+    ) async throws -> PullPage {
+        try await storage.withReadTransaction { transaction in
+            let cursor = try await start(transaction)
+            let planner = PullPlanner(user: user, cursor: cursor, limit: limit)
             let rows = try await transaction.changes(
                 after: cursor,
                 visibleTo: user,
@@ -84,7 +157,13 @@ public struct SyncService: Sendable {
                     }
                 }
             }
-            return PullPage(changes: history + page, removed: removed, cursor: next, hasMore: hasMore)
+            return PullPage(
+                changes: history + page,
+                removed: removed,
+                cursor: next,
+                hasMore: hasMore,
+                logID: try await transaction.logID()
+            )
         }
     }
 
@@ -92,7 +171,11 @@ public struct SyncService: Sendable {
 
     /// A page of the current state of `user`'s scope, in (entity, id) order after the paging key `after`
     /// (`entity/id`, as a previous page's `next` said).
-    public func snapshot(user: User, after: String?, limit: Int) async throws -> SnapshotPage {
+    ///
+    /// `cursor` is the one the first page returned, sent back with the later pages; it is checked like a pull's.
+    public func snapshot(user: User, after: String?, cursor firstCursor: String? = nil, limit: Int) async throws
+        -> SnapshotPage
+    {
         let start = after.flatMap { key -> RecordKey? in
             guard let separator = key.firstIndex(of: "/") else { return nil }
             return RecordKey(
@@ -101,11 +184,16 @@ public struct SyncService: Sendable {
             )
         }
         return try await storage.withReadTransaction { transaction in
-            let cursor = try await transaction.highWaterMark()
+            let logID = try await transaction.logID()
+            let end = try await transaction.highWaterMark()
+            let cursor =
+                firstCursor == nil
+                ? LogCursor(logID: logID, seq: end)
+                : try LogCursor.parse(firstCursor, logID: logID, highWaterMark: end)
             let states = try await transaction.states(after: start, visibleTo: user, limit: limit + 1)
             let page = Array(states.prefix(limit))
             let next = states.count > limit ? page.last.map { "\($0.entity.rawValue)/\($0.id.rawValue)" } : nil
-            return SnapshotPage(records: page, cursor: cursor, next: next)
+            return SnapshotPage(records: page, cursor: cursor.seq, cursorText: cursor.text, next: next)
         }
     }
 
@@ -183,6 +271,11 @@ public struct PullPage: Sendable {
     public var removed: [ScopeNotice]
     public var cursor: Int64
     public var hasMore: Bool
+    /// The identity of the log the cursor is a position in.
+    public var logID: String
+
+    /// The cursor as the client receives it.
+    public var cursorText: String { LogCursor(logID: logID, seq: cursor).text }
 
     /// The page as the `GET /v1/pull` answer: a ``PullResponse`` in the wire encoding (sorted keys), with each
     /// change's stored JSON written as it is, never decoded.
@@ -195,7 +288,7 @@ public struct PullPage: Sendable {
             out += change.json
         }
         out += Array(#"],"cursor":""#.utf8)
-        out += Array(String(cursor).utf8)
+        out += Array(cursorText.utf8)
         out += Array(#"","has_more":"#.utf8)
         out += Array((hasMore ? "true" : "false").utf8)
         out += Array(#","protocol_version":"#.utf8)
@@ -212,6 +305,8 @@ public struct SnapshotPage: Sendable {
     public var records: [RecordState]
     /// The log position to pull from after the snapshot.
     public var cursor: Int64
+    /// The cursor as the client receives it (with the log's identity).
+    public var cursorText: String
     /// The paging key of the next page, nil on the last page.
     public var next: String?
 }
