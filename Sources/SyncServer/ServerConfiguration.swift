@@ -91,6 +91,7 @@ public struct ServerConfiguration: Sendable {
         self.maxClockAheadMilliseconds = maxClockAheadMilliseconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.requestDeadlineSeconds = requestDeadlineSeconds
-        self.bodyStallSeconds = min(bodyStallSeconds, max(1, idleTimeoutSeconds - 1))
+        // Well below the idle timeout, which would otherwise close a stalled connection without an answer.
+        self.bodyStallSeconds = min(bodyStallSeconds, max(1, idleTimeoutSeconds / 3))
     }
 }

@@ -44,6 +44,8 @@ final class ScriptedTransport: SyncTransport {
 
     func handshake() async throws -> HandshakeResponse { try await inner.handshake() }
 
+    func registerReplica() async throws -> ReplicaID? { try await inner.registerReplica() }
+
     func push(_ request: PushRequest) async throws -> PushResponse {
         let (inner, fault) = state.withLock { state in
             let fault = state.fault
@@ -97,13 +99,21 @@ final class Laptop {
     let transport: ScriptedTransport
     let offset: ClockOffset
 
-    init(name: String, user: String, path: String, transport: ScriptedTransport, offsetMilliseconds: Int64) throws {
+    /// A laptop whose replica id the server registered (`POST /v1/replicas`), as `crm-field init` makes one.
+    init(
+        name: String,
+        user: String,
+        path: String,
+        transport: ScriptedTransport,
+        offsetMilliseconds: Int64,
+        replicaID: ReplicaID?
+    ) throws {
         self.name = name
         self.user = user
         self.transport = transport
         let offset = ClockOffset(offsetMilliseconds)
         self.offset = offset
-        replica = try Replica(path: path, configuration: ReplicaConfiguration(now: offset.now))
+        replica = try Replica(path: path, configuration: ReplicaConfiguration(now: offset.now), newReplicaID: replicaID)
     }
 
     func engine(retries: Int = 2, pushBatch: Int = 1_000) -> SyncEngine {

@@ -82,6 +82,11 @@ final class ScenarioRun {
             aliases[name] = prefix + name
             return prefix + name
         }
+        if alias.hasPrefix("laptop:") {
+            let name = String(alias.dropFirst("laptop:".count))
+            guard let laptop = laptops[name] else { throw StepError("no laptop '\(name)' for $\(alias)") }
+            return laptop.replica.replicaID.rawValue
+        }
         guard let value = aliases[alias] else { throw StepError("unknown alias $\(alias)") }
         return value
     }
@@ -184,12 +189,14 @@ final class ScenarioRun {
     private func initLaptop(_ name: String, user: String, offset: Int64) async throws -> SyncSummary {
         guard laptops[name] == nil else { throw StepError("laptop '\(name)' exists already") }
         guard let token = tokens[user] else { throw StepError("unknown user '\(user)'") }
+        let transport = ScriptedTransport(try environment.transport(token: token))
         let laptop = try Laptop(
             name: name,
             user: prefix + user,
             path: folder.appendingPathComponent("\(name).sqlite").path,
-            transport: ScriptedTransport(try environment.transport(token: token)),
-            offsetMilliseconds: offset
+            transport: transport,
+            offsetMilliseconds: offset,
+            replicaID: try await transport.registerReplica()
         )
         laptops[name] = laptop
         laptopOrder.append(name)
@@ -204,12 +211,14 @@ final class ScenarioRun {
         if auditor == nil {
             let name = prefix + "auditor"
             let token = try await admin.addUser(name, role: "admin", territories: [])
+            let transport = ScriptedTransport(try environment.transport(token: token))
             let laptop = try Laptop(
                 name: "server",
                 user: name,
                 path: folder.appendingPathComponent("server-view.sqlite").path,
-                transport: ScriptedTransport(try environment.transport(token: token)),
-                offsetMilliseconds: 0
+                transport: transport,
+                offsetMilliseconds: 0,
+                replicaID: try await transport.registerReplica()
             )
             try await laptop.engine().register(server: environment.server)
             auditor = laptop
@@ -247,6 +256,8 @@ final class ScenarioRun {
             try laptop(step).offset.value = step["offset_ms"]?.integer ?? 0
         case "push":
             try await rawPush(step)
+        case "pull":
+            try await rawPull(step)
         case "revoke":
             try await admin.revoke(try resolve(try step.string("user")))
         case "new_token":
@@ -398,7 +409,16 @@ final class ScenarioRun {
     private func rawPush(_ step: Step) async throws {
         let alias = try step.string("user")
         guard let token = tokens[alias] else { throw StepError("unknown user '\(alias)'") }
-        let replica = prefix + (step["replica"]?.string ?? "raw-\(alias)")
+        // `replica` is a name of this run (prefixed), or `$laptop:NAME` (that laptop's id); `raw_replica` is sent as
+        // it is (`server`).
+        let replica: String
+        if let raw = step["raw_replica"]?.string {
+            replica = raw
+        } else if let named = step["replica"]?.string, named.hasPrefix("$") {
+            replica = try resolve(String(named.dropFirst()))
+        } else {
+            replica = prefix + (step["replica"]?.string ?? "raw-\(alias)")
+        }
         var changes: [[String: Any]] = []
         for item in step["changes"]?.array ?? [] {
             guard let change = try resolved(item).object else { throw StepError("changes are objects") }
@@ -407,7 +427,11 @@ final class ScenarioRun {
             let wall = ReplicaConfiguration.systemNow() + (change["hlc_offset_ms"]?.integer ?? 0)
             var json: [String: Any] = [
                 "dot": ["replica": change["dot_replica"]?.string.map { prefix + $0 } ?? replica, "counter": counter],
-                "context": (change["context"]?.object ?? [:]).mapValues { $0.integer ?? 0 },
+                "context": Dictionary(
+                    uniqueKeysWithValues: try (change["context"]?.object ?? [:]).map { key, value in
+                        (key.hasPrefix("$") ? try resolve(String(key.dropFirst())) : key, value.integer ?? 0)
+                    }
+                ),
                 "hlc": HybridTimestamp(wallMilliseconds: wall).description,
                 "author": change["author"]?.string ?? (prefix + alias),
                 "entity": change["entity"]?.string ?? "",
@@ -424,30 +448,24 @@ final class ScenarioRun {
             }
             changes.append(json)
         }
-        let body = try JSONSerialization.data(
+        var body = try JSONSerialization.data(
             withJSONObject: ["protocol_version": 1, "replica_id": replica, "changes": changes] as [String: Any]
         )
-        let http = try environment.transport(token: token)
-        let answer: HTTPSyncTransport.Answer
-        do {
-            answer = try await http.send("POST", "/v1/push", body: body)
-            try? await http.shutdown()
-        } catch {
-            try? await http.shutdown()
-            throw error
+        if let text = step["body"]?.string {
+            // A body written out as text, for what JSON libraries cannot produce (duplicate keys, 1e3, 1500.0).
+            body = Data(
+                text.replacingOccurrences(of: "{replica}", with: replica)
+                    .replacingOccurrences(of: "{user}", with: prefix + alias)
+                    .replacingOccurrences(
+                        of: "{hlc}",
+                        with: HybridTimestamp(wallMilliseconds: ReplicaConfiguration.systemNow()).description
+                    )
+                    .utf8
+            )
         }
+        let answer = try await send(token: token, "POST", "/v1/push", body: body)
         let object = (try? JSONDecoder().decode(JSONValue.self, from: answer.body))?.object ?? [:]
-        if let expected = step["expect_http"]?.object {
-            let code = object["error"]?.object?["code"]?.string
-            if expected["status"]?.integer != Int64(answer.status)
-                || (expected["code"]?.string != nil && expected["code"]?.string != code)
-            {
-                throw StepError(
-                    "expected HTTP \(expected), got \(answer.status) \(String(decoding: answer.body.prefix(300), as: UTF8.self))"
-                )
-            }
-            return
-        }
+        if try checkHTTP(step, answer) { return }
         guard answer.status == 200 else {
             throw StepError(
                 "the push answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))"
@@ -461,6 +479,62 @@ final class ScenarioRun {
         if let wanted = step["expect_results"]?.array?.compactMap(\.string), wanted != results {
             throw StepError("push results: expected \(wanted), got \(results)")
         }
+    }
+
+    /// A raw `GET /v1/pull` with the step's `cursor` (sent as it is) under the user's raw replica or a laptop's.
+    private func rawPull(_ step: Step) async throws {
+        let alias = try step.string("user")
+        guard let token = tokens[alias] else { throw StepError("unknown user '\(alias)'") }
+        let replica =
+            try step["replica"]?.string.map { $0.hasPrefix("$") ? try resolve(String($0.dropFirst())) : prefix + $0 }
+            ?? prefix + "raw-\(alias)"
+        var query = "replica_id=\(replica)&limit=100"
+        if let cursor = step["cursor"]?.string {
+            query += "&cursor=" + (cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? cursor)
+        }
+        let answer = try await send(token: token, "GET", "/v1/\(step["path"]?.string ?? "pull")?" + query, body: nil)
+        if try checkHTTP(step, answer) { return }
+        guard answer.status == 200 else {
+            throw StepError(
+                "the pull answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))"
+            )
+        }
+    }
+
+    private func send(
+        token: String,
+        _ method: String,
+        _ path: String,
+        body: Data?
+    ) async throws
+        -> HTTPSyncTransport.Answer
+    {
+        let http = try environment.transport(token: token)
+        do {
+            let answer = try await http.send(method, path, body: body)
+            try? await http.shutdown()
+            return answer
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
+    /// Checks the step's `expect_http` (`status`, `code`, `message_contains`); true when the step had one.
+    private func checkHTTP(_ step: Step, _ answer: HTTPSyncTransport.Answer) throws -> Bool {
+        guard let expected = step["expect_http"]?.object else { return false }
+        let object = (try? JSONDecoder().decode(JSONValue.self, from: answer.body))?.object ?? [:]
+        let code = object["error"]?.object?["code"]?.string
+        let message = object["error"]?.object?["message"]?.string ?? ""
+        if expected["status"]?.integer != Int64(answer.status)
+            || (expected["code"]?.string != nil && expected["code"]?.string != code)
+            || (expected["message_contains"]?.string.map { !message.contains($0) } ?? false)
+        {
+            throw StepError(
+                "expected HTTP \(expected), got \(answer.status) \(String(decoding: answer.body.prefix(300), as: UTF8.self))"
+            )
+        }
+        return true
     }
 
     // MARK: - For expectations

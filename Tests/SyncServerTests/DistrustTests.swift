@@ -1,6 +1,7 @@
 import CompressNIO
 import Foundation
 import Hummingbird
+import HummingbirdTesting
 import NIOCore
 import ReplicaStore
 import SyncClient
@@ -37,7 +38,12 @@ struct DistrustTests {
 
     /// Registers a replica for the token's user and returns its id.
     static func register(_ client: ServerHarness.Client, token: String) async throws -> String {
-        let reply = try await client.send(.post, "/v1/replicas", token: token, body: Data(#"{"protocol_version":1}"#.utf8))
+        let reply = try await client.send(
+            .post,
+            "/v1/replicas",
+            token: token,
+            body: Data(#"{"protocol_version":1}"#.utf8)
+        )
         #expect(reply.status == .created)
         return try #require(reply.json["replica_id"] as? String)
     }
@@ -54,8 +60,8 @@ struct DistrustTests {
         try await harness.run { client in
             let annaToken = try await client.addUser("anna", territories: ["north"])
             let malloryToken = try await client.addUser("mallory", territories: ["north", "west"])
-            let anna = try await register(client, token: annaToken)
-            let mallory = try await register(client, token: malloryToken)
+            let anna = try await Self.register(client, token: annaToken)
+            let mallory = try await Self.register(client, token: malloryToken)
             let create = Self.change(
                 "anna",
                 anna,
@@ -64,7 +70,10 @@ struct DistrustTests {
                 "acc-1",
                 .create(["name": "Müller GmbH", "territory": "north", "owner": "anna"])
             )
-            #expect(Self.statuses(try await client.push([create], replica: ReplicaID(unchecked: anna), token: annaToken).1) == ["accepted"])
+            #expect(
+                Self.statuses(try await client.push([create], replica: ReplicaID(unchecked: anna), token: annaToken).1)
+                    == ["accepted"]
+            )
 
             let steal = Self.change(
                 "mallory",
@@ -74,12 +83,26 @@ struct DistrustTests {
                 "acc-1",
                 .create(["name": "Müller GmbH", "territory": "west", "owner": "mallory"])
             )
-            let (_, answer) = try await client.push([steal], replica: ReplicaID(unchecked: mallory), token: malloryToken)
+            let (_, answer) = try await client.push(
+                [steal],
+                replica: ReplicaID(unchecked: mallory),
+                token: malloryToken
+            )
             #expect(Self.statuses(answer) == ["rejected:server_owned"])
-            // A create of an existing record that names no server-owned field merges like a set.
-            let rename = Self.change("mallory", mallory, 2, .account, "acc-1", .create(["phone": "+49 30 1"]))
+            // A create of an existing record that names no server-owned field merges like a set (a create always
+            // names its required fields).
+            let rename = Self.change(
+                "mallory",
+                mallory,
+                2,
+                .account,
+                "acc-1",
+                .create(["name": "Müller GmbH", "phone": "+49 30 1"])
+            )
             #expect(
-                Self.statuses(try await client.push([rename], replica: ReplicaID(unchecked: mallory), token: malloryToken).1)
+                Self.statuses(
+                    try await client.push([rename], replica: ReplicaID(unchecked: mallory), token: malloryToken).1
+                )
                     == ["accepted"]
             )
 
@@ -126,8 +149,15 @@ struct DistrustTests {
 
             // A new laptop's id comes from the server, bound to anna from the start: mallory cannot push under it,
             // pull under it or take its snapshot, and anna's laptop works.
-            let anna = try await register(client, token: annaToken)
-            let squat = Self.change("mallory", anna, 1, .account, "acc-2", .create(["name": "x", "territory": "north"]))
+            let anna = try await Self.register(client, token: annaToken)
+            let squat = Self.change(
+                "mallory",
+                anna,
+                1,
+                .account,
+                "acc-2",
+                .create(["name": "x", "territory": "north"])
+            )
             let (squatted, _) = try await client.push([squat], replica: ReplicaID(unchecked: anna), token: malloryToken)
             #expect(squatted.status == .forbidden && squatted.errorCode == "foreign_replica")
             for path in ["/v1/pull?replica_id=\(anna)", "/v1/snapshot?replica_id=\(anna)"] {
@@ -143,8 +173,19 @@ struct DistrustTests {
             // its init), before a colleague could learn it.
             let legacy = try await client.send(.get, "/v1/snapshot?replica_id=legacy-laptop-1", token: annaToken)
             #expect(legacy.status == .ok)
-            let late = Self.change("mallory", "legacy-laptop-1", 1, .account, "acc-3", .create(["name": "x", "territory": "north"]))
-            let (lateReply, _) = try await client.push([late], replica: ReplicaID(unchecked: "legacy-laptop-1"), token: malloryToken)
+            let late = Self.change(
+                "mallory",
+                "legacy-laptop-1",
+                1,
+                .account,
+                "acc-3",
+                .create(["name": "x", "territory": "north"])
+            )
+            let (lateReply, _) = try await client.push(
+                [late],
+                replica: ReplicaID(unchecked: "legacy-laptop-1"),
+                token: malloryToken
+            )
             #expect(lateReply.status == .forbidden && lateReply.errorCode == "foreign_replica")
         }
     }
@@ -158,11 +199,11 @@ struct DistrustTests {
         try await harness.run { client in
             let annaToken = try await client.addUser("anna", territories: ["north"])
             let benToken = try await client.addUser("ben", territories: ["north"])
-            let anna = try await register(client, token: annaToken)
-            let ben = try await register(client, token: benToken)
+            let anna = try await Self.register(client, token: annaToken)
+            let ben = try await Self.register(client, token: benToken)
             let create = Self.change("anna", anna, 1, .account, "acc-1", .create(["name": "x", "territory": "north"]))
             _ = try await client.push([create], replica: ReplicaID(unchecked: anna), token: annaToken)
-            let seen = VectorClock([(ReplicaID(unchecked: anna), 1)])
+            let seen = VectorClock([(ReplicaID(unchecked: anna), UInt64(1))])
 
             let forged = Self.change(
                 "anna",
@@ -172,7 +213,8 @@ struct DistrustTests {
                 "acc-1",
                 .set(["phone": "+1 forged"]),
                 context: VectorClock([
-                    (ReplicaID(unchecked: anna), 1), (.server, 1_000_000_000_000), (ReplicaID(unchecked: ben), 1_000_000_000),
+                    (ReplicaID(unchecked: anna), UInt64(1)), (ReplicaID.server, UInt64(1_000_000_000_000)),
+                    (ReplicaID(unchecked: ben), UInt64(1_000_000_000)),
                 ])
             )
             let ownAhead = Self.change(
@@ -182,9 +224,13 @@ struct DistrustTests {
                 .account,
                 "acc-1",
                 .set(["phone": "+1 own"]),
-                context: VectorClock([(ReplicaID(unchecked: anna), 3)])
+                context: VectorClock([(ReplicaID(unchecked: anna), UInt64(3))])
             )
-            let (_, answer) = try await client.push([forged, ownAhead], replica: ReplicaID(unchecked: anna), token: annaToken)
+            let (_, answer) = try await client.push(
+                [forged, ownAhead],
+                replica: ReplicaID(unchecked: anna),
+                token: annaToken
+            )
             #expect(Self.statuses(answer) == ["rejected:context_ahead", "rejected:context_ahead"])
 
             // Anna's honest edit and Ben's concurrent one: both kept, one a conflict.
@@ -207,7 +253,7 @@ struct DistrustTests {
         let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let annaToken = try await client.addUser("anna", territories: ["north"])
-            let anna = try await register(client, token: annaToken)
+            let anna = try await Self.register(client, token: annaToken)
             let create = Self.change("anna", anna, 1, .account, "acc-1", .create(["name": "x", "territory": "north"]))
             _ = try await client.push([create], replica: ReplicaID(unchecked: anna), token: annaToken)
             let big = VectorClock((0..<10_000).map { (ReplicaID(unchecked: "r\($0)"), UInt64(1)) })
@@ -226,12 +272,15 @@ struct DistrustTests {
         }
     }
 
-    @Test("cursors the server did not issue are refused with unknown_cursor, never echoed", arguments: Backend.available)
+    @Test(
+        "cursors the server did not issue are refused with unknown_cursor, never echoed",
+        arguments: Backend.available
+    )
     func cursors(backend: Backend) async throws {
         let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let annaToken = try await client.addUser("anna", territories: ["north"])
-            let anna = try await register(client, token: annaToken)
+            let anna = try await Self.register(client, token: annaToken)
             let create = Self.change("anna", anna, 1, .account, "acc-1", .create(["name": "x", "territory": "north"]))
             _ = try await client.push([create], replica: ReplicaID(unchecked: anna), token: annaToken)
             let first = try await client.send(.get, "/v1/pull?replica_id=\(anna)", token: annaToken)
@@ -239,8 +288,10 @@ struct DistrustTests {
             #expect(issued.hasSuffix(".1"), "\(issued)")
             let again = try await client.send(.get, "/v1/pull?replica_id=\(anna)&cursor=\(issued)", token: annaToken)
             #expect(again.status == .ok && again.json["cursor"] as? String == issued)
-            #expect(try await client.send(.get, "/v1/pull?replica_id=\(anna)&cursor=1", token: annaToken).status == .ok,
-                "a bare cursor of an earlier server release, within the log")
+            #expect(
+                try await client.send(.get, "/v1/pull?replica_id=\(anna)&cursor=1", token: annaToken).status == .ok,
+                "a bare cursor of an earlier server release, within the log"
+            )
 
             let logID = issued.split(separator: ".")[0]
             for bad in ["99999999", "\(logID).99999999", "0123456789abcdef.1", "x", "-1", "\(logID).x", "1.5"] {
@@ -251,17 +302,23 @@ struct DistrustTests {
                     "/v1/snapshot?replica_id=\(anna)&after=account/acc-0&cursor=\(bad)",
                     token: annaToken
                 )
-                #expect(snapshot.status == .badRequest && snapshot.errorCode == "unknown_cursor", "snapshot cursor \(bad)")
+                #expect(
+                    snapshot.status == .badRequest && snapshot.errorCode == "unknown_cursor",
+                    "snapshot cursor \(bad)"
+                )
             }
         }
     }
 
-    @Test("numbers must be integer literals, duplicate keys and truncated gzip are refused", arguments: [Backend.memory])
+    @Test(
+        "numbers must be integer literals, duplicate keys and truncated gzip are refused",
+        arguments: [Backend.memory]
+    )
     func numbersKeysAndGzip(backend: Backend) async throws {
         let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
             let annaToken = try await client.addUser("anna", territories: ["north"])
-            let anna = try await register(client, token: annaToken)
+            let anna = try await Self.register(client, token: annaToken)
             func body(_ delta: String) -> Data {
                 Data(
                     (#"{"protocol_version":1,"replica_id":"\#(anna)","changes":[{"dot":{"replica":"\#(anna)","counter":1},"#
@@ -270,11 +327,21 @@ struct DistrustTests {
                 )
             }
             for literal in ["1500.0", "1e3", "-0.0", "9223372036854775808", "1E400", "1500.5"] {
-                let reply = try await client.send(.post, "/v1/push", token: annaToken, body: body(#""delta":\#(literal)"#))
+                let reply = try await client.send(
+                    .post,
+                    "/v1/push",
+                    token: annaToken,
+                    body: body(#""delta":\#(literal)"#)
+                )
                 #expect(reply.status == .badRequest && reply.errorCode == "invalid_value", "\(literal)")
                 #expect(reply.errorMessage?.hasPrefix("changes[0].delta: a number must be an integer literal") == true)
             }
-            let twice = try await client.send(.post, "/v1/push", token: annaToken, body: body(#""delta":-1,"delta":-40"#))
+            let twice = try await client.send(
+                .post,
+                "/v1/push",
+                token: annaToken,
+                body: body(#""delta":-1,"delta":-40"#)
+            )
             #expect(twice.status == .badRequest && twice.errorCode == "malformed_payload")
             #expect(twice.errorMessage?.contains("appears twice") == true)
 
@@ -302,8 +369,9 @@ struct DistrustTests {
 
     @Test("a body that stalls gets 408 with a JSON error before the idle timeout closes the connection")
     func stalledBody() async throws {
-        // The default body deadline (60 s) is longer than this idle timeout: only the stall watchdog can answer.
-        let harness = try await ServerHarness(configuration: ServerConfiguration(port: 0, idleTimeoutSeconds: 3))
+        // The default body deadline (60 s) is longer than the default idle timeout (30 s), which closed such a
+        // connection without an answer; the stall watchdog (1 s here, 10 s by default) answers first.
+        let harness = try await ServerHarness(configuration: ServerConfiguration(port: 0, bodyStallSeconds: 1))
         try await harness.run { client in
             let token = try await client.addUser("alice", territories: ["north"])
             let port = try #require(client.client.port)

@@ -140,13 +140,16 @@ struct StorageContractTests {
             let pulled = try await Self.pullAll(service, Self.northToo)
             #expect(pulled.changes.map(\.dot.counter) == [1, 2, 4, 5])
 
-            // A replica belongs to the first user who pushed under it.
-            let squat = try await Self.push(
-                service,
-                [Self.change(Self.northToo, "a", 6, .account, "acc-1", .set(["phone": "x"]))],
-                as: Self.northToo
-            )
-            #expect(squat.first?.rejection?.code == .wrongAuthor)
+            // A replica belongs to the user it is bound to: another user's push under it is refused whole, and
+            // stores nothing.
+            await #expect {
+                _ = try await Self.push(
+                    service,
+                    [Self.change(Self.northToo, "a", 6, .account, "acc-1", .set(["phone": "x"]))],
+                    as: Self.northToo
+                )
+            } throws: { ($0 as? SyncServerError)?.code == .foreignReplica }
+            #expect(try await service.storage.stats().changes == 4)
         }
     }
 

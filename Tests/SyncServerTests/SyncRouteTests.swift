@@ -206,7 +206,7 @@ struct SyncRouteTests {
                 ("unknown route", .get, "/v1/nothing", nil, .notFound, "not_found"),
                 ("wrong method", .delete, "/v1/push", nil, .methodNotAllowed, "method_not_allowed"),
                 ("undeclared method", .trace, "/v1/admin/users", nil, .methodNotAllowed, "method_not_allowed"),
-                ("bad cursor", .get, "/v1/pull?replica_id=a&cursor=abc", nil, .badRequest, "malformed_payload"),
+                ("bad cursor", .get, "/v1/pull?replica_id=a&cursor=abc", nil, .badRequest, "unknown_cursor"),
                 ("no replica", .get, "/v1/pull", nil, .badRequest, "malformed_payload"),
             ]
             for (name, method, uri, body, status, code) in cases {

@@ -96,7 +96,7 @@ public struct RecordState: Hashable, Sendable {
             return rejection
         }
         if let rejection = schema.operationRejection(change.operation) { return rejection }
-        return schema.ownershipRejection(of: change, authority: authority, recordExists: exists)
+        return schema.ownershipRejection(of: change, authority: authority)
     }
 
     /// Applies each field's write; appends to `conflicts` the open conflicts this change takes part in.

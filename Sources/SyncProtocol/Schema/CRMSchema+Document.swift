@@ -177,7 +177,9 @@ struct SchemaDocument: Encodable {
             result.rule = "ordered_state"
             let ranks = Dictionary(grouping: rule.ranks, by: \.value)
             result.order = ranks.keys.sorted().map { rank in ranks[rank]!.map(\.key).sorted() }
-            let pairs = rule.conflictingPairs.map { $0.sorted() }.sorted { $0.joined(separator: ",") < $1.joined(separator: ",") }
+            let pairs = rule.conflictingPairs.map { $0.sorted() }.sorted {
+                $0.joined(separator: ",") < $1.joined(separator: ",")
+            }
             result.conflictingPairs = pairs.isEmpty ? nil : pairs
         }
         return result

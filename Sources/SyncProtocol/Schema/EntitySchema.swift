@@ -80,20 +80,14 @@ public final class EntitySchema: Hashable, Sendable {
     }
 
     /// Why a server-owned field or operation may not be written by `authority`, or nil when it may.
-    ///
-    /// A `create` of a record that already exists is checked as the writes it makes: fields a replica may set only
-    /// when it creates a record (an account's territory and owner, a contact's account) are then the server's, so a
-    /// second create cannot move a customer.
-    func ownershipRejection(of change: Change, authority: WriteAuthority, recordExists: Bool = false)
-        -> ChangeRejection?
-    {
+    func ownershipRejection(of change: Change, authority: WriteAuthority) -> ChangeRejection? {
         guard authority == .replica else { return nil }
         if !replicaOperations.contains(change.operation.name) {
             return .serverOwned("\(entity) (\(change.operation.name))")
         }
         let isCreate: Bool
         switch change.operation {
-        case .create, .append: isCreate = !recordExists
+        case .create, .append: isCreate = true
         case .set, .delete, .counterDelta, .counterReset: isCreate = false
         }
         for name in change.operation.fields.keys.sorted() {

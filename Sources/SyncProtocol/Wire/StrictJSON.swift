@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
 /// The checks a wire message passes before it is decoded, for what JSON parsers let through silently
 /// (PROTOCOL.md §7, "Numbers and keys"):
 ///
@@ -25,23 +31,16 @@ public enum StrictJSON {
     }
 
     /// Throws the first problem found, naming its JSON path.
-    public static func check(_ bytes: some Collection<UInt8>) throws(WireFormatError) {
-        let result: WireFormatError? = bytes.withContiguousStorageIfAvailable { buffer in
+    public static func check(_ data: Data) throws(WireFormatError) {
+        let problem: WireFormatError? = data.withUnsafeBytes { bytes in
             do throws(WireFormatError) {
-                try check(UnsafeRawBufferPointer(buffer))
-                return nil
-            } catch {
-                return error
-            }
-        } ?? Array(bytes).withUnsafeBytes { buffer in
-            do throws(WireFormatError) {
-                try check(buffer)
+                try check(bytes)
                 return nil
             } catch {
                 return error
             }
         }
-        if let result { throw result }
+        if let problem { throw problem }
     }
 
     private enum PathItem {

@@ -10,7 +10,12 @@ import Synchronization
 ///
 /// A body that stalls (no byte for `stallSeconds`, which is below the connection's idle timeout) or is not all
 /// there after `deadlineSeconds` gets 408 with a JSON error, never a silently closed connection.
-func readBody(_ request: Request, maxBytes: Int, deadlineSeconds: Int64, stallSeconds: Int64 = 10) async throws
+func readBody(
+    _ request: Request,
+    maxBytes: Int,
+    deadlineSeconds: Int64,
+    stallSeconds: Int64 = 10
+) async throws
     -> ByteBuffer
 {
     var buffer: ByteBuffer
@@ -87,8 +92,16 @@ struct GzipTrailer {
     init?(_ compressed: ByteBuffer) {
         let count = compressed.readableBytes
         guard count >= 18,
-            let crc = compressed.getInteger(at: compressed.readerIndex + count - 8, endianness: .little, as: UInt32.self),
-            let size = compressed.getInteger(at: compressed.readerIndex + count - 4, endianness: .little, as: UInt32.self)
+            let crc = compressed.getInteger(
+                at: compressed.readerIndex + count - 8,
+                endianness: .little,
+                as: UInt32.self
+            ),
+            let size = compressed.getInteger(
+                at: compressed.readerIndex + count - 4,
+                endianness: .little,
+                as: UInt32.self
+            )
         else { return nil }
         self.crc = crc
         self.size = size

@@ -101,9 +101,13 @@ struct PushProcessor {
         }
         let schema = CRMSchema.schema(for: change.entity)
         let authority: WriteAuthority = .replica
-        if let rejection = schema.validate(change, authority: authority) { return .rejected(change.dot, rejection) }
         let key = RecordKey(entity: change.entity, id: change.recordID)
         let existing = states[key]
+        // A create of a record that exists writes its fields like a set, and is checked as one: a second create
+        // cannot move a customer to another territory or owner (server_owned), and needs no required fields.
+        var checked = change
+        if existing?.exists == true, case .create(let fields) = change.operation { checked.operation = .set(fields) }
+        if let rejection = schema.validate(checked, authority: authority) { return .rejected(change.dot, rejection) }
         if let rejection = scopeRejection(change, existing: existing, schema: schema, states: states) {
             return .rejected(change.dot, rejection)
         }

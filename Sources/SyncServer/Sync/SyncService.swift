@@ -84,7 +84,9 @@ public struct SyncService: Sendable {
                 try Self.checkOwner(known, user: user)
                 return
             }
-            try await transaction.saveReplica(ReplicaRecord(id: replica, user: user.name, lastCounter: 0, lastSeen: now))
+            try await transaction.saveReplica(
+                ReplicaRecord(id: replica, user: user.name, lastCounter: 0, lastSeen: now)
+            )
         }
     }
 
@@ -173,7 +175,12 @@ public struct SyncService: Sendable {
     /// (`entity/id`, as a previous page's `next` said).
     ///
     /// `cursor` is the one the first page returned, sent back with the later pages; it is checked like a pull's.
-    public func snapshot(user: User, after: String?, cursor firstCursor: String? = nil, limit: Int) async throws
+    public func snapshot(
+        user: User,
+        after: String?,
+        cursor firstCursor: String? = nil,
+        limit: Int
+    ) async throws
         -> SnapshotPage
     {
         let start = after.flatMap { key -> RecordKey? in
