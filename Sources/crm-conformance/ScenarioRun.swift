@@ -454,7 +454,7 @@ final class ScenarioRun {
         if let text = step["body"]?.string {
             // A body written out as text, for what JSON libraries cannot produce (duplicate keys, 1e3, 1500.0).
             body = Data(
-                text.replacingOccurrences(of: "{replica}", with: replica)
+                try resolvingBraces(text).replacingOccurrences(of: "{replica}", with: replica)
                     .replacingOccurrences(of: "{user}", with: prefix + alias)
                     .replacingOccurrences(
                         of: "{hlc}",
@@ -481,12 +481,26 @@ final class ScenarioRun {
         }
     }
 
+    /// `{$alias}` in a raw body replaced by the alias's value.
+    private func resolvingBraces(_ text: String) throws -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "{$") {
+            result += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else { break }
+            result += try resolve(String(rest[open.upperBound..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return result + rest
+    }
+
     /// A raw `GET /v1/pull` with the step's `cursor` (sent as it is) under the user's raw replica or a laptop's.
     private func rawPull(_ step: Step) async throws {
         let alias = try step.string("user")
         guard let token = tokens[alias] else { throw StepError("unknown user '\(alias)'") }
         let replica =
-            try step["replica"]?.string.map { $0.hasPrefix("$") ? try resolve(String($0.dropFirst())) : prefix + $0 }
+            try step["raw_replica"]?.string
+            ?? step["replica"]?.string.map { $0.hasPrefix("$") ? try resolve(String($0.dropFirst())) : prefix + $0 }
             ?? prefix + "raw-\(alias)"
         var query = "replica_id=\(replica)&limit=100"
         if let cursor = step["cursor"]?.string {
