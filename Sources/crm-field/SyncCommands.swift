@@ -144,11 +144,18 @@ enum SyncRun {
                 "pending": summary.pending, "open_conflicts": summary.openConflicts,
                 "clock_offset_ms": summary.clockOffsetMilliseconds,
                 "clock_warning": summary.clockWarning ?? NSNull(),
+                "pulled_from_start": summary.pulledFromStart,
                 "seconds": Double(summary.milliseconds) / 1000,
             ])
             return
         }
         if let warning = summary.clockWarning { context.console.err("warning: \(warning)") }
+        if summary.pulledFromStart {
+            context.console.err(
+                "note: the server did not recognise this laptop's sync position (it was restored or replaced), "
+                    + "so this sync received its whole log again; nothing here was lost or doubled"
+            )
+        }
         let seconds = String(format: "%.1f", Double(summary.milliseconds) / 1000)
         context.print("Synced with \(server) in \(seconds) s.")
         var sent = "  sent       \(summary.sent) change\(summary.sent == 1 ? "" : "s")"

@@ -311,6 +311,30 @@ struct DistrustTests {
     }
 
     @Test(
+        "a laptop whose cursor the server did not issue pulls the log from its start and misses nothing",
+        arguments: Backend.available
+    )
+    func cursorRepair(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
+        try await harness.run { client in
+            let annaToken = try await client.addUser("anna", territories: ["north"])
+            let benToken = try await client.addUser("ben", territories: ["north"])
+            let anna = try await makeReplica(user: "anna", territories: ["north"])
+            let ben = try await makeReplica(user: "ben", territories: ["north"])
+            let account = try await anna.create(.account, fields: ["name": "Acme", "territory": "north"])
+            try await client.sync(anna, token: annaToken)
+            // Ben's laptop holds a cursor of another server's log (say, IT replaced the server's database).
+            try await ben.saveCursor("0123456789abcdef.99")
+            let summary = try await client.sync(ben, token: benToken)
+            #expect(summary.pulledFromStart)
+            #expect(try await ben.record(.account, id: account.id)?["name"] == "Acme")
+            let cursor = try #require(try await ben.syncInfo().cursor)
+            #expect(!cursor.hasPrefix("0123456789abcdef."), "the foreign cursor is not kept")
+            #expect(try await client.sync(ben, token: benToken).pulledFromStart == false)
+        }
+    }
+
+    @Test(
         "numbers must be integer literals, duplicate keys and truncated gzip are refused",
         arguments: [Backend.memory]
     )

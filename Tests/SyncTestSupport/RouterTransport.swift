@@ -28,9 +28,11 @@ public struct RouterTransport: SyncTransport {
             body: body.map { ByteBuffer(bytes: $0) }
         )
         let data = Data(response.body.readableBytesView)
-        guard response.status == .ok else {
+        guard response.status == .ok || response.status == .created else {
+            // The server's error code when it sent one, as HTTPSyncTransport reports it.
+            let code = (try? JSONDecoder().decode(ErrorResponse.self, from: data))?.error.code
             throw SyncClientError(
-                SyncClientError.Code("http_\(response.status.code)"),
+                SyncClientError.Code(code ?? "http_\(response.status.code)"),
                 "\(uri): \(response.status.code) \(String(decoding: data, as: UTF8.self))",
                 status: Int(response.status.code)
             )

@@ -84,6 +84,7 @@ def main():
             ("get", "/healthz"): (None, None, None),
             ("get", "/metrics"): (None, None, None),
             ("get", "/v1/handshake"): (rep, None, None),
+            ("post", "/v1/replicas"): (rep, {"protocol_version": 1}, None),
             ("post", "/v1/push"): (rep, {"protocol_version": 1, "replica_id": "laptop-a", "changes": [change]}, None),
             ("get", "/v1/pull"): (rep, None, "?replica_id=laptop-b&limit=10"),
             ("get", "/v1/snapshot"): (rep, None, "?replica_id=laptop-b&limit=10"),
