@@ -79,12 +79,12 @@ struct SyncController: Sendable {
         }
         let replica = ReplicaID(unchecked: replicaText)
         let limit = try pageLimit(query["limit"].map(String.init))
-        try await service.claim(replica, for: user, now: now())
         let page = try await service.pull(
             user: user,
             replica: replica,
             cursor: query["cursor"].map(String.init),
-            limit: limit
+            limit: limit,
+            now: now()
         )
         metrics.pulled(page.changes.count)
         return jsonResponse(bytes: ByteBuffer(bytes: try page.responseJSON()), for: request)

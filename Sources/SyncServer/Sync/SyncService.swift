@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import SyncProtocol
 
 /// The server's sync operations (push, pull, snapshot, territory moves, imports) over any ``ChangeStorage``. The
@@ -114,14 +115,26 @@ public struct SyncService: Sendable {
     // MARK: - Pull
 
     /// A pull from a cursor as the client sent it: refused with `unknown_cursor` unless this server issued it.
-    public func pull(user: User, replica: ReplicaID, cursor: String?, limit: Int) async throws -> PullPage {
-        try await pull(user: user, replica: replica, limit: limit) { transaction in
-            try LogCursor.parse(
+    ///
+    /// The replica id must be the user's (403 otherwise); one never seen is bound to the user (see
+    /// ``claim(_:for:now:)``), checked in the pull's own read transaction so a known replica costs no extra one.
+    public func pull(user: User, replica: ReplicaID, cursor: String?, limit: Int, now: Int64) async throws -> PullPage {
+        try Self.checkNotReserved(replica)
+        let unknown = Flag()
+        let page = try await pull(user: user, replica: replica, limit: limit) { transaction in
+            if let known = try await transaction.replica(replica) {
+                try Self.checkOwner(known, user: user)
+            } else {
+                unknown.set()
+            }
+            return try LogCursor.parse(
                 cursor,
                 logID: try await transaction.logID(),
                 highWaterMark: try await transaction.highWaterMark()
             ).seq
         }
+        if unknown.isSet { try await claim(replica, for: user, now: now) }
+        return page
     }
 
     /// Changes after `cursor` that `user` may see, made by other replicas, oldest first; with the history of
@@ -263,6 +276,13 @@ public struct SyncService: Sendable {
             return report
         }
     }
+}
+
+/// A flag set inside a transaction's closure and read after it.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// What a push did.
