@@ -248,7 +248,10 @@ struct DistrustTests {
         }
     }
 
-    @Test("a 10,000-entry context is refused at once and leaves snapshots fast", arguments: [Backend.sqlite])
+    @Test(
+        "a 10,000-entry context is refused, a longer one is refused before it is read, snapshots still answer",
+        arguments: [Backend.sqlite]
+    )
     func hugeContext(backend: Backend) async throws {
         let harness = try await ServerHarness(backend: backend)
         try await harness.run { client in
@@ -258,7 +261,6 @@ struct DistrustTests {
             _ = try await client.push([create], replica: ReplicaID(unchecked: anna), token: annaToken)
             let big = VectorClock((0..<10_000).map { (ReplicaID(unchecked: "r\($0)"), UInt64(1)) })
             let forged = Self.change("anna", anna, 2, .account, "acc-1", .set(["phone": "+1"]), context: big)
-            let started = ContinuousClock.now
             let (_, answer) = try await client.push([forged], replica: ReplicaID(unchecked: anna), token: annaToken)
             #expect(Self.statuses(answer) == ["rejected:context_ahead"])
             let tooBig = VectorClock((0..<10_001).map { (ReplicaID(unchecked: "r\($0)"), UInt64(1)) })
@@ -267,8 +269,6 @@ struct DistrustTests {
             #expect(reply.status == .badRequest && reply.errorMessage?.contains("at most 10000 entries") == true)
             let snapshot = try await client.send(.get, "/v1/snapshot?replica_id=\(anna)", token: annaToken)
             #expect(snapshot.status == .ok)
-            // Not a timing test: a bound so loose only quadratic work (seconds per push before) could break it.
-            #expect(ContinuousClock.now - started < .seconds(5))
         }
     }
 

@@ -386,6 +386,25 @@ private func collectChanges(_ rows: PostgresRowSequence) async throws -> [Logged
     return changes
 }
 
+extension PostgresChangeStorage {
+    /// A replica's row, for the read and the write transaction alike.
+    static func replica(
+        _ id: ReplicaID,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws
+        -> ReplicaRecord?
+    {
+        for try await (user, counter, seen) in try await connection.query(
+            "SELECT user_name, last_counter, last_seen FROM replica WHERE id = \(id.rawValue)",
+            logger: logger
+        ).decode((String, Int64, Int64).self) {
+            return ReplicaRecord(id: id, user: user, lastCounter: UInt64(counter), lastSeen: seen)
+        }
+        return nil
+    }
+}
+
 /// Statements in one `REPEATABLE READ READ ONLY` transaction.
 private struct PostgresReadTransaction: StorageReadTransaction {
     let connection: PostgresConnection
@@ -412,13 +431,7 @@ private struct PostgresReadTransaction: StorageReadTransaction {
     }
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
-        for try await (user, counter, seen) in try await connection.query(
-            "SELECT user_name, last_counter, last_seen FROM replica WHERE id = \(id.rawValue)",
-            logger: logger
-        ).decode((String, Int64, Int64).self) {
-            return ReplicaRecord(id: id, user: user, lastCounter: UInt64(counter), lastSeen: seen)
-        }
-        return nil
+        try await PostgresChangeStorage.replica(id, on: connection, logger: logger)
     }
 
     func changes(
@@ -531,13 +544,7 @@ private struct PostgresWriteTransaction: StorageWriteTransaction {
     let logger: Logger
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
-        for try await (user, counter, seen) in try await connection.query(
-            "SELECT user_name, last_counter, last_seen FROM replica WHERE id = \(id.rawValue)",
-            logger: logger
-        ).decode((String, Int64, Int64).self) {
-            return ReplicaRecord(id: id, user: user, lastCounter: UInt64(counter), lastSeen: seen)
-        }
-        return nil
+        try await PostgresChangeStorage.replica(id, on: connection, logger: logger)
     }
 
     func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: ChangeResult] {

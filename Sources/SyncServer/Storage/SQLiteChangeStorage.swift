@@ -303,6 +303,16 @@ private func loggedChanges(_ rows: [Row]) -> [LoggedChange] {
     rows.map { LoggedChange(seq: $0[0], json: [UInt8]($0[1] as Data)) }
 }
 
+extension SQLiteChangeStorage {
+    /// A replica's row, for the read and the write transaction alike.
+    static func replica(_ db: Database, _ id: ReplicaID) throws -> ReplicaRecord? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT user_name, last_counter, last_seen FROM replica WHERE id = ?"),
+            arguments: [id.rawValue]
+        ).map { ReplicaRecord(id: id, user: $0[0], lastCounter: UInt64($0[1] as Int64), lastSeen: $0[2]) }
+    }
+}
+
 // MARK: - Read transaction
 
 /// Reads from one `DatabaseSnapshot`: every call sees the database as of its creation.
@@ -320,12 +330,7 @@ private struct SQLiteReadTransaction: StorageReadTransaction {
     }
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
-        try await reader.read { db in
-            try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT user_name, last_counter, last_seen FROM replica WHERE id = ?"),
-                arguments: [id.rawValue]
-            ).map { ReplicaRecord(id: id, user: $0[0], lastCounter: UInt64($0[1] as Int64), lastSeen: $0[2]) }
-        }
+        try await reader.read { db in try SQLiteChangeStorage.replica(db, id) }
     }
 
     func changes(
@@ -419,12 +424,7 @@ private struct SQLiteWriteTransaction: StorageWriteTransaction {
     let pool: DatabasePool
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
-        try await pool.writeWithoutTransaction { db in
-            try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT user_name, last_counter, last_seen FROM replica WHERE id = ?"),
-                arguments: [id.rawValue]
-            ).map { ReplicaRecord(id: id, user: $0[0], lastCounter: UInt64($0[1] as Int64), lastSeen: $0[2]) }
-        }
+        try await pool.writeWithoutTransaction { db in try SQLiteChangeStorage.replica(db, id) }
     }
 
     func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: ChangeResult] {

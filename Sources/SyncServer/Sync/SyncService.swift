@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 public import SyncProtocol
+import Synchronization
 
 /// The server's sync operations (push, pull, snapshot, territory moves, imports) over any ``ChangeStorage``. The
 /// decisions are the pure planners' (``PushProcessor``, ``PullPlanner``, ``ImportPlanner``); this type loads what
