@@ -432,7 +432,7 @@ final class ScenarioRun {
                         (key.hasPrefix("$") ? try resolve(String(key.dropFirst())) : key, value.integer ?? 0)
                     }
                 ),
-                "hlc": HybridTimestamp(wallMilliseconds: wall).description,
+                "hlc": change["hlc"]?.string ?? HybridTimestamp(wallMilliseconds: wall).description,
                 "author": change["author"]?.string ?? (prefix + alias),
                 "entity": change["entity"]?.string ?? "",
                 "record_id": change["record"]?.string ?? "",

@@ -154,6 +154,35 @@ struct StorageContractTests {
     }
 
     @Test(
+        "a counter reused for another change (a restored or copied laptop) is refused dot_reused, never dropped",
+        arguments: Backend.available
+    )
+    func reusedDot(backend: Backend) async throws {
+        try await Self.withStorage(backend) { service in
+            let first = [
+                Self.createAccount(Self.north, "a", 1, "acc-1", territory: "north"),
+                Self.change(Self.north, "a", 2, .account, "acc-1", .set(["phone": "from the laptop"])),
+            ]
+            #expect(try await Self.push(service, first, as: Self.north).map(\.status) == [.accepted, .accepted])
+            // The copy of the laptop made before counter 2 writes something else under counter 2, and goes on to 3.
+            let copy = [
+                Self.change(Self.north, "a", 2, .account, "acc-1", .set(["phone": "from the copy"])),
+                Self.change(Self.north, "a", 3, .account, "acc-1", .set(["email": "copy@example.com"])),
+            ]
+            let answer = try await Self.push(service, copy, as: Self.north)
+            #expect(answer.map { $0.rejection?.code } == [.dotReused, nil])
+            #expect(answer[1].status == .accepted)
+            // The original's retry of counter 2 is still a duplicate, and the copy's refusal is not stored.
+            #expect(try await Self.push(service, [first[1]], as: Self.north).map(\.status) == [.duplicate])
+            #expect(try await Self.push(service, [copy[0]], as: Self.north).first?.rejection?.code == .dotReused)
+            let pulled = try await Self.pullAll(service, Self.northToo)
+            #expect(pulled.changes.map(\.dot.counter) == [1, 2, 3])
+            #expect(pulled.changes.contains { $0.operation.fields["phone"] == "from the laptop" })
+            #expect(!pulled.changes.contains { $0.operation.fields["phone"] == "from the copy" })
+        }
+    }
+
+    @Test(
         "a rep sees only their territory in pulls and snapshots; foreign and unknown ids get one answer",
         arguments: Backend.available
     )

@@ -40,6 +40,9 @@ public struct ChangeRejection: Error, Hashable, Sendable, Codable, CustomStringC
         public static let wrongAuthor = Code(rawValue: "wrong_author")
         /// The change's context claims to have seen changes to the record that the server never accepted.
         public static let contextAhead = Code(rawValue: "context_ahead")
+        /// The server processed a different change under this dot: the replica reused a counter (it was restored
+        /// from a backup or copied to another laptop).
+        public static let dotReused = Code(rawValue: "dot_reused")
     }
 
     public var code: Code

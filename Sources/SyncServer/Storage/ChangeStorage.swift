@@ -93,7 +93,7 @@ public protocol StorageWriteTransaction: Sendable {
     /// The replica's owner and highest processed counter; nil for a replica never seen.
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord?
     /// The stored results of already processed counters of `replica` (those that have one).
-    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: ChangeResult]
+    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: StoredResult]
     /// The current states of the records that exist among `keys`.
     func states(_ keys: [RecordKey]) async throws -> [RecordKey: RecordState]
     /// The highest counter the server has used for its own changes (imports, moves), 0 before the first.
@@ -105,11 +105,24 @@ public protocol StorageWriteTransaction: Sendable {
     @discardableResult
     func append(_ entries: [LogAppend]) async throws -> [Int64]
     /// Stores push results by counter, for retries.
-    func saveResults(_ results: [(counter: UInt64, result: ChangeResult)], of replica: ReplicaID) async throws
+    func saveResults(_ results: [(counter: UInt64, stored: StoredResult)], of replica: ReplicaID) async throws
     /// Inserts or updates a replica's owner, highest processed counter and last push time.
     func saveReplica(_ record: ReplicaRecord) async throws
     /// Records a territory move at the log position of its change.
     func recordMove(_ move: TerritoryMove) async throws
+}
+
+/// What the server keeps of a processed counter: the result it answered, and the SHA-256 of the change's wire JSON,
+/// so a replica that reuses the counter for another change (a laptop restored from a backup, or copied) is told
+/// apart from a retry. Results stored before digests were kept have none.
+public struct StoredResult: Sendable, Hashable {
+    public var result: ChangeResult
+    public var digest: [UInt8]?
+
+    public init(result: ChangeResult, digest: [UInt8]?) {
+        self.result = result
+        self.digest = digest
+    }
 }
 
 /// A new log's identity: 16 random lowercase hexadecimal digits.

@@ -25,7 +25,7 @@ public final class MemoryChangeStorage: ChangeStorage, @unchecked Sendable {
         var users: [String: StoredUser] = [:]
         var replicas: [ReplicaID: ReplicaRecord] = [:]
         /// Push results in their binary form, as the real backends keep them.
-        var results: [ReplicaID: [UInt64: [UInt8]]] = [:]
+        var results: [ReplicaID: [UInt64: (result: [UInt8], digest: [UInt8]?)]] = [:]
         var log: [Entry] = []
         var dots: Set<Dot> = []
         var records: [RecordKey: StoredRecord] = [:]
@@ -212,11 +212,13 @@ private final class MemoryWriteTransaction: StorageWriteTransaction, @unchecked 
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? { lock.withLock { state.replicas[id] } }
 
-    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: ChangeResult] {
+    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: StoredResult] {
         let stored = lock.withLock { state.results[replica] ?? [:] }
-        var results: [UInt64: ChangeResult] = [:]
+        var results: [UInt64: StoredResult] = [:]
         for counter in counters {
-            if let bytes = stored[counter] { results[counter] = try ChangeResult(binary: bytes) }
+            if let (bytes, digest) = stored[counter] {
+                results[counter] = StoredResult(result: try ChangeResult(binary: bytes), digest: digest)
+            }
         }
         return results
     }
@@ -260,9 +262,11 @@ private final class MemoryWriteTransaction: StorageWriteTransaction, @unchecked 
         }
     }
 
-    func saveResults(_ results: [(counter: UInt64, result: ChangeResult)], of replica: ReplicaID) async throws {
+    func saveResults(_ results: [(counter: UInt64, stored: StoredResult)], of replica: ReplicaID) async throws {
         lock.withLock {
-            for (counter, result) in results { state.results[replica, default: [:]][counter] = result.binaryEncoded }
+            for (counter, stored) in results {
+                state.results[replica, default: [:]][counter] = (stored.result.binaryEncoded, stored.digest)
+            }
         }
     }
 

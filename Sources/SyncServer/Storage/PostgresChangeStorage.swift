@@ -19,7 +19,7 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
     let logger: Logger
     static let writeLock: Int64 = 0x0063_726D_7379_6E63  // "crmsync"
     /// The schema version ``migrate()`` brings a database to.
-    static let schemaVersion = 3
+    static let schemaVersion = 4
 
     /// `postgres://user[:password]@host[:port]/database`
     public init(url: String, logger: Logger) throws {
@@ -121,6 +121,8 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
             UNIQUE (replica, counter))
         """,
         "CREATE INDEX IF NOT EXISTS change_log_account ON change_log (account_scope, seq)",
+        // Version 4: the digest of each processed change, to tell a reused dot from a retry.
+        "ALTER TABLE push_result ADD COLUMN IF NOT EXISTS digest BYTEA",
         """
         CREATE TABLE IF NOT EXISTS record (entity TEXT NOT NULL, id TEXT NOT NULL, territory TEXT, scope_account TEXT,
             owner TEXT, has_conflicts BOOLEAN NOT NULL DEFAULT FALSE, state BYTEA NOT NULL, PRIMARY KEY (entity, id))
@@ -547,17 +549,20 @@ private struct PostgresWriteTransaction: StorageWriteTransaction {
         try await PostgresChangeStorage.replica(id, on: connection, logger: logger)
     }
 
-    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: ChangeResult] {
+    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: StoredResult] {
         guard !counters.isEmpty else { return [:] }
-        var results: [UInt64: ChangeResult] = [:]
-        for try await (counter, blob) in try await connection.query(
+        var results: [UInt64: StoredResult] = [:]
+        for try await (counter, blob, digest) in try await connection.query(
             """
-            SELECT counter, result FROM push_result
+            SELECT counter, result, digest FROM push_result
             WHERE replica = \(replica.rawValue) AND counter = ANY(\(counters.map { Int64($0) }))
             """,
             logger: logger
-        ).decode((Int64, ByteBuffer).self) {
-            results[UInt64(counter)] = try ChangeResult(binary: Array(blob.readableBytesView))
+        ).decode((Int64, ByteBuffer, ByteBuffer?).self) {
+            results[UInt64(counter)] = StoredResult(
+                result: try ChangeResult(binary: Array(blob.readableBytesView)),
+                digest: digest.flatMap { $0.readableBytes == 0 ? nil : Array($0.readableBytesView) }
+            )
         }
         return results
     }
@@ -651,15 +656,16 @@ private struct PostgresWriteTransaction: StorageWriteTransaction {
         return seqs.sorted()
     }
 
-    func saveResults(_ results: [(counter: UInt64, result: ChangeResult)], of replica: ReplicaID) async throws {
+    func saveResults(_ results: [(counter: UInt64, stored: StoredResult)], of replica: ReplicaID) async throws {
         guard !results.isEmpty else { return }
         try await connection.query(
             """
-            INSERT INTO push_result (replica, counter, result)
-            SELECT \(replica.rawValue), c, r
+            INSERT INTO push_result (replica, counter, result, digest)
+            SELECT \(replica.rawValue), c, r, d
             FROM unnest(\(results.map { Int64($0.counter) })::bigint[],
-                \(results.map { ByteBuffer(bytes: $0.result.binaryEncoded) })::bytea[]) AS u(c, r)
-            ON CONFLICT (replica, counter) DO UPDATE SET result = EXCLUDED.result
+                \(results.map { ByteBuffer(bytes: $0.stored.result.binaryEncoded) })::bytea[],
+                \(results.map { ByteBuffer(bytes: $0.stored.digest ?? []) })::bytea[]) AS u(c, r, d)
+            ON CONFLICT (replica, counter) DO UPDATE SET result = EXCLUDED.result, digest = EXCLUDED.digest
             """,
             logger: logger
         )

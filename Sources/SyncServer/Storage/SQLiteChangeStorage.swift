@@ -107,6 +107,9 @@ public final class SQLiteChangeStorage: ChangeStorage {
             try db.execute(sql: "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             try db.execute(sql: "INSERT INTO server_meta (key, value) VALUES ('log_id', ?)", arguments: [makeLogID()])
         }
+        migrator.registerMigration("v4: the digest of each processed change, to tell a reused dot from a retry") { db in
+            try db.execute(sql: "ALTER TABLE push_result ADD COLUMN digest BLOB")
+        }
         return migrator
     }
 
@@ -427,16 +430,20 @@ private struct SQLiteWriteTransaction: StorageWriteTransaction {
         try await pool.writeWithoutTransaction { db in try SQLiteChangeStorage.replica(db, id) }
     }
 
-    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: ChangeResult] {
+    func results(of replica: ReplicaID, counters: [UInt64]) async throws -> [UInt64: StoredResult] {
         guard !counters.isEmpty else { return [:] }
         return try await pool.writeWithoutTransaction { db in
             let statement = try db.cachedStatement(
-                sql: "SELECT result FROM push_result WHERE replica = ? AND counter = ?"
+                sql: "SELECT result, digest FROM push_result WHERE replica = ? AND counter = ?"
             )
-            var results: [UInt64: ChangeResult] = [:]
+            var results: [UInt64: StoredResult] = [:]
             for counter in counters {
-                if let blob = try Data.fetchOne(statement, arguments: [replica.rawValue, Int64(counter)]) {
-                    results[counter] = try ChangeResult(binary: [UInt8](blob))
+                if let row = try Row.fetchOne(statement, arguments: [replica.rawValue, Int64(counter)]) {
+                    let digest: Data? = row[1]
+                    results[counter] = StoredResult(
+                        result: try ChangeResult(binary: [UInt8](row[0] as Data)),
+                        digest: digest.map { [UInt8]($0) }
+                    )
                 }
             }
             return results
@@ -508,14 +515,16 @@ private struct SQLiteWriteTransaction: StorageWriteTransaction {
         }
     }
 
-    func saveResults(_ results: [(counter: UInt64, result: ChangeResult)], of replica: ReplicaID) async throws {
+    func saveResults(_ results: [(counter: UInt64, stored: StoredResult)], of replica: ReplicaID) async throws {
         guard !results.isEmpty else { return }
         try await pool.writeWithoutTransaction { db in
             let statement = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO push_result (replica, counter, result) VALUES (?, ?, ?)"
+                sql: "INSERT OR REPLACE INTO push_result (replica, counter, result, digest) VALUES (?, ?, ?, ?)"
             )
-            for (counter, result) in results {
-                try statement.execute(arguments: [replica.rawValue, Int64(counter), Data(result.binaryEncoded)])
+            for (counter, stored) in results {
+                try statement.execute(arguments: [
+                    replica.rawValue, Int64(counter), Data(stored.result.binaryEncoded), stored.digest.map { Data($0) },
+                ])
             }
         }
     }

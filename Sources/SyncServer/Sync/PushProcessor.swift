@@ -1,12 +1,13 @@
 import SyncProtocol
 
 /// The pure decision of a push: given what the storage loaded in its transaction, decide each change's result,
-/// the new record states and what to append to the log. Storage backends load, call ``process(_:)``, and write.
+/// the new record states and what to append to the log. Storage backends load, call ``process(_:digests:loaded:)``, and write.
 ///
 /// Rules, in order, for each change of the batch:
 /// 1. its dot must name the pushing replica, and its author the authenticated user (`wrong_author`);
 /// 2. a counter already processed returns the stored result (`duplicate` for an accepted change): a retried batch
-///    applies nothing twice;
+///    applies nothing twice; unless the change differs from the one processed under that counter (its digest),
+///    which is a reused dot (`dot_reused`: a laptop restored from a backup or copied), refused and not stored;
 /// 3. a counter beyond the next expected one is a `sequence_gap` (not stored: the client resends in order);
 /// 4. the next counter is decided: timestamp within the skew bound, schema and ownership, scope, merge rules.
 ///    The result is stored either way, so a retry gets the same answer.
@@ -14,8 +15,8 @@ struct PushProcessor {
     struct Loaded {
         /// The highest counter of this replica already processed.
         var lastCounter: UInt64
-        /// Stored results of already-processed counters named in the batch.
-        var previousResults: [UInt64: ChangeResult]
+        /// Stored results (with digests) of already-processed counters named in the batch.
+        var previousResults: [UInt64: StoredResult]
         /// Current states of the batch's records and of the accounts they reference.
         var states: [RecordKey: RecordState]
     }
@@ -30,7 +31,7 @@ struct PushProcessor {
     struct Outcome {
         var results: [ChangeResult] = []
         /// Results to store for retries, by counter.
-        var newResults: [(UInt64, ChangeResult)] = []
+        var newResults: [(UInt64, StoredResult)] = []
         var lastCounter: UInt64 = 0
         /// Changed record states and their scope tags, to write.
         var states: [RecordKey: RecordState] = [:]
@@ -44,7 +45,8 @@ struct PushProcessor {
     let now: Int64
     let maxClockAhead: Int64
 
-    func process(_ changes: [Change], loaded: Loaded) -> Outcome {
+    /// `digests[i]` is the SHA-256 of `changes[i]`'s wire JSON.
+    func process(_ changes: [Change], digests: [[UInt8]], loaded: Loaded) -> Outcome {
         var outcome = Outcome()
         outcome.lastCounter = loaded.lastCounter
         var states = loaded.states
@@ -62,7 +64,20 @@ struct PushProcessor {
             }
             if counter <= outcome.lastCounter {
                 let previous = loaded.previousResults[counter] ?? outcome.newResults.first { $0.0 == counter }?.1
-                var result = previous ?? ChangeResult(dot: change.dot, status: .duplicate)
+                if let digest = previous?.digest, digest != digests[index] {
+                    outcome.results.append(
+                        .rejected(
+                            change.dot,
+                            ChangeRejection(
+                                .dotReused,
+                                "the server processed another change under this dot: this laptop's replica was "
+                                    + "restored from a backup or copied; the change is kept here"
+                            )
+                        )
+                    )
+                    continue
+                }
+                var result = previous?.result ?? ChangeResult(dot: change.dot, status: .duplicate)
                 if result.status == .accepted { result.status = .duplicate }
                 outcome.results.append(result)
                 continue
@@ -81,7 +96,7 @@ struct PushProcessor {
             }
             let result = decide(change, at: index, clock: clock, states: &states, outcome: &outcome)
             outcome.results.append(result)
-            outcome.newResults.append((counter, result))
+            outcome.newResults.append((counter, StoredResult(result: result, digest: digests[index])))
             outcome.lastCounter = counter
         }
         return outcome

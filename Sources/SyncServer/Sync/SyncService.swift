@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 public import SyncProtocol
 import Synchronization
@@ -26,6 +27,8 @@ public struct SyncService: Sendable {
         let processor = PushProcessor(user: user, replicaID: replica, now: now, maxClockAhead: maxClockAhead)
         // Each change's wire JSON, encoded once and outside the write lock; the log keeps it for every pull.
         let encoded = changes.map(\.wireJSON)
+        // What tells a retry from a reused dot (a restored or copied laptop): the digest of each change's content.
+        let digests = encoded.map { Array(SHA256.hash(data: $0)) }
         try Self.checkNotReserved(replica)
         return try await storage.withWriteTransaction { transaction in
             let known = try await transaction.replica(replica)
@@ -42,6 +45,7 @@ public struct SyncService: Sendable {
             }
             let outcome = processor.process(
                 changes,
+                digests: digests,
                 loaded: PushProcessor.Loaded(lastCounter: lastCounter, previousResults: previous, states: states)
             )
             try await transaction.save(Array(outcome.states.values))
