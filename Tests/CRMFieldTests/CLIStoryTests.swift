@@ -130,6 +130,37 @@ struct CLIStoryTests {
         }
     }
 
+    @Test("a laptop's home copied to a second laptop: the reused dots are refused and kept, never dropped")
+    func copiedLaptop() async throws {
+        try await CLIServer.with { server in
+            try await server.loadSample()
+            let alice = try await server.laptop(try await server.addRep("alice"))
+            let bob = try await server.laptop(try await server.addRep("bob"))
+            _ = await cli(["account", "edit", "acc-mueller", "--phone", "+49 30 1"], home: alice)
+            #expect(await cli(["sync"], home: alice).exitCode == 0)
+            // IT gives alice a second laptop by copying her home folder (replica file and token).
+            let copy = server.folder.appendingPathComponent("copied-home").path
+            try FileManager.default.copyItem(atPath: alice, toPath: copy)
+            _ = await cli(["account", "edit", "acc-mueller", "--email", "original@mueller.example"], home: alice)
+            _ = await cli(["account", "edit", "acc-mueller", "--website", "copy.mueller.example"], home: copy)
+            #expect(await cli(["sync"], home: alice).exitCode == 0)
+            let second = await cli(["sync", "--json"], home: copy)
+            #expect(second.exitCode == 0, "\(second.err)")
+            let rejected = second.object["rejected"] as? [[String: Any]] ?? []
+            #expect(rejected.map { $0["code"] as? String } == ["dot_reused"], "\(second.out)")
+            // Nothing is lost: the copy keeps its edit (shown, and listed as rejected), the original's edit
+            // reached the team, and a colleague never received the copy's edit under the original's dot.
+            let status = await cli(["status", "--json"], home: copy)
+            #expect((status.object["rejected"] as? [[String: Any]])?.first?["code"] as? String == "dot_reused")
+            let copied = await cli(["account", "show", "acc-mueller", "--json"], home: copy)
+            #expect(copied.object["website"] as? String == "copy.mueller.example")
+            _ = await cli(["sync"], home: bob)
+            let seen = await cli(["account", "show", "acc-mueller", "--json"], home: bob)
+            #expect(seen.object["email"] as? String == "original@mueller.example")
+            #expect(seen.object["website"] == nil, "the copy's change is refused, not applied under a reused dot")
+        }
+    }
+
     @Test("three laptops converge to identical exports")
     func threeLaptops() async throws {
         try await CLIServer.with { server in
