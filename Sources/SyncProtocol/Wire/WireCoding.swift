@@ -25,14 +25,26 @@ public enum WireCoding {
         _ type: Message.Type,
         from data: Data
     ) throws(WireFormatError) -> Message {
-        try WireVersion.check(try decode(VersionProbe.self, from: data).protocolVersion)
-        return try decode(type, from: data)
+        // The bytes are scanned once (StrictJSON), not once per decode.
+        try StrictJSON.check(data)
+        try WireVersion.check(try decodeScanned(VersionProbe.self, from: data).protocolVersion)
+        return try decodeScanned(type, from: data)
     }
 
     /// Decodes any wire value; the error names the JSON path and what was wrong there. Numbers that are not
     /// integer literals within 64 bits and duplicate keys are refused first (``StrictJSON``), wherever they are.
     public static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws(WireFormatError) -> Value {
         try StrictJSON.check(data)
+        return try decodeScanned(type, from: data)
+    }
+
+    /// Decodes bytes that ``StrictJSON`` has already checked.
+    private static func decodeScanned<Value: Decodable>(
+        _ type: Value.Type,
+        from data: Data
+    ) throws(WireFormatError)
+        -> Value
+    {
         do {
             return try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
