@@ -11,23 +11,31 @@ public struct SyncInfo: Hashable, Sendable {
     public var cursor: String?
     /// Milliseconds since 1970 of the last complete sync.
     public var lastSync: Int64?
+    /// The next pull starts at the beginning of the server's log (kept with the cursor: the replica took a new ID
+    /// and must now receive what the server holds under its old one, ``Replica/restamp(from:as:)``).
+    public var pullFromStart = false
+    /// IDs this replica used before its current one, oldest first.
+    public var previousReplicaIDs: [ReplicaID] = []
 }
 
 extension Replica {
     public func syncInfo() async throws -> SyncInfo {
-        let replicaID = replicaID
         return try await read { db in
             var values: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT key, value FROM sync_state WHERE key NOT LIKE 'applied:%'") {
                 values[row[0]] = row[1]
             }
             return SyncInfo(
-                replicaID: replicaID,
+                replicaID: ReplicaID(unchecked: values["replica_id"] ?? ""),
                 server: values["server"],
                 user: values["user"],
                 territories: values["territories"].map { $0.split(separator: "\n").map(String.init) } ?? [],
                 cursor: values["cursor"],
-                lastSync: values["last_sync"].flatMap { Int64($0) }
+                lastSync: values["last_sync"].flatMap { Int64($0) },
+                pullFromStart: values["pull_from_start"] == "1",
+                previousReplicaIDs: (values["previous_replica_ids"] ?? "").split(separator: "\n").map {
+                    ReplicaID(unchecked: String($0))
+                }
             )
         }
     }
@@ -37,9 +45,9 @@ extension Replica {
         try await setState(["server": server, "user": user, "territories": territories.joined(separator: "\n")])
     }
 
-    /// Saves the pull cursor (after the page it follows has been applied).
+    /// Saves the pull cursor (after the page it follows has been applied); a pull from the start is then done.
     public func saveCursor(_ cursor: String) async throws {
-        try await setState(["cursor": cursor])
+        try await setState(["cursor": cursor, "pull_from_start": "0"])
     }
 
     /// Records the end of a complete sync.
@@ -48,14 +56,6 @@ extension Replica {
     }
 
     func setState(_ values: [String: String]) async throws {
-        try await write { db, _ in
-            for (key, value) in values {
-                try db.execute(
-                    sql:
-                        "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    arguments: [key, value]
-                )
-            }
-        }
+        try await write { db, _ in try Self.setState(db, values) }
     }
 }

@@ -19,7 +19,9 @@ import Synchronization
 public final class Replica: Sendable {
     /// The file's connections (WAL: one writer, concurrent readers).
     let pool: DatabasePool
-    public let replicaID: ReplicaID
+    /// This laptop's replica ID: the origin of its dots. It changes only when the replica takes a new ID because the
+    /// server saw its dots reused (a restored or copied laptop; ``restamp(from:as:)``).
+    public var replicaID: ReplicaID { writer.withLock { $0.replicaID } }
     public let path: String
     let configuration: ReplicaConfiguration
     /// What the next write needs without a query: its dot counter, the hybrid clock, the highest applied dot of
@@ -27,6 +29,7 @@ public final class Replica: Sendable {
     let writer: Mutex<WriterState>
 
     struct WriterState: Sendable {
+        var replicaID: ReplicaID
         var counter: UInt64 = 0
         var clock = HybridClock(maximumAhead: .max)
         var appliedMax: [ReplicaID: UInt64] = [:]
@@ -57,17 +60,13 @@ public final class Replica: Sendable {
             // After the pool's WAL set-up, which sets synchronous = NORMAL on the writer connection.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
             try Migrations.migrator.migrate(pool)
-            replicaID = try pool.write { db in
-                if let existing = try String.fetchOne(db, sql: "SELECT value FROM sync_state WHERE key = 'replica_id'")
-                {
-                    return ReplicaID(unchecked: existing)
-                }
+            try pool.write { db in
+                guard try String.fetchOne(db, sql: "SELECT value FROM sync_state WHERE key = 'replica_id'") == nil
+                else { return }
                 let fresh = newReplicaID?.rawValue ?? RecordIDGenerator.replicaID()
                 try db.execute(sql: "INSERT INTO sync_state (key, value) VALUES ('replica_id', ?)", arguments: [fresh])
-                return ReplicaID(unchecked: fresh)
             }
-            let replicaID = replicaID
-            let loaded = try pool.read { db in try Self.loadWriterState(db, replicaID: replicaID) }
+            let loaded = try pool.read { db in try Self.loadWriterState(db) }
             writer = Mutex(loaded)
         } catch let error as ReplicaError {
             throw error
@@ -76,8 +75,12 @@ public final class Replica: Sendable {
         }
     }
 
-    static func loadWriterState(_ db: Database, replicaID: ReplicaID) throws -> WriterState {
-        var state = WriterState()
+    static func loadWriterState(_ db: Database) throws -> WriterState {
+        guard let id = try String.fetchOne(db, sql: "SELECT value FROM sync_state WHERE key = 'replica_id'") else {
+            throw ReplicaError(.damaged, "the replica file has no replica ID")
+        }
+        let replicaID = ReplicaID(unchecked: id)
+        var state = WriterState(replicaID: replicaID)
         state.counter =
             try UInt64.fetchOne(
                 db,
@@ -126,11 +129,10 @@ public final class Replica: Sendable {
     private func writeBlocking<T: Sendable>(
         _ body: @escaping @Sendable (Database, inout WriterState) throws -> T
     ) throws -> T {
-        let replicaID = replicaID
         do {
             return try pool.write { [self] db in
                 var state = try writer.withLock { current -> WriterState in
-                    if current.isStale { current = try Self.loadWriterState(db, replicaID: replicaID) }
+                    if current.isStale { current = try Self.loadWriterState(db) }
                     return current
                 }
                 let result = try body(db, &state)
@@ -165,6 +167,11 @@ public final class Replica: Sendable {
             return ReplicaError(.storage, "SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")")
         }
         return ReplicaError(.storage, "\(error)")
+    }
+
+    /// Writes a consistent copy of the replica file to `path` (`VACUUM INTO`), as a laptop backup would be.
+    public func backup(to path: String) async throws {
+        do { try await pool.vacuum(into: path) } catch { throw Self.wrap(error) }
     }
 
     /// `PRAGMA integrity_check`: "ok" for a sound file.

@@ -75,6 +75,9 @@ public struct SyncSummary: Sendable, Hashable {
     /// The server did not recognise this laptop's cursor (`unknown_cursor`: another server's log, or one beyond
     /// the end of a server restored from a backup), so this run pulled the server's log from its start.
     public var pulledFromStart = false
+    /// This laptop took a new replica ID in this run because the server holds other changes under its old one (the
+    /// file was restored from a backup or copied to a second laptop): its unsent changes went out re-stamped.
+    public var restamp: RestampReport?
     public var milliseconds: Int64 = 0
 
     public init() {}
@@ -160,7 +163,9 @@ public struct SyncEngine: Sendable {
 
         if info.cursor == nil { try await download(into: &summary, progress: progress) }
         try await push(into: &summary, progress: progress)
-        try await pull(from: try await replica.syncInfo().cursor, into: &summary, progress: progress)
+        let state = try await replica.syncInfo()
+        if state.pullFromStart { summary.pulledFromStart = true }
+        try await pull(from: state.pullFromStart ? nil : state.cursor, into: &summary, progress: progress)
 
         try await replica.markSynced(at: now())
         summary.pending = try await replica.pendingCount()
@@ -233,7 +238,7 @@ public struct SyncEngine: Sendable {
                 case .duplicate:
                     summary.duplicates += 1
                     settled += 1
-                case .rejected where result.rejection?.code == .sequenceGap:
+                case .rejected where result.rejection?.code == .sequenceGap || result.rejection?.code == .dotReused:
                     break
                 case .rejected:
                     settled += 1
@@ -249,6 +254,12 @@ public struct SyncEngine: Sendable {
             }
             summary.sent += settled
             progress(SyncProgress(phase: .upload, done: summary.sent, total: max(total, summary.sent)))
+            if let reused = answer.results.first(where: { $0.rejection?.code == .dotReused }) {
+                // Another copy of this replica got there first: carry on under a new ID. What the server settled
+                // above stays settled; the rest goes out re-stamped in the next batch.
+                try await takeNewReplicaID(from: reused.dot.counter, into: &summary)
+                continue
+            }
             // The server settled nothing: it misses earlier changes of this laptop (a restored server). Stop rather
             // than loop; the changes stay in the outbox.
             guard settled > 0 else {
@@ -259,6 +270,20 @@ public struct SyncEngine: Sendable {
                 )
             }
         }
+    }
+
+    /// Moves this laptop's changes from counter `from` on to a new replica ID (registered with the server when it
+    /// can, random otherwise) and has the next pull start at the beginning of the log.
+    private func takeNewReplicaID(from counter: UInt64, into summary: inout SyncSummary) async throws {
+        let newID = try await retrying { try await transport.registerReplica() } ?? Replica.makeReplicaID()
+        let report = try await replica.restamp(from: counter, as: newID)
+        var merged = report
+        if let earlier = summary.restamp {
+            // A second copy found in the same run: report the ID this laptop started with.
+            merged.oldID = earlier.oldID
+            merged.records += earlier.records
+        }
+        summary.restamp = merged
     }
 
     private func pull(

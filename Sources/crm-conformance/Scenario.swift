@@ -112,6 +112,7 @@ struct Step: Sendable {
         "sync_all": ["rounds"],
         "init": ["laptop", "user", "clock_offset_ms", "expect_error"],
         "set_clock": ["laptop", "offset_ms"],
+        "copy_laptop": ["from", "to"],
         "push": ["user", "replica", "raw_replica", "changes", "body", "expect_results", "expect_http"],
         "pull": ["user", "replica", "raw_replica", "path", "cursor", "expect_http"],
         "revoke": ["user"],

@@ -205,6 +205,26 @@ final class ScenarioRun {
         return try await engine.sync()
     }
 
+    /// A second laptop made from a copy of `from`'s replica file (the rep's folder copied, or a laptop restored from
+    /// its backup): the same replica ID, counters and cursor, the same token.
+    private func copyLaptop(from source: String, to name: String) async throws {
+        guard laptops[name] == nil else { throw StepError("laptop '\(name)' exists already") }
+        guard let original = laptops[source] else { throw StepError("unknown laptop '\(source)'") }
+        let path = folder.appendingPathComponent("\(name).sqlite").path
+        try await original.replica.backup(to: path)
+        let alias = original.user.hasPrefix(prefix) ? String(original.user.dropFirst(prefix.count)) : original.user
+        guard let token = tokens[alias] else { throw StepError("unknown user of laptop '\(source)'") }
+        laptops[name] = try Laptop(
+            name: name,
+            user: original.user,
+            path: path,
+            transport: ScriptedTransport(try environment.transport(token: token)),
+            offsetMilliseconds: original.offset.value,
+            replicaID: nil
+        )
+        laptopOrder.append(name)
+    }
+
     /// A laptop of an admin user made for this scenario: it sees everything, so its replica is the server's
     /// merged state (a snapshot on first use, then pulls).
     private func serverView() async throws -> Laptop {
@@ -252,6 +272,8 @@ final class ScenarioRun {
                     offset: step["clock_offset_ms"]?.integer ?? 0
                 )
             }
+        case "copy_laptop":
+            try await copyLaptop(from: try step.string("from"), to: try step.string("to"))
         case "set_clock":
             try laptop(step).offset.value = step["offset_ms"]?.integer ?? 0
         case "push":

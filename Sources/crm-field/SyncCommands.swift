@@ -145,12 +145,24 @@ enum SyncRun {
                 "clock_offset_ms": summary.clockOffsetMilliseconds,
                 "clock_warning": summary.clockWarning ?? NSNull(),
                 "pulled_from_start": summary.pulledFromStart,
+                "new_replica_id": summary.restamp.map {
+                    [
+                        "old": $0.oldID.rawValue, "new": $0.newID.rawValue, "restamped": $0.restamped,
+                    ] as [String: Any]
+                } ?? NSNull(),
                 "seconds": Double(summary.milliseconds) / 1000,
             ])
             return
         }
         if let warning = summary.clockWarning { context.console.err("warning: \(warning)") }
-        if summary.pulledFromStart {
+        if let restamp = summary.restamp {
+            context.console.err(
+                "note: another copy of this laptop's data (a copied folder or a restored backup) synced under the "
+                    + "same identity, so this laptop now syncs as \(restamp.newID) (was \(restamp.oldID)); "
+                    + "\(restamp.restamped) unsent change\(restamp.restamped == 1 ? "" : "s") went out under it and "
+                    + "the other copy's changes came in; nothing was lost"
+            )
+        } else if summary.pulledFromStart {
             context.console.err(
                 "note: the server did not recognise this laptop's sync position (it was restored or replaced), "
                     + "so this sync received its whole log again; nothing here was lost or doubled"

@@ -130,7 +130,7 @@ struct CLIStoryTests {
         }
     }
 
-    @Test("a laptop's home copied to a second laptop: the reused dots are refused and kept, never dropped")
+    @Test("a laptop's home copied to a second laptop: both keep syncing, every edit reaches every laptop")
     func copiedLaptop() async throws {
         try await CLIServer.with { server in
             try await server.loadSample()
@@ -146,18 +146,27 @@ struct CLIStoryTests {
             #expect(await cli(["sync"], home: alice).exitCode == 0)
             let second = await cli(["sync", "--json"], home: copy)
             #expect(second.exitCode == 0, "\(second.err)")
-            let rejected = second.object["rejected"] as? [[String: Any]] ?? []
-            #expect(rejected.map { $0["code"] as? String } == ["dot_reused"], "\(second.out)")
-            // Nothing is lost: the copy keeps its edit (shown, and listed as rejected), the original's edit
-            // reached the team, and a colleague never received the copy's edit under the original's dot.
-            let status = await cli(["status", "--json"], home: copy)
-            #expect((status.object["rejected"] as? [[String: Any]])?.first?["code"] as? String == "dot_reused")
-            let copied = await cli(["account", "show", "acc-mueller", "--json"], home: copy)
-            #expect(copied.object["website"] as? String == "copy.mueller.example")
-            _ = await cli(["sync"], home: bob)
-            let seen = await cli(["account", "show", "acc-mueller", "--json"], home: bob)
-            #expect(seen.object["email"] as? String == "original@mueller.example")
-            #expect(seen.object["website"] == nil, "the copy's change is refused, not applied under a reused dot")
+            // The copy finds its dots taken, moves its unsent edit to a new identity and receives the original's.
+            #expect((second.object["rejected"] as? [[String: Any]])?.isEmpty == true, "\(second.out)")
+            let renamed = second.object["new_replica_id"] as? [String: Any]
+            #expect(renamed?["restamped"] as? Int == 1, "\(second.out)")
+            // Edit on both again, sync both twice: every edit on every laptop, the colleague's too.
+            _ = await cli(["account", "edit", "acc-mueller", "--phone", "+49 30 2"], home: alice)
+            _ = await cli(["log", "--account", "acc-mueller", "--kind", "call", "--subject", "from the copy"], home: copy)
+            for _ in 0..<2 {
+                for home in [alice, copy, bob] { #expect(await cli(["sync"], home: home).exitCode == 0) }
+            }
+            for home in [alice, copy, bob] {
+                let shown = await cli(["account", "show", "acc-mueller", "--json"], home: home)
+                #expect(shown.object["email"] as? String == "original@mueller.example", "\(home)")
+                #expect(shown.object["website"] as? String == "copy.mueller.example", "\(home)")
+                #expect(shown.object["phone"] as? String == "+49 30 2", "\(home)")
+                let history = await cli(["history", "acc-mueller"], home: home)
+                #expect(history.out.contains("from the copy"), "\(home): \(history.out)")
+                let status = await cli(["status", "--json"], home: home)
+                #expect(status.object["pending"] as? Int == 0, "\(home): \(status.out)")
+                #expect((status.object["rejected"] as? [[String: Any]])?.isEmpty == true, "\(home): \(status.out)")
+            }
         }
     }
 

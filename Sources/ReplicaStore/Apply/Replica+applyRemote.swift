@@ -57,9 +57,9 @@ extension Replica {
     }
 
     func applyBatch(_ changes: [Change]) async throws -> ApplyReport {
-        let replicaID = replicaID
         let now = configuration.now
         return try await write { db, writer in
+            let replicaID = writer.replicaID
             var report = ApplyReport()
             var touched: [RecordKey: Touched] = [:]
             // Records are saved in the order they first arrived, so lists "in creation order" (rowid) follow the

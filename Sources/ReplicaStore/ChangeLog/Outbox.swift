@@ -37,8 +37,8 @@ extension Replica {
     /// the push was in flight has another dot and stays pending, and so does a change refused with `sequence_gap`
     /// (the server did not process it).
     public func acknowledge(_ results: [ChangeResult]) async throws {
-        let replicaID = replicaID
         try await write { db, writer in
+            let replicaID = writer.replicaID
             var clockRefused = false
             for result in results where result.dot.replica == replicaID {
                 let counter = Int64(bitPattern: result.dot.counter)
@@ -48,8 +48,9 @@ extension Replica {
                         sql:
                             "UPDATE change_log SET status = 'acked' WHERE replica = ? AND counter = ? AND status = 'pending'"
                     ).execute(arguments: [replicaID.rawValue, counter])
-                case .rejected where result.rejection?.code == .sequenceGap:
-                    // Not processed by the server (it misses an earlier counter): still to be sent, in order.
+                case .rejected where result.rejection?.code == .sequenceGap || result.rejection?.code == .dotReused:
+                    // Not processed by the server (it misses an earlier counter, or the dot is another copy's):
+                    // still to be sent, in order (a reused dot under a new ID, ``restamp(from:as:)``).
                     continue
                 case .rejected:
                     if result.rejection?.code == .clockSkew { clockRefused = true }
@@ -67,7 +68,7 @@ extension Replica {
             }
             if clockRefused {
                 // The refused stamps no longer count for the clock (see ``Replica/loadWriterState``).
-                writer.clock = try Self.loadWriterState(db, replicaID: replicaID).clock
+                writer.clock = try Self.loadWriterState(db).clock
             }
         }
     }

@@ -50,12 +50,11 @@ extension Replica {
     /// Makes many local changes in one transaction (bulk edits, imports): all of them, or none if one fails.
     @discardableResult
     public func writeBatch(_ edits: [Edit]) async throws -> [StoredRecord] {
-        let replicaID = replicaID
         let now = configuration.now
         return try await write { db, writer in
             let author = try Self.author(db)
             return try edits.map { edit in
-                try Self.makeChange(db, &writer, replicaID: replicaID, author: author, now: now, edit)
+                try Self.makeChange(db, &writer, replicaID: writer.replicaID, author: author, now: now, edit)
             }
         }
     }
@@ -66,13 +65,12 @@ extension Replica {
         _ id: RecordID,
         _ operation: Change.Operation
     ) async throws -> StoredRecord {
-        let replicaID = replicaID
         let now = configuration.now
         return try await write { db, writer in
             try Self.makeChange(
                 db,
                 &writer,
-                replicaID: replicaID,
+                replicaID: writer.replicaID,
                 author: Self.author(db),
                 now: now,
                 Edit(entity, id: id, operation)

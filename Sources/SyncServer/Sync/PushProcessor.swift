@@ -7,7 +7,8 @@ import SyncProtocol
 /// 1. its dot must name the pushing replica, and its author the authenticated user (`wrong_author`);
 /// 2. a counter already processed returns the stored result (`duplicate` for an accepted change): a retried batch
 ///    applies nothing twice; unless the change differs from the one processed under that counter (its digest),
-///    which is a reused dot (`dot_reused`: a laptop restored from a backup or copied), refused and not stored;
+///    which is a reused dot (`dot_reused`: a laptop restored from a backup or copied), refused and not stored,
+///    and so is every later change of the batch (the same diverged copy);
 /// 3. a counter beyond the next expected one is a `sequence_gap` (not stored: the client resends in order);
 /// 4. the next counter is decided: timestamp within the skew bound, schema and ownership, scope, merge rules.
 ///    The result is stored either way, so a retry gets the same answer.
@@ -51,6 +52,9 @@ struct PushProcessor {
         outcome.lastCounter = loaded.lastCounter
         var states = loaded.states
         let clock = HybridClock(maximumAhead: maxClockAhead)
+        // Once a batch reuses a dot, the rest of it comes from the same diverged copy of the replica: accepting its
+        // later counters would mix two laptops' changes under one id (their contexts name the other copy's dots).
+        var reusedAt: UInt64?
         for (index, change) in changes.enumerated() {
             let counter = change.dot.counter
             if change.dot.replica != replicaID || change.author != user.name {
@@ -58,6 +62,18 @@ struct PushProcessor {
                     .rejected(
                         change.dot,
                         ChangeRejection(.wrongAuthor, "changes must be made by this replica and the signed-in user")
+                    )
+                )
+                continue
+            }
+            if let reusedAt {
+                outcome.results.append(
+                    .rejected(
+                        change.dot,
+                        ChangeRejection(
+                            .dotReused,
+                            "follows the reused dot \(reusedAt) of this replica in the batch; the change is kept here"
+                        )
                     )
                 )
                 continue
@@ -75,6 +91,7 @@ struct PushProcessor {
                             )
                         )
                     )
+                    reusedAt = counter
                     continue
                 }
                 var result = previous?.result ?? ChangeResult(dot: change.dot, status: .duplicate)
