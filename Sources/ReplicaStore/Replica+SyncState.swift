@@ -20,7 +20,7 @@ public struct SyncInfo: Hashable, Sendable {
 
 extension Replica {
     public func syncInfo() async throws -> SyncInfo {
-        return try await read { db in
+        try await read { db in
             var values: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT key, value FROM sync_state WHERE key NOT LIKE 'applied:%'") {
                 values[row[0]] = row[1]

@@ -152,7 +152,10 @@ struct CLIStoryTests {
             #expect(renamed?["restamped"] as? Int == 1, "\(second.out)")
             // Edit on both again, sync both twice: every edit on every laptop, the colleague's too.
             _ = await cli(["account", "edit", "acc-mueller", "--phone", "+49 30 2"], home: alice)
-            _ = await cli(["log", "--account", "acc-mueller", "--kind", "call", "--subject", "from the copy"], home: copy)
+            _ = await cli(
+                ["log", "--account", "acc-mueller", "--kind", "call", "--subject", "from the copy"],
+                home: copy
+            )
             for _ in 0..<2 {
                 for home in [alice, copy, bob] { #expect(await cli(["sync"], home: home).exitCode == 0) }
             }
