@@ -79,8 +79,9 @@ public final class HTTPSyncTransport: SyncTransport {
         try await client.shutdown()
     }
 
-    public func handshake() async throws -> HandshakeResponse {
-        try await exchange(.GET, "/v1/handshake", body: nil, as: HandshakeResponse.self)
+    public func handshake(replicaID: ReplicaID?) async throws -> HandshakeResponse {
+        let query = replicaID.map { "?replica_id=\($0.rawValue)" } ?? ""
+        return try await exchange(.GET, "/v1/handshake" + query, body: nil, as: HandshakeResponse.self)
     }
 
     public func registerReplica() async throws -> ReplicaID? {

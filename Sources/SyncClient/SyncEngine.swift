@@ -78,6 +78,9 @@ public struct SyncSummary: Sendable, Hashable {
     /// This laptop took a new replica ID in this run because the server holds other changes under its old one (the
     /// file was restored from a backup or copied to a second laptop): its unsent changes went out re-stamped.
     public var restamp: RestampReport?
+    /// Changes of this laptop the server had acknowledged but no longer held (it was restored from a backup), sent
+    /// again in this run.
+    public var resent = 0
     public var milliseconds: Int64 = 0
 
     public init() {}
@@ -106,9 +109,9 @@ public struct SyncEngine: Sendable {
     }
 
     /// The handshake, and the server's clock minus ours (measured at the middle of the round trip).
-    public func handshake() async throws -> (HandshakeResponse, offsetMilliseconds: Int64) {
+    public func handshake(replicaID: ReplicaID? = nil) async throws -> (HandshakeResponse, offsetMilliseconds: Int64) {
         let sent = now()
-        let answer = try await retrying { try await transport.handshake() }
+        let answer = try await retrying { try await transport.handshake(replicaID: replicaID) }
         let received = now()
         guard let serverTime = ISO8601.parseTimestamp(answer.serverTime) else {
             throw SyncClientError(.badResponse, "the server sent a server_time that is not a timestamp")
@@ -148,7 +151,7 @@ public struct SyncEngine: Sendable {
         guard info.server != nil, let user = info.user else {
             throw SyncClientError(.notInitialized, "this replica is not set up yet: run crm-field init first")
         }
-        let (hello, offset) = try await handshake()
+        let (hello, offset) = try await handshake(replicaID: replica.replicaID)
         guard hello.user == user else {
             throw SyncClientError(
                 .wrongUser,
@@ -162,7 +165,16 @@ public struct SyncEngine: Sendable {
         summary.clockWarning = clockWarning(offset: offset, maxAhead: hello.maxClockAheadMilliseconds)
 
         if info.cursor == nil { try await download(into: &summary, progress: progress) }
+        // What the server holds of this replica (PROTOCOL.md §9, "Restores"): a restored server lost some of its
+        // changes, which go out again; a restored or copied laptop never made some the server holds.
+        let held = hello.replica.flatMap { $0.id == replica.replicaID.rawValue ? $0.counter : nil }
+        if let held { summary.resent = try await replica.resend(after: held) }
         try await push(into: &summary, progress: progress)
+        if let held, summary.restamp == nil, held > (try await replica.lastCounter()) {
+            // The server holds changes of this ID that this laptop never made (it was restored from an older
+            // backup of itself, or is a copy that fell behind): they must come here as another replica's.
+            try await takeNewReplicaID(from: try await replica.lastCounter() + 1, into: &summary)
+        }
         let state = try await replica.syncInfo()
         if state.pullFromStart { summary.pulledFromStart = true }
         try await pull(from: state.pullFromStart ? nil : state.cursor, into: &summary, progress: progress)

@@ -3,8 +3,9 @@ public import SyncProtocol
 /// The four exchanges a laptop has with the sync server (PROTOCOL.md §9). ``HTTPSyncTransport`` speaks them over
 /// HTTP; tests and the convergence simulation put other transports (a lossy network) in its place.
 public protocol SyncTransport: Sendable {
-    /// Who the token belongs to, its territories, and the server's clock.
-    func handshake() async throws -> HandshakeResponse
+    /// Who the token belongs to, its territories, and the server's clock; with `replicaID`, also the highest
+    /// counter of that replica the server holds (``HandshakeResponse/replica``).
+    func handshake(replicaID: ReplicaID?) async throws -> HandshakeResponse
     /// A batch of local changes, in dot order; every change gets its own result.
     func push(_ request: PushRequest) async throws -> PushResponse
     /// Changes after `cursor` (nil: from the start) in the caller's scope.

@@ -42,7 +42,9 @@ final class ScriptedTransport: SyncTransport {
         for transport in all { try? await transport.shutdown() }
     }
 
-    func handshake() async throws -> HandshakeResponse { try await inner.handshake() }
+    func handshake(replicaID: ReplicaID?) async throws -> HandshakeResponse {
+        try await inner.handshake(replicaID: replicaID)
+    }
 
     func registerReplica() async throws -> ReplicaID? { try await inner.registerReplica() }
 

@@ -30,7 +30,7 @@ struct Init: FieldCommand {
 
     private func setUp(_ context: FieldContext, server: String, transport: HTTPSyncTransport) async throws {
         // Check the token with the server before anything is written on this laptop.
-        let hello = try await transport.handshake()
+        let hello = try await transport.handshake(replicaID: nil)
         // A new laptop's replica id comes from the server, bound to this user from the start, so nobody can have
         // pushed under it first; an earlier server does not register ids and the laptop makes its own.
         let replica =
@@ -145,6 +145,7 @@ enum SyncRun {
                 "clock_offset_ms": summary.clockOffsetMilliseconds,
                 "clock_warning": summary.clockWarning ?? NSNull(),
                 "pulled_from_start": summary.pulledFromStart,
+                "resent": summary.resent,
                 "new_replica_id": summary.restamp.map {
                     [
                         "old": $0.oldID.rawValue, "new": $0.newID.rawValue, "restamped": $0.restamped,
@@ -166,6 +167,12 @@ enum SyncRun {
             context.console.err(
                 "note: the server did not recognise this laptop's sync position (it was restored or replaced), "
                     + "so this sync received its whole log again; nothing here was lost or doubled"
+            )
+        }
+        if summary.resent > 0 {
+            context.console.err(
+                "note: the server had lost \(summary.resent) of this laptop's changes (it was restored from a backup); "
+                    + "they were sent again"
             )
         }
         let seconds = String(format: "%.1f", Double(summary.milliseconds) / 1000)

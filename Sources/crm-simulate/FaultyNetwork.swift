@@ -62,7 +62,9 @@ struct FaultyTransport: SyncTransport {
         return answer
     }
 
-    func handshake() async throws -> HandshakeResponse { try await deliver { try await inner.handshake() } }
+    func handshake(replicaID: ReplicaID?) async throws -> HandshakeResponse {
+        try await deliver { try await inner.handshake(replicaID: replicaID) }
+    }
 
     func push(_ request: PushRequest) async throws -> PushResponse {
         var request = request

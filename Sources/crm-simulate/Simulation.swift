@@ -532,7 +532,9 @@ struct Simulation {
 /// Sabotage: pushes of this laptop never arrive.
 struct StuckTransport: SyncTransport {
     let inner: any SyncTransport
-    func handshake() async throws -> HandshakeResponse { try await inner.handshake() }
+    func handshake(replicaID: ReplicaID?) async throws -> HandshakeResponse {
+        try await inner.handshake(replicaID: replicaID)
+    }
     func push(_ request: PushRequest) async throws -> PushResponse { throw FaultyNetwork.lost }
     func pull(replicaID: ReplicaID, cursor: String?, limit: Int) async throws -> PullResponse {
         try await inner.pull(replicaID: replicaID, cursor: cursor, limit: limit)

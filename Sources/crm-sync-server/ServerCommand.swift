@@ -12,7 +12,8 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "crm-sync-server",
         abstract: "The crm-field sync server and its admin commands.",
         subcommands: [
-            Serve.self, UserCommand.self, TerritoryCommand.self, Import.self, Backup.self, Stats.self, Schema.self,
+            Serve.self, UserCommand.self, TerritoryCommand.self, Import.self, Backup.self, Restore.self, Stats.self,
+            Schema.self,
         ]
     )
 }
@@ -75,11 +76,36 @@ struct Serve: AsyncParsableCommand {
             tls: tlsCert.flatMap { cert in tlsKey.map { ServerConfiguration.TLSFiles(certificate: cert, key: $0) } }
         )
         // PostgreSQL's pool is a service of the application, and its schema is migrated before the server listens.
-        let storage: any ChangeStorage =
-            database.isPostgres
-            ? try PostgresChangeStorage(url: database.database, logger: logger)
-            : try SQLiteChangeStorage(path: database.database)
+        if database.isPostgres {
+            let storage = try PostgresChangeStorage(url: database.database, logger: logger)
+            try await buildApplication(configuration: configuration, storage: storage, logger: logger).runService()
+            return
+        }
+        let path = database.database
+        let storage = try SQLiteChangeStorage(path: path)
+        let service = SyncService(storage: storage)
+        // A database copied back from a backup by hand is refused before anything is served.
+        do {
+            try await ServedState.check(database: path, service: service)
+        } catch let error as SyncServerError {
+            throw ValidationError(error.message)
+        }
+        let recorder = Task {
+            var last: ServedState?
+            while !Task.isCancelled {
+                if let now = try? await service.logPosition(), last != ServedState(logID: now.logID, end: now.end) {
+                    let state = ServedState(logID: now.logID, end: now.end)
+                    if (try? state.write(forDatabase: path)) != nil { last = state }
+                }
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+        defer { recorder.cancel() }
         try await buildApplication(configuration: configuration, storage: storage, logger: logger).runService()
+        recorder.cancel()
+        if let now = try? await service.logPosition() {
+            try? ServedState(logID: now.logID, end: now.end).write(forDatabase: path)
+        }
     }
 }
 
@@ -206,7 +232,7 @@ struct Stats: AsyncParsableCommand {
     )
     @OptionGroup var database: DatabaseOption
     func run() async throws {
-        let stats = try await database.withStorage { try await $0.stats() }
+        let stats = try await database.withStorage { try await SyncService(storage: $0).stats() }
         print(String(decoding: try WireCoding.encode(stats), as: UTF8.self))
     }
 }
@@ -264,5 +290,84 @@ struct Backup: AsyncParsableCommand {
         let file = file
         try await database.withStorage { try await $0.backup(to: file) }
         print("backed up to \(file)")
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring the server back from a backup, safely for the laptops that synced after it was taken.",
+        discussion: """
+            Stop the server first. With BACKUP (SQLite), the backup replaces the database (the current file is kept \
+            as DB.before-restore-TIME); without it, the database as it is now is marked restored (a file copied \
+            back by hand, or PostgreSQL after pg_restore). The log then takes a new identity and the server's own \
+            counters continue above any it may have used, so nothing a laptop already holds is issued again for \
+            other changes; each laptop re-sends at its next sync the changes the backup lacks (see stats: \
+            synced_since_restore).
+            Example: crm-sync-server restore /backups/crm-sync-2026-11-23.sqlite --db /var/lib/crm/crm-sync.sqlite
+            """
+    )
+    @OptionGroup var database: DatabaseOption
+    @Argument(help: "The backup file to restore (SQLite); omit to mark the database as it is restored.")
+    var backup: String?
+
+    func validate() throws {
+        if database.isPostgres, backup != nil {
+            throw ValidationError(
+                "restore a PostgreSQL database with pg_restore, then run crm-sync-server restore --db URL (no file)"
+            )
+        }
+        if let backup, !FileManager.default.fileExists(atPath: backup) {
+            throw ValidationError("no backup file at \(backup)")
+        }
+    }
+
+    func run() async throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var kept: String?
+        if let backup {
+            kept = try Self.replace(database.database, with: backup, now: now)
+        }
+        let mark = try await database.withStorage { storage in
+            try await SyncService(storage: storage).markRestored(now: now)
+        }
+        guard let mark else { return }
+        if !database.isPostgres {
+            try ServedState(logID: mark.newLogID, end: mark.through).write(forDatabase: database.database)
+        }
+        if let backup { print("restored \(backup) into \(database.database)") }
+        print(
+            "the log is now \(mark.newLogID) (was \(mark.oldLogID); laptops' positions up to \(mark.through) stay valid); "
+                + "laptops re-send what the backup lacks at their next sync (crm-sync-server stats: synced_since_restore)"
+        )
+        if let kept { print("the database before the restore is kept as \(kept)") }
+    }
+
+    /// Puts a copy of `backup` in place of the SQLite database `path` (its WAL and shared-memory files with it),
+    /// keeping the old files under a new name; returns that name.
+    static func replace(_ path: String, with backup: String, now: Int64) throws -> String? {
+        let files = FileManager.default
+        // The backup must be a server database: opened (and migrated) as a copy, never in place.
+        let staged = path + ".restoring"
+        try? files.removeItem(atPath: staged)
+        try files.copyItem(atPath: backup, toPath: staged)
+        do {
+            _ = try SQLiteChangeStorage(path: staged)
+        } catch {
+            try? files.removeItem(atPath: staged)
+            throw ValidationError("\(backup) is not a crm-sync-server database: \(error)")
+        }
+        var kept: String?
+        if files.fileExists(atPath: path) {
+            let aside = path + ".before-restore-\(now)"
+            for suffix in ["", "-wal", "-shm"] where files.fileExists(atPath: path + suffix) {
+                try files.moveItem(atPath: path + suffix, toPath: aside + suffix)
+            }
+            kept = aside
+        }
+        for suffix in ["-wal", "-shm"] where files.fileExists(atPath: staged + suffix) {
+            try files.moveItem(atPath: staged + suffix, toPath: path + suffix)
+        }
+        try files.moveItem(atPath: staged, toPath: path)
+        return kept
     }
 }

@@ -40,8 +40,9 @@ public struct RouterTransport: SyncTransport {
         return data
     }
 
-    public func handshake() async throws -> HandshakeResponse {
-        try WireCoding.decodeMessage(HandshakeResponse.self, from: try await send(.get, "/v1/handshake"))
+    public func handshake(replicaID: ReplicaID?) async throws -> HandshakeResponse {
+        let query = replicaID.map { "?replica_id=\($0.rawValue)" } ?? ""
+        return try WireCoding.decodeMessage(HandshakeResponse.self, from: try await send(.get, "/v1/handshake" + query))
     }
 
     public func push(_ request: PushRequest) async throws -> PushResponse {

@@ -73,6 +73,23 @@ extension Replica {
         }
     }
 
+    /// Puts this laptop's changes above `counter` back into the outbox, the server having said it holds this
+    /// replica's changes up to `counter` only (it was restored from a backup, and lost the rest): the changes it had
+    /// accepted or refused go out again, in order, and the server decides them afresh. Returns how many.
+    @discardableResult
+    public func resend(after counter: UInt64) async throws -> Int {
+        try await write { db, writer in
+            try db.execute(
+                sql: """
+                    UPDATE change_log SET status = 'pending', reject_code = NULL, reject_reason = NULL
+                    WHERE replica = ? AND origin = 'local' AND counter > ? AND status IN ('acked', 'rejected')
+                    """,
+                arguments: [writer.replicaID.rawValue, Int64(bitPattern: counter)]
+            )
+            return db.changesCount
+        }
+    }
+
     /// Local changes the server refused, newest first.
     public func rejectedChanges() async throws -> [RejectedChange] {
         try await read { db in

@@ -100,6 +100,6 @@ struct AdminController: Sendable {
     }
 
     @Sendable func stats(_ request: Request, context: SyncRequestContext) async throws -> Response {
-        try jsonResponse(try await storage.stats())
+        try jsonResponse(try await SyncService(storage: storage).stats())
     }
 }

@@ -23,15 +23,21 @@ struct SyncController: Sendable {
 
     @Sendable func handshake(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let user = try context.requireUser()
-        return try jsonResponse(
-            HandshakeResponse(
-                user: user.name,
-                role: user.role.rawValue,
-                territories: user.territories,
-                serverTime: ISO8601.format(millisecondsSince1970: now()),
-                maxClockAheadMilliseconds: configuration.maxClockAheadMilliseconds
-            )
+        var answer = HandshakeResponse(
+            user: user.name,
+            role: user.role.rawValue,
+            territories: user.territories,
+            serverTime: ISO8601.format(millisecondsSince1970: now()),
+            maxClockAheadMilliseconds: configuration.maxClockAheadMilliseconds
         )
+        answer.logID = try await service.logPosition().logID
+        if let replicaText = request.uri.queryParameters["replica_id"].map(String.init) {
+            guard ReplicaID.isValid(replicaText) else {
+                throw SyncServerError(.malformed, "replica_id is not a replica id")
+            }
+            answer.replica = try await service.replicaStatus(ReplicaID(unchecked: replicaText), user: user, now: now())
+        }
+        return try jsonResponse(answer)
     }
 
     @Sendable func push(_ request: Request, context: SyncRequestContext) async throws -> Response {

@@ -57,9 +57,9 @@ public protocol StorageReadTransaction: Sendable {
     /// The highest sequence number in the log, 0 when it is empty.
     func highWaterMark() async throws -> Int64
 
-    /// The identity of this log: random, made once with the database, kept by its backups. Cursors carry it, so a
-    /// cursor of another server's log is told apart from one of this log.
-    func logID() async throws -> String
+    /// A value of the server's own metadata (`server_meta`): the log's identity (`log_id`), its lineage across
+    /// restores, the floor of the server's counters (see ``ServerMeta``); nil when it was never set.
+    func meta(_ key: String) async throws -> String?
 
     /// The replica's owner and highest processed counter; nil for a replica never seen.
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord?
@@ -98,6 +98,12 @@ public protocol StorageWriteTransaction: Sendable {
     func states(_ keys: [RecordKey]) async throws -> [RecordKey: RecordState]
     /// The highest counter the server has used for its own changes (imports, moves), 0 before the first.
     func serverCounter() async throws -> UInt64
+    /// The highest sequence number in the log, 0 when it is empty.
+    func highWaterMark() async throws -> Int64
+    /// A value of the server's metadata, as in a read transaction.
+    func meta(_ key: String) async throws -> String?
+    /// Sets a value of the server's metadata.
+    func setMeta(_ key: String, _ value: String) async throws
 
     /// Inserts or replaces record states (with the columns derived from them, ``RecordRow``).
     func save(_ states: [RecordState]) async throws
@@ -110,6 +116,24 @@ public protocol StorageWriteTransaction: Sendable {
     func saveReplica(_ record: ReplicaRecord) async throws
     /// Records a territory move at the log position of its change.
     func recordMove(_ move: TerritoryMove) async throws
+}
+
+extension StorageReadTransaction {
+    /// The identity of this log: random, made once with the database, kept by its backups, replaced by a restore.
+    /// Cursors carry it, so a cursor of another server's log is told apart from one of this log.
+    func logID() async throws -> String { try await meta(ServerMeta.logID) ?? "" }
+}
+
+/// The keys of `server_meta`.
+enum ServerMeta {
+    static let logID = "log_id"
+    /// The identities of the logs this one was restored from, with how far each is shared (``LogLineage``).
+    static let lineage = "lineage"
+    /// The server's counters start above this after a restore (``SyncService/markRestored(now:)``).
+    static let serverCounterFloor = "server_counter_floor"
+    /// When the last restore was made (milliseconds since 1970), and where the restored log ended.
+    static let restoredAt = "restored_at"
+    static let restoredThrough = "restored_through"
 }
 
 /// What the server keeps of a processed counter: the result it answered, and the SHA-256 of the change's wire JSON,
@@ -200,11 +224,38 @@ public struct ServerStats: Sendable, Codable {
         public var user: String
         public var lastSeen: String?
         public var lastCounter: Int64
+        /// After a restore: whether the replica has synced since (it then re-sent what the server had lost).
+        public var syncedSinceRestore: Bool?
+        /// Milliseconds since 1970 of `lastSeen`, for the comparison (not encoded).
+        public var lastSeenMilliseconds: Int64 = 0
 
         enum CodingKeys: String, CodingKey {
             case replica, user
             case lastSeen = "last_seen"
             case lastCounter = "last_counter"
+            case syncedSinceRestore = "synced_since_restore"
+        }
+
+        public init(replica: String, user: String, lastSeen: Int64, lastCounter: Int64) {
+            self.replica = replica
+            self.user = user
+            self.lastSeen = ISO8601.format(millisecondsSince1970: lastSeen)
+            self.lastCounter = lastCounter
+            lastSeenMilliseconds = lastSeen
+        }
+    }
+
+    /// The last restore of the database (``SyncService/markRestored(now:ifLogID:)``).
+    public struct RestoreInfo: Sendable, Codable {
+        public var at: String
+        /// The restored log's end: changes after it that laptops had were lost by the restore, and come back when
+        /// their laptops sync (`synced_since_restore`).
+        public var through: Int64
+        public var replicasNotSyncedSince: Int
+
+        enum CodingKeys: String, CodingKey {
+            case at, through
+            case replicasNotSyncedSince = "replicas_not_synced_since"
         }
     }
 
@@ -213,9 +264,14 @@ public struct ServerStats: Sendable, Codable {
     public var changes: Int64
     public var records: Int64
     public var recordsWithOpenConflicts: Int64
+    /// The log's identity (the part of a cursor before the dot).
+    public var logID: String?
+    public var lastRestore: RestoreInfo?
 
     enum CodingKeys: String, CodingKey {
         case users, replicas, changes, records
         case recordsWithOpenConflicts = "records_with_open_conflicts"
+        case logID = "log_id"
+        case lastRestore = "last_restore"
     }
 }

@@ -30,7 +30,7 @@ public final class MemoryChangeStorage: ChangeStorage, @unchecked Sendable {
         var dots: Set<Dot> = []
         var records: [RecordKey: StoredRecord] = [:]
         var moves: [TerritoryMove] = []
-        var logID = makeLogID()
+        var meta: [String: String] = [ServerMeta.logID: makeLogID()]
     }
 
     // NOTE: `lock` serialises access to `state`; `writer` keeps one write transaction at a time.
@@ -113,7 +113,7 @@ public final class MemoryChangeStorage: ChangeStorage, @unchecked Sendable {
                 ServerStats.ReplicaInfo(
                     replica: $0.id.rawValue,
                     user: $0.user,
-                    lastSeen: ISO8601.format(millisecondsSince1970: $0.lastSeen),
+                    lastSeen: $0.lastSeen,
                     lastCounter: Int64($0.lastCounter)
                 )
             },
@@ -149,7 +149,7 @@ private struct MemoryReadTransaction: StorageReadTransaction {
 
     func highWaterMark() async throws -> Int64 { state.log.last?.seq ?? 0 }
 
-    func logID() async throws -> String { state.logID }
+    func meta(_ key: String) async throws -> String? { state.meta[key] }
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? { state.replicas[id] }
 
@@ -234,6 +234,12 @@ private final class MemoryWriteTransaction: StorageWriteTransaction, @unchecked 
     func serverCounter() async throws -> UInt64 {
         lock.withLock { state.log.last { $0.dot.replica == .server }?.dot.counter ?? 0 }
     }
+
+    func highWaterMark() async throws -> Int64 { lock.withLock { state.log.last?.seq ?? 0 } }
+
+    func meta(_ key: String) async throws -> String? { lock.withLock { state.meta[key] } }
+
+    func setMeta(_ key: String, _ value: String) async throws { lock.withLock { state.meta[key] = value } }
 
     func save(_ states: [RecordState]) async throws {
         lock.withLock {

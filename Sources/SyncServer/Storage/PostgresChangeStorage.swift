@@ -342,14 +342,7 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
                 "SELECT id, user_name, last_seen, last_counter FROM replica ORDER BY id",
                 logger: self.logger
             ).decode((String, String, Int64, Int64).self) {
-                replicas.append(
-                    .init(
-                        replica: id,
-                        user: user,
-                        lastSeen: ISO8601.format(millisecondsSince1970: seen),
-                        lastCounter: counter
-                    )
-                )
+                replicas.append(.init(replica: id, user: user, lastSeen: seen, lastCounter: counter))
             }
             return ServerStats(
                 users: Int(try await count("SELECT COUNT(*) FROM crm_user")),
@@ -389,6 +382,16 @@ private func collectChanges(_ rows: PostgresRowSequence) async throws -> [Logged
 }
 
 extension PostgresChangeStorage {
+    static func meta(_ key: String, on connection: PostgresConnection, logger: Logger) async throws -> String? {
+        for try await value in try await connection.query(
+            "SELECT value FROM server_meta WHERE key = \(key)",
+            logger: logger
+        ).decode(String.self) {
+            return value
+        }
+        return nil
+    }
+
     /// A replica's row, for the read and the write transaction alike.
     static func replica(
         _ id: ReplicaID,
@@ -422,14 +425,8 @@ private struct PostgresReadTransaction: StorageReadTransaction {
         return 0
     }
 
-    func logID() async throws -> String {
-        for try await value in try await connection.query(
-            "SELECT value FROM server_meta WHERE key = 'log_id'",
-            logger: logger
-        ).decode(String.self) {
-            return value
-        }
-        return ""
+    func meta(_ key: String) async throws -> String? {
+        try await PostgresChangeStorage.meta(key, on: connection, logger: logger)
     }
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
@@ -594,6 +591,30 @@ private struct PostgresWriteTransaction: StorageWriteTransaction {
             return UInt64(value)
         }
         return 0
+    }
+
+    func highWaterMark() async throws -> Int64 {
+        for try await value in try await connection.query(
+            "SELECT COALESCE(MAX(seq), 0) FROM change_log",
+            logger: logger
+        ).decode(Int64.self) {
+            return value
+        }
+        return 0
+    }
+
+    func meta(_ key: String) async throws -> String? {
+        try await PostgresChangeStorage.meta(key, on: connection, logger: logger)
+    }
+
+    func setMeta(_ key: String, _ value: String) async throws {
+        try await connection.query(
+            """
+            INSERT INTO server_meta (key, value) VALUES (\(key), \(value))
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value
+            """,
+            logger: logger
+        )
     }
 
     func save(_ states: [RecordState]) async throws {

@@ -226,12 +226,7 @@ public final class SQLiteChangeStorage: ChangeStorage {
                     db,
                     sql: "SELECT id, user_name, last_seen, last_counter FROM replica ORDER BY id"
                 ).map {
-                    ServerStats.ReplicaInfo(
-                        replica: $0[0],
-                        user: $0[1],
-                        lastSeen: ISO8601.format(millisecondsSince1970: $0[2]),
-                        lastCounter: $0[3]
-                    )
+                    ServerStats.ReplicaInfo(replica: $0[0], user: $0[1], lastSeen: $0[2], lastCounter: $0[3])
                 },
                 changes: try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM change_log") ?? 0,
                 records: try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM record") ?? 0,
@@ -307,6 +302,10 @@ private func loggedChanges(_ rows: [Row]) -> [LoggedChange] {
 }
 
 extension SQLiteChangeStorage {
+    static func meta(_ db: Database, _ key: String) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = ?"), arguments: [key])
+    }
+
     /// A replica's row, for the read and the write transaction alike.
     static func replica(_ db: Database, _ id: ReplicaID) throws -> ReplicaRecord? {
         try Row.fetchOne(
@@ -326,10 +325,8 @@ private struct SQLiteReadTransaction: StorageReadTransaction {
         try await reader.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0 }
     }
 
-    func logID() async throws -> String {
-        try await reader.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM server_meta WHERE key = 'log_id'") ?? ""
-        }
+    func meta(_ key: String) async throws -> String? {
+        try await reader.read { db in try SQLiteChangeStorage.meta(db, key) }
     }
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
@@ -467,6 +464,26 @@ private struct SQLiteWriteTransaction: StorageWriteTransaction {
     func serverCounter() async throws -> UInt64 {
         try await pool.writeWithoutTransaction { db in
             UInt64(try Int64.fetchOne(db, sql: "SELECT MAX(counter) FROM change_log WHERE replica = 'server'") ?? 0)
+        }
+    }
+
+    func highWaterMark() async throws -> Int64 {
+        try await pool.writeWithoutTransaction { db in
+            try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0
+        }
+    }
+
+    func meta(_ key: String) async throws -> String? {
+        try await pool.writeWithoutTransaction { db in try SQLiteChangeStorage.meta(db, key) }
+    }
+
+    func setMeta(_ key: String, _ value: String) async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(
+                sql:
+                    "INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                arguments: [key, value]
+            )
         }
     }
 

@@ -125,20 +125,48 @@ public struct SyncService: Sendable {
     public func pull(user: User, replica: ReplicaID, cursor: String?, limit: Int, now: Int64) async throws -> PullPage {
         try Self.checkNotReserved(replica)
         let unknown = Flag()
-        let page = try await pull(user: user, replica: replica, limit: limit) { transaction in
-            if let known = try await transaction.replica(replica) {
-                try Self.checkOwner(known, user: user)
-            } else {
-                unknown.set()
+        let wentBack = Flag()
+        let page: PullPage
+        do {
+            page = try await pull(user: user, replica: replica, limit: limit) { transaction in
+                if let known = try await transaction.replica(replica) {
+                    try Self.checkOwner(known, user: user)
+                } else {
+                    unknown.set()
+                }
+                return try await Self.start(of: cursor, in: transaction, wentBack: wentBack)
             }
-            return try LogCursor.parse(
-                cursor,
-                logID: try await transaction.logID(),
-                highWaterMark: try await transaction.highWaterMark()
-            ).seq
+        } catch let error as SyncServerError where error.code == .unknownCursor && wentBack.isSet {
+            try await repairWentBack(now: now)
+            throw error
         }
         if unknown.isSet { try await claim(replica, for: user, now: now) }
         return page
+    }
+
+    /// Where a client's cursor starts in this log (its lineage across restores). A cursor of this very log beyond
+    /// its end proves the database went back in time without `restore` (a backup copied over it by hand): `wentBack`
+    /// is set so the caller makes it safe (``repairWentBack(now:)``) before answering `unknown_cursor`.
+    static func start(
+        of cursor: String?,
+        in transaction: any StorageReadTransaction,
+        wentBack: Flag
+    ) async throws -> Int64 {
+        let lineage = try await transaction.lineage()
+        let end = try await transaction.highWaterMark()
+        if let cursor, cursor.hasPrefix(lineage.current + "."),
+            let seq = Int64(cursor.dropFirst(lineage.current.count + 1)), seq > end
+        {
+            wentBack.set()
+        }
+        return try LogCursor.parse(cursor, lineage: lineage, highWaterMark: end).seq
+    }
+
+    /// The database is behind what it served: mark it restored, as `crm-sync-server restore` would, unless another
+    /// server process sharing it did so meanwhile.
+    func repairWentBack(now: Int64) async throws {
+        let seen = try await storage.withReadTransaction { try await $0.logID() }
+        _ = try await markRestored(now: now, ifLogID: seen)
     }
 
     /// Changes after `cursor` that `user` may see, made by other replicas, oldest first; with the history of
@@ -208,16 +236,101 @@ public struct SyncService: Sendable {
             )
         }
         return try await storage.withReadTransaction { transaction in
-            let logID = try await transaction.logID()
+            let lineage = try await transaction.lineage()
             let end = try await transaction.highWaterMark()
             let cursor =
                 firstCursor == nil
-                ? LogCursor(logID: logID, seq: end)
-                : try LogCursor.parse(firstCursor, logID: logID, highWaterMark: end)
+                ? LogCursor(logID: lineage.current, seq: end)
+                : try LogCursor.parse(firstCursor, lineage: lineage, highWaterMark: end)
             let states = try await transaction.states(after: start, visibleTo: user, limit: limit + 1)
             let page = Array(states.prefix(limit))
             let next = states.count > limit ? page.last.map { "\($0.entity.rawValue)/\($0.id.rawValue)" } : nil
             return SnapshotPage(records: page, cursor: cursor.seq, cursorText: cursor.text, next: next)
+        }
+    }
+
+    // MARK: - Restores
+
+    /// The highest counter the server's own changes have used, or the floor a restore set, whichever is higher: a
+    /// restored server must never reuse a counter of its own changes made after the backup (laptops hold them).
+    static func serverCounter(_ transaction: any StorageWriteTransaction) async throws -> UInt64 {
+        let used = try await transaction.serverCounter()
+        let floor = UInt64(try await transaction.meta(ServerMeta.serverCounterFloor) ?? "") ?? 0
+        return max(used, floor)
+    }
+
+    /// Makes a database that went back in time (restored from a backup) safe to serve (PROTOCOL.md §9, "Restores"):
+    /// the log takes a new identity, so cursors issued after the backup are refused (`unknown_cursor`, the laptop
+    /// pulls from the start) while those within the backup stay valid; the server's own counters continue above
+    /// any it can have used (the floor: the restore's time in microseconds); laptops learn from the handshake the
+    /// highest counter the server holds of theirs and re-send what it lost.
+    ///
+    /// With `ifLogID`, nothing is done unless the log still has that identity (two server processes detecting the
+    /// same restore mark it once).
+    @discardableResult
+    public func markRestored(now: Int64, ifLogID expected: String? = nil) async throws -> RestoreMark? {
+        try await storage.withWriteTransaction { transaction in
+            let old = try await transaction.meta(ServerMeta.logID) ?? ""
+            if let expected, expected != old { return nil }
+            let end = try await transaction.highWaterMark()
+            var lineage = LogLineage(current: old, metaValue: try await transaction.meta(ServerMeta.lineage))
+            lineage.ancestors.append(.init(logID: old, through: end, restoredAt: now))
+            let new = makeLogID()
+            let floor = max(try await Self.serverCounter(transaction), UInt64(max(now, 0)) * 1_000)
+            try await transaction.setMeta(ServerMeta.logID, new)
+            try await transaction.setMeta(ServerMeta.lineage, lineage.metaValue)
+            try await transaction.setMeta(ServerMeta.serverCounterFloor, String(floor))
+            try await transaction.setMeta(ServerMeta.restoredAt, String(now))
+            try await transaction.setMeta(ServerMeta.restoredThrough, String(end))
+            return RestoreMark(oldLogID: old, newLogID: new, through: end, serverCounterFloor: floor)
+        }
+    }
+
+    /// The storage's figures with the log's identity and its last restore: which replicas have synced since (and so
+    /// re-sent what the restore lost).
+    public func stats() async throws -> ServerStats {
+        var stats = try await storage.stats()
+        let (logID, restoredAt, through) = try await storage.withReadTransaction { transaction in
+            (
+                try await transaction.logID(),
+                try await transaction.meta(ServerMeta.restoredAt).flatMap { Int64($0) },
+                try await transaction.meta(ServerMeta.restoredThrough).flatMap { Int64($0) }
+            )
+        }
+        stats.logID = logID
+        if let restoredAt {
+            for index in stats.replicas.indices {
+                stats.replicas[index].syncedSinceRestore = stats.replicas[index].lastSeenMilliseconds >= restoredAt
+            }
+            stats.lastRestore = ServerStats.RestoreInfo(
+                at: ISO8601.format(millisecondsSince1970: restoredAt),
+                through: through ?? 0,
+                replicasNotSyncedSince: stats.replicas.filter { $0.syncedSinceRestore == false }.count
+            )
+        }
+        return stats
+    }
+
+    /// The log's identity and end, as a status file records them (``ServedState``).
+    public func logPosition() async throws -> (logID: String, end: Int64) {
+        try await storage.withReadTransaction { (try await $0.logID(), try await $0.highWaterMark()) }
+    }
+
+    /// What the handshake tells a laptop about its replica: the highest counter of it the server holds. Nil for a
+    /// replica the server has never seen; 403 for a colleague's. The replica's `last_seen` becomes `now` (a laptop
+    /// that only pulls is seen too).
+    public func replicaStatus(
+        _ replica: ReplicaID,
+        user: User,
+        now: Int64
+    ) async throws -> HandshakeResponse.ReplicaStatus? {
+        try Self.checkNotReserved(replica)
+        return try await storage.withWriteTransaction { transaction in
+            guard var known = try await transaction.replica(replica) else { return nil }
+            try Self.checkOwner(known, user: user)
+            known.lastSeen = now
+            try await transaction.saveReplica(known)
+            return HandshakeResponse.ReplicaStatus(id: replica, counter: known.lastCounter)
         }
     }
 
@@ -233,7 +346,7 @@ public struct SyncService: Sendable {
             }
             var clock = HybridClock()
             let change = Change(
-                dot: Dot(replica: .server, counter: try await transaction.serverCounter() + 1),
+                dot: Dot(replica: .server, counter: try await Self.serverCounter(transaction) + 1),
                 context: state.clock,
                 timestamp: clock.send(now: now),
                 author: "admin",
@@ -257,7 +370,11 @@ public struct SyncService: Sendable {
     public func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport {
         try await storage.withWriteTransaction { transaction in
             var report = ImportReport()
-            var planner = ImportPlanner(counter: try await transaction.serverCounter(), clock: HybridClock(), now: now)
+            var planner = ImportPlanner(
+                counter: try await Self.serverCounter(transaction),
+                clock: HybridClock(),
+                now: now
+            )
             var states = try await transaction.states(
                 Array(Set(rows.compactMap { $0.id.map { RecordKey(entity: kind.entity, id: $0) } }))
             )
@@ -282,8 +399,18 @@ public struct SyncService: Sendable {
     }
 }
 
+/// What a restore did.
+public struct RestoreMark: Sendable, Hashable {
+    public var oldLogID: String
+    public var newLogID: String
+    /// Where the restored log ends: cursors of the old log up to here stay valid.
+    public var through: Int64
+    /// The server's next own change is above this counter.
+    public var serverCounterFloor: UInt64
+}
+
 /// A flag set inside a transaction's closure and read after it.
-private final class Flag: Sendable {
+final class Flag: Sendable {
     private let value = Mutex(false)
     func set() { value.withLock { $0 = true } }
     var isSet: Bool { value.withLock { $0 } }

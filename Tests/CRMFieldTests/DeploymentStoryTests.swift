@@ -1,0 +1,242 @@
+import Foundation
+import SyncTestSupport
+import Testing
+
+@testable import crm_field
+
+/// The operations of a real deployment, as IT and the reps perform them: `crm-sync-server` child processes (served,
+/// stopped, backed up, restored) and laptops through `crm-field`, on SQLite and on PostgreSQL.
+@Suite("Deployment operations", .serialized)
+struct DeploymentStoryTests {
+    @Test(
+        "IT restores the server from a backup: both laptops re-send what it lost, a new laptop gets the union",
+        arguments: ITServer.Backend.available
+    )
+    func serverRestore(backend: ITServer.Backend) async throws {
+        let it = try ITServer(backend)
+        defer { it.cleanUp() }
+        let alice = try it.addRep("alice")
+        let bob = try it.addRep("bob")
+        let dave = try it.addRep("dave")
+        try it.importAccounts()
+        var server = try await it.serve()
+        let aliceHome = try await it.laptop(alice, server: server)
+        let bobHome = try await it.laptop(bob, server: server)
+        _ = await cli(["account", "edit", "acc-mueller", "--phone", "+49 30 1"], home: aliceHome)
+        _ = await cli(
+            ["log", "--account", "acc-mueller", "--kind", "call", "--subject", "before the backup"],
+            home: aliceHome
+        )
+        #expect(await cli(["sync"], home: aliceHome).exitCode == 0)
+        #expect(await cli(["sync"], home: bobHome).exitCode == 0)
+
+        let backup = try it.backup()
+
+        // A day's work after the backup, on both laptops; each has pulled the other's.
+        _ = await cli(["account", "edit", "acc-mueller", "--email", "after@mueller.example"], home: aliceHome)
+        _ = await cli(
+            ["log", "--account", "acc-mueller", "--kind", "visit", "--subject", "after the backup"],
+            home: aliceHome
+        )
+        #expect(await cli(["sync"], home: aliceHome).exitCode == 0)
+        _ = await cli(["account", "edit", "acc-schmidt", "--website", "schmidt.example"], home: bobHome)
+        #expect(await cli(["sync"], home: bobHome).exitCode == 0)
+        #expect(await cli(["sync"], home: aliceHome).exitCode == 0)
+
+        server.stop()
+        let restored = try it.restore(backup)
+        #expect(restored.contains("the log is now"), "\(restored)")
+        server = try await it.serve()
+
+        // Each laptop syncs again, twice: no push loops, no error, nothing left over.
+        for home in [aliceHome, bobHome, aliceHome, bobHome] {
+            let run = await cli(["sync", "--json"], home: home)
+            #expect(run.exitCode == 0, "\(run.err)")
+        }
+        let daveHome = try await it.laptop(dave, server: server)
+        for home in [aliceHome, bobHome, daveHome] {
+            let mueller = await cli(["account", "show", "acc-mueller", "--json"], home: home)
+            #expect(mueller.object["phone"] as? String == "+49 30 1", "\(home)")
+            #expect(mueller.object["email"] as? String == "after@mueller.example", "\(home): \(mueller.out)")
+            let schmidt = await cli(["account", "show", "acc-schmidt", "--json"], home: home)
+            #expect(schmidt.object["website"] as? String == "schmidt.example", "\(home): \(schmidt.out)")
+            let status = await cli(["status", "--json"], home: home)
+            #expect(status.object["pending"] as? Int == 0, "\(home): \(status.out)")
+            #expect((status.object["rejected"] as? [[String: Any]])?.isEmpty == true, "\(home): \(status.out)")
+        }
+        for home in [aliceHome, bobHome] {
+            let history = await cli(["history", "acc-mueller"], home: home)
+            #expect(history.out.contains("after the backup"), "\(home): \(history.out)")
+            #expect(history.out.contains("before the backup"), "\(home): \(history.out)")
+        }
+        // IT sees that both laptops have synced since the restore.
+        let stats = try JSONSerialization.jsonObject(with: Data(try it.admin(["stats"]).utf8)) as? [String: Any]
+        let replicas = stats?["replicas"] as? [[String: Any]] ?? []
+        let synced = replicas.filter { $0["synced_since_restore"] as? Bool == true }.compactMap {
+            $0["user"] as? String
+        }
+        #expect(Set(synced).isSuperset(of: ["alice", "bob"]), "\(replicas)")
+        #expect((stats?["last_restore"] as? [String: Any])?["through"] != nil, "\(stats ?? [:])")
+        server.stop()
+    }
+
+    @Test("a backup copied over the database by hand is refused with a message that names the restore command")
+    func handCopiedBackup() async throws {
+        let it = try ITServer(.sqlite)
+        defer { it.cleanUp() }
+        let alice = try it.addRep("alice")
+        try it.importAccounts()
+        var server = try await it.serve()
+        let home = try await it.laptop(alice, server: server)
+        let backup = try it.backup()
+        _ = await cli(["account", "edit", "acc-mueller", "--phone", "+49 30 9"], home: home)
+        #expect(await cli(["sync"], home: home).exitCode == 0)
+        server.stop()
+        // IT copies yesterday's file over the database instead of running restore.
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: it.database + suffix) }
+        try FileManager.default.removeItem(atPath: it.database)
+        try FileManager.default.copyItem(atPath: backup, toPath: it.database)
+        let refused = try it.run(["serve", "--db", it.database, "--port", "\(try ServerProcess.freePort())"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("crm-sync-server restore --db"), "\(refused.output)")
+        // The restore command without a file makes it safe; the laptop then re-sends its edit.
+        _ = try it.admin(["restore"])
+        server = try await it.serve()
+        let resync = await cli(["sync"], home: home)
+        #expect(resync.exitCode == 0, "\(resync.err)")
+        let fresh = try await it.laptop(alice, server: server)
+        let shown = await cli(["account", "show", "acc-mueller", "--json"], home: fresh)
+        #expect(shown.object["phone"] as? String == "+49 30 9", "\(shown.out)")
+        server.stop()
+    }
+}
+
+/// IT's side of a deployment: a database (a SQLite file, or a fresh PostgreSQL database when `POSTGRES_URL` is set)
+/// and the `crm-sync-server` executable's subcommands on it.
+struct ITServer: Sendable {
+    enum Backend: String, Sendable, CustomStringConvertible {
+        case sqlite, postgresql
+        var description: String { rawValue }
+
+        static var available: [Backend] {
+            ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgresql]
+        }
+    }
+
+    let backend: Backend
+    let folder: URL
+    /// The `--db` value.
+    let database: String
+    /// The server's port, the same across restarts (the laptops keep its address).
+    let port: Int
+
+    init(_ backend: Backend) throws {
+        self.backend = backend
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("it-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        port = try ServerProcess.freePort()
+        switch backend {
+        case .sqlite:
+            database = folder.appendingPathComponent("crm-sync.sqlite").path
+        case .postgresql:
+            let base = ProcessInfo.processInfo.environment["POSTGRES_URL"]!
+            let name = "crm_it_\(UUID().uuidString.prefix(8).lowercased())"
+            _ = try Self.shell(["psql", base, "-q", "-c", "CREATE DATABASE \(name)"])
+            database = String(base[..<base.lastIndex(of: "/")!]) + "/" + name
+        }
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(at: folder) }
+
+    /// Runs `crm-sync-server ARGUMENTS --db DATABASE` and returns what it printed; throws when it fails.
+    @discardableResult
+    func admin(_ arguments: [String]) throws -> String {
+        let result = try run(arguments + ["--db", database])
+        guard result.status == 0 else {
+            throw ServerProcessError("crm-sync-server \(arguments.joined(separator: " ")) failed: \(result.output)")
+        }
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs `crm-sync-server ARGUMENTS` (bounded to a minute) and returns its exit status and output.
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try Self.run(builtExecutable("crm-sync-server"), arguments)
+    }
+
+    func addRep(_ name: String) throws -> String {
+        try admin(["user", "add", name, "--role", "rep", "--territory", "north"])
+    }
+
+    func importAccounts() throws {
+        let file = folder.appendingPathComponent("accounts.csv").path
+        try """
+        id,name,kind,industry,region,status,phone,territory,owner
+        acc-mueller,Müller Haustechnik GmbH,customer,Plumbing,Berlin,active,+49 30 1234 567,north,alice
+        acc-schmidt,Schmidt Bau AG,prospect,Construction,Potsdam,active,+49 331 987 65,north,bob
+        acc-south,Süd Wärme KG,customer,Heating,München,active,+49 89 1,south,carol
+
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        try admin(["import", "accounts", file])
+    }
+
+    func serve() async throws -> ServerProcess {
+        let server = try ServerProcess(db: database, folder: folder, port: port)
+        try await server.waitUntilHealthy()
+        return server
+    }
+
+    func laptop(_ token: String, server: ServerProcess) async throws -> String {
+        let home = folder.appendingPathComponent("laptop-\(UUID().uuidString.prefix(8))").path
+        let result = await cli(["init", "--server", server.url, "--token", token], home: home)
+        #expect(result.exitCode == 0, "init failed: \(result.err)")
+        return home
+    }
+
+    /// IT's backup: `crm-sync-server backup` for SQLite, `pg_dump` for PostgreSQL (as `backup` tells IT to).
+    func backup() throws -> String {
+        let file = folder.appendingPathComponent("backup-\(UUID().uuidString.prefix(6))").path
+        switch backend {
+        case .sqlite: try admin(["backup", file])
+        case .postgresql: _ = try Self.shell(["pg_dump", "-Fc", "-f", file, database])
+        }
+        return file
+    }
+
+    /// IT's restore: `crm-sync-server restore FILE` for SQLite; for PostgreSQL `pg_restore` into the emptied
+    /// database, then `crm-sync-server restore` without a file.
+    @discardableResult
+    func restore(_ file: String) throws -> String {
+        switch backend {
+        case .sqlite:
+            return try admin(["restore", file])
+        case .postgresql:
+            _ = try Self.shell(["psql", database, "-q", "-c", "DROP SCHEMA public CASCADE; CREATE SCHEMA public"])
+            _ = try Self.shell(["pg_restore", "--no-owner", "-d", database, file])
+            return try admin(["restore"])
+        }
+    }
+
+    static func shell(_ arguments: [String]) throws -> String {
+        let result = try run(URL(fileURLWithPath: "/usr/bin/env"), arguments)
+        guard result.status == 0 else {
+            throw ServerProcessError("\(arguments.joined(separator: " ")) failed: \(result.output)")
+        }
+        return result.output
+    }
+
+    static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: killer)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        killer.cancel()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
