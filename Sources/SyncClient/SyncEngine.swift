@@ -65,6 +65,11 @@ public struct SyncSummary: Sendable, Hashable {
     public var removed: [ScopeNotice] = []
     /// Local edits of those records that had not reached the server; they are reported, never dropped silently.
     public var unsentEditsOfRemoved: [Change] = []
+    /// Edits of this run the server took although their account had moved to another territory: they were made
+    /// before this laptop learned of the move, within the hand-off period, and now belong to the new territory.
+    public var handedOff = 0
+    /// The records of this run's accepted changes ("entity/id"), to count the hand-offs.
+    var acceptedRecords: [String: Int] = [:]
     /// Still waiting after the run (edits made while syncing).
     public var pending = 0
     public var openConflicts = 0
@@ -238,7 +243,12 @@ public struct SyncEngine: Sendable {
         while true {
             let batch = try await replica.pendingChanges(limit: options.pushBatch)
             guard !batch.isEmpty else { break }
-            let request = PushRequest(replicaID: replica.replicaID, changes: batch)
+            // The cursor tells the server which moves this laptop has received (the territory hand-off).
+            let request = PushRequest(
+                replicaID: replica.replicaID,
+                changes: batch,
+                cursor: try await replica.syncInfo().cursor
+            )
             let answer = try await retrying { try await transport.push(request) }
             try await replica.acknowledge(answer.results)
             var settled = 0
@@ -247,6 +257,10 @@ public struct SyncEngine: Sendable {
                 case .accepted:
                     summary.accepted += 1
                     settled += 1
+                    if let change = batch.first(where: { $0.dot == result.dot }) {
+                        summary.acceptedRecords["\(change.entity.rawValue)/\(change.recordID.rawValue)", default: 0] +=
+                            1
+                    }
                 case .duplicate:
                     summary.duplicates += 1
                     settled += 1
@@ -322,6 +336,9 @@ public struct SyncEngine: Sendable {
             summary.newConflicts += report.conflicts
             if !page.removed.isEmpty {
                 summary.removed += page.removed
+                summary.handedOff += page.removed.reduce(0) {
+                    $0 + summary.acceptedRecords["\($1.entity.rawValue)/\($1.recordID.rawValue)", default: 0]
+                }
                 summary.unsentEditsOfRemoved += try await replica.removeFromScope(page.removed)
             }
             try await replica.saveCursor(page.cursor)

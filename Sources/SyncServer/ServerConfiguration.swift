@@ -15,6 +15,9 @@ public struct ServerConfiguration: Sendable {
     public var maxPullLimit: Int
     /// How far ahead of the server's clock a change's timestamp may be, in milliseconds.
     public var maxClockAheadMilliseconds: Int64
+    /// How long after a territory move the old territory's laptops may still send edits they made before they
+    /// learned of it (PROTOCOL.md §9, "Territory hand-off"), in milliseconds.
+    public var handOffGraceMilliseconds: Int64
     /// A connection idle for this many seconds is closed.
     public var idleTimeoutSeconds: Int64
     /// A request body not received within this many seconds (a slow client trickling it) gets 408.
@@ -76,6 +79,7 @@ public struct ServerConfiguration: Sendable {
         maxChangesPerPush: Int = 5_000,
         maxPullLimit: Int = 5_000,
         maxClockAheadMilliseconds: Int64 = 60_000,
+        handOffGraceMilliseconds: Int64 = 30 * 86_400_000,
         idleTimeoutSeconds: Int64 = 30,
         requestDeadlineSeconds: Int64 = 60,
         bodyStallSeconds: Int64 = 10,
@@ -89,6 +93,7 @@ public struct ServerConfiguration: Sendable {
         self.maxChangesPerPush = maxChangesPerPush
         self.maxPullLimit = maxPullLimit
         self.maxClockAheadMilliseconds = maxClockAheadMilliseconds
+        self.handOffGraceMilliseconds = handOffGraceMilliseconds
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.requestDeadlineSeconds = requestDeadlineSeconds
         // Well below the idle timeout, which would otherwise close a stalled connection without an answer.

@@ -141,6 +141,7 @@ enum SyncRun {
                 "rejected": summary.rejected.map(StatusJSON.rejected),
                 "removed": summary.removed.map { ["entity": $0.entity.rawValue, "id": $0.recordID.rawValue] },
                 "unsent_edits_of_removed": summary.unsentEditsOfRemoved.count,
+                "handed_off": summary.handedOff,
                 "pending": summary.pending, "open_conflicts": summary.openConflicts,
                 "clock_offset_ms": summary.clockOffsetMilliseconds,
                 "clock_warning": summary.clockWarning ?? NSNull(),
@@ -201,6 +202,12 @@ enum SyncRun {
                     + (summary.unsentEditsOfRemoved.isEmpty
                         ? "" : "; \(summary.unsentEditsOfRemoved.count) of your edits to them never reached the server")
             )
+            if summary.handedOff > 0 {
+                context.print(
+                    "  handed on \(summary.handedOff) of your edits to them, made before you learned of the move, "
+                        + "went to the new territory's reps"
+                )
+            }
         }
         if summary.pending > 0 { context.print("  pending    \(summary.pending) (made while syncing)") }
     }

@@ -54,6 +54,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes.") var maxBodyBytes = 8 * 1024 * 1024
     @Option(help: "How far ahead of the server's clock a change may be stamped, in seconds.")
     var maxClockAheadSeconds: Int64 = 60
+    @Option(
+        help:
+            "For how many days after a territory move the old territory's laptops may still send edits they made before they learned of it."
+    )
+    var handOffGraceDays: Int64 = 30
     @Option(help: "A PEM certificate (chain) to serve HTTPS with (TLS 1.2 at least); needs --tls-key.")
     var tlsCert: String?
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
@@ -73,6 +78,7 @@ struct Serve: AsyncParsableCommand {
             database: database.database,
             maxBodyBytes: maxBodyBytes,
             maxClockAheadMilliseconds: maxClockAheadSeconds * 1000,
+            handOffGraceMilliseconds: handOffGraceDays * 86_400_000,
             tls: tlsCert.flatMap { cert in tlsKey.map { ServerConfiguration.TLSFiles(certificate: cert, key: $0) } }
         )
         // PostgreSQL's pool is a service of the application, and its schema is migrated before the server listens.

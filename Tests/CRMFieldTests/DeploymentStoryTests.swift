@@ -80,6 +80,67 @@ struct DeploymentStoryTests {
         server.stop()
     }
 
+    @Test(
+        "IT moves an account while its old rep works offline: the visit, the task and the edit reach the new rep",
+        arguments: ITServer.Backend.available
+    )
+    func territoryHandOff(backend: ITServer.Backend) async throws {
+        let it = try ITServer(backend)
+        defer { it.cleanUp() }
+        let alice = try it.addRep("alice")
+        let erin = try it.addRep("erin", territory: "south")
+        try it.importAccounts()
+        let server = try await it.serve()
+        defer { server.stop() }
+        let aliceHome = try await it.laptop(alice, server: server)
+        let erinHome = try await it.laptop(erin, server: server)
+        // Alice, offline at the customer's: a visit, a follow-up task, a new phone number.
+        _ = await cli(
+            ["log", "--account", "acc-mueller", "--kind", "visit", "--subject", "visit before the move"],
+            home: aliceHome
+        )
+        _ = await cli(["task", "add", "--account", "acc-mueller", "--title", "follow up the visit"], home: aliceHome)
+        _ = await cli(["account", "edit", "acc-mueller", "--phone", "+49 30 777"], home: aliceHome)
+        // Meanwhile IT gives the customer to the south territory.
+        try it.admin(["territory", "assign", "acc-mueller", "south"])
+        let run = await cli(["sync", "--json"], home: aliceHome)
+        #expect(run.exitCode == 0, "\(run.err)")
+        #expect(run.object["handed_off"] as? Int == 3, "\(run.out)")
+        #expect((run.object["rejected"] as? [[String: Any]])?.isEmpty == true, "\(run.out)")
+        // The old laptop drops the account; the new rep has all three.
+        #expect(await cli(["account", "show", "acc-mueller", "--json"], home: aliceHome).exitCode != 0)
+        #expect(await cli(["sync"], home: erinHome).exitCode == 0)
+        let shown = await cli(["account", "show", "acc-mueller", "--json"], home: erinHome)
+        #expect(shown.object["phone"] as? String == "+49 30 777", "\(shown.out)")
+        let history = await cli(["history", "acc-mueller"], home: erinHome)
+        #expect(history.out.contains("visit before the move"), "\(history.out)")
+        let tasks = await cli(["task", "list", "--all", "--json"], home: erinHome)
+        #expect(tasks.out.contains("follow up the visit"), "\(tasks.out)")
+        let status = await cli(["status", "--json"], home: aliceHome)
+        #expect(status.object["pending"] as? Int == 0, "\(status.out)")
+    }
+
+    @Test("past the hand-off period an edit to a moved account is refused and stays visible on the old laptop")
+    func handOffTooLate() async throws {
+        let it = try ITServer(.sqlite)
+        defer { it.cleanUp() }
+        let alice = try it.addRep("alice")
+        try it.importAccounts()
+        let server = try await it.serve(["--hand-off-grace-days", "0"])
+        defer { server.stop() }
+        let home = try await it.laptop(alice, server: server)
+        _ = await cli(["account", "edit", "acc-mueller", "--phone", "+49 30 778"], home: home)
+        try it.admin(["territory", "assign", "acc-mueller", "south"])
+        try await Task.sleep(for: .milliseconds(20))
+        let run = await cli(["sync", "--json"], home: home)
+        #expect(run.exitCode == 0, "\(run.err)")
+        let rejected = run.object["rejected"] as? [[String: Any]] ?? []
+        #expect(rejected.map { $0["code"] as? String } == ["out_of_scope"], "\(run.out)")
+        #expect((rejected.first?["reason"] as? String)?.contains("hand-off period") == true, "\(run.out)")
+        let status = await cli(["status", "--json"], home: home)
+        #expect((status.object["rejected"] as? [[String: Any]])?.count == 1, "\(status.out)")
+    }
+
     @Test("a backup copied over the database by hand is refused with a message that names the restore command")
     func handCopiedBackup() async throws {
         let it = try ITServer(.sqlite)
@@ -163,8 +224,8 @@ struct ITServer: Sendable {
         try Self.run(builtExecutable("crm-sync-server"), arguments)
     }
 
-    func addRep(_ name: String) throws -> String {
-        try admin(["user", "add", name, "--role", "rep", "--territory", "north"])
+    func addRep(_ name: String, territory: String = "north") throws -> String {
+        try admin(["user", "add", name, "--role", "rep", "--territory", territory])
     }
 
     func importAccounts() throws {
@@ -179,8 +240,8 @@ struct ITServer: Sendable {
         try admin(["import", "accounts", file])
     }
 
-    func serve() async throws -> ServerProcess {
-        let server = try ServerProcess(db: database, folder: folder, port: port)
+    func serve(_ arguments: [String] = []) async throws -> ServerProcess {
+        let server = try ServerProcess(db: database, folder: folder, port: port, arguments: arguments)
         try await server.waitUntilHealthy()
         return server
     }

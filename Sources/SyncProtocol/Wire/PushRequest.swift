@@ -4,17 +4,27 @@ public struct PushRequest: Hashable, Sendable, Codable {
     /// The pushing replica; every change's dot must name it.
     public var replicaID: ReplicaID
     public var changes: [Change]
+    /// The pushing laptop's pull cursor: how far it has received the server's log. The server uses it for the
+    /// territory hand-off (PROTOCOL.md §9, "Territory hand-off"): an edit to an account moved away after this
+    /// position was made before the laptop learned of the move. Optional; absent from earlier laptops.
+    public var cursor: String?
 
-    public init(protocolVersion: Int = WireVersion.current, replicaID: ReplicaID, changes: [Change]) {
+    public init(
+        protocolVersion: Int = WireVersion.current,
+        replicaID: ReplicaID,
+        changes: [Change],
+        cursor: String? = nil
+    ) {
         self.protocolVersion = protocolVersion
         self.replicaID = replicaID
         self.changes = changes
+        self.cursor = cursor
     }
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol_version"
         case replicaID = "replica_id"
-        case changes
+        case changes, cursor
     }
 
     public init(from decoder: any Decoder) throws {
@@ -36,6 +46,7 @@ public struct PushRequest: Hashable, Sendable, Codable {
         }
         replicaID = ReplicaID(unchecked: replica)
         changes = try container.decode([Change].self, forKey: .changes)
+        cursor = try container.decodeIfPresent(String.self, forKey: .cursor)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -43,5 +54,6 @@ public struct PushRequest: Hashable, Sendable, Codable {
         try container.encode(protocolVersion, forKey: .protocolVersion)
         try container.encode(replicaID.rawValue, forKey: .replicaID)
         try container.encode(changes, forKey: .changes)
+        try container.encodeIfPresent(cursor, forKey: .cursor)
     }
 }

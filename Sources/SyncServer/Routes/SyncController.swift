@@ -54,7 +54,9 @@ struct SyncController: Sendable {
             replica: push.replicaID,
             user: user,
             now: now(),
-            maxClockAhead: configuration.maxClockAheadMilliseconds
+            maxClockAhead: configuration.maxClockAheadMilliseconds,
+            cursor: push.cursor,
+            handOffGrace: configuration.handOffGraceMilliseconds
         )
         let results = summary.results
         metrics.pushed(

@@ -104,6 +104,8 @@ public protocol StorageWriteTransaction: Sendable {
     func meta(_ key: String) async throws -> String?
     /// Sets a value of the server's metadata.
     func setMeta(_ key: String, _ value: String) async throws
+    /// The latest territory move of `account`, nil when it never moved.
+    func lastMove(ofAccount account: RecordID) async throws -> TerritoryMove?
 
     /// Inserts or replaces record states (with the columns derived from them, ``RecordRow``).
     func save(_ states: [RecordState]) async throws

@@ -241,6 +241,10 @@ private final class MemoryWriteTransaction: StorageWriteTransaction, @unchecked 
 
     func setMeta(_ key: String, _ value: String) async throws { lock.withLock { state.meta[key] = value } }
 
+    func lastMove(ofAccount account: RecordID) async throws -> TerritoryMove? {
+        lock.withLock { state.moves.last { $0.account == account } }
+    }
+
     func save(_ states: [RecordState]) async throws {
         lock.withLock {
             for record in states {

@@ -607,6 +607,19 @@ private struct PostgresWriteTransaction: StorageWriteTransaction {
         try await PostgresChangeStorage.meta(key, on: connection, logger: logger)
     }
 
+    func lastMove(ofAccount account: RecordID) async throws -> TerritoryMove? {
+        for try await (seq, old, new) in try await connection.query(
+            """
+            SELECT seq, old_territory, new_territory FROM scope_move
+            WHERE account_id = \(account.rawValue) ORDER BY seq DESC LIMIT 1
+            """,
+            logger: logger
+        ).decode((Int64, String?, String).self) {
+            return TerritoryMove(seq: seq, account: account, oldTerritory: old, newTerritory: new)
+        }
+        return nil
+    }
+
     func setMeta(_ key: String, _ value: String) async throws {
         try await connection.query(
             """

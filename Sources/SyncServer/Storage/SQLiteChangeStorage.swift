@@ -477,6 +477,19 @@ private struct SQLiteWriteTransaction: StorageWriteTransaction {
         try await pool.writeWithoutTransaction { db in try SQLiteChangeStorage.meta(db, key) }
     }
 
+    func lastMove(ofAccount account: RecordID) async throws -> TerritoryMove? {
+        try await pool.writeWithoutTransaction { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT seq, old_territory, new_territory FROM scope_move
+                    WHERE account_id = ? ORDER BY seq DESC LIMIT 1
+                    """,
+                arguments: [account.rawValue]
+            ).map { TerritoryMove(seq: $0[0], account: account, oldTerritory: $0[1], newTerritory: $0[2]) }
+        }
+    }
+
     func setMeta(_ key: String, _ value: String) async throws {
         try await pool.writeWithoutTransaction { db in
             try db.execute(

@@ -20,6 +20,10 @@ struct PushProcessor {
         var previousResults: [UInt64: StoredResult]
         /// Current states of the batch's records and of the accounts they reference.
         var states: [RecordKey: RecordState]
+        /// How far the pushing laptop says it has pulled the log (its cursor's position), when it said so.
+        var pulledThrough: Int64? = nil
+        /// The latest move of each loaded account the user no longer sees (for the territory hand-off).
+        var moves: [RecordID: TerritoryMove] = [:]
     }
 
     struct LogEntry {
@@ -45,10 +49,21 @@ struct PushProcessor {
     let replicaID: ReplicaID
     let now: Int64
     let maxClockAhead: Int64
+    /// How long after a move the old territory's edits made before it are still taken, in milliseconds.
+    let handOffGrace: Int64
+
+    init(user: User, replicaID: ReplicaID, now: Int64, maxClockAhead: Int64, handOffGrace: Int64 = 30 * 86_400_000) {
+        self.user = user
+        self.replicaID = replicaID
+        self.now = now
+        self.maxClockAhead = maxClockAhead
+        self.handOffGrace = handOffGrace
+    }
 
     /// `digests[i]` is the SHA-256 of `changes[i]`'s wire JSON.
     func process(_ changes: [Change], digests: [[UInt8]], loaded: Loaded) -> Outcome {
         var outcome = Outcome()
+        let handOff = HandOff(pulledThrough: loaded.pulledThrough, moves: loaded.moves)
         outcome.lastCounter = loaded.lastCounter
         var states = loaded.states
         let clock = HybridClock(maximumAhead: maxClockAhead)
@@ -111,7 +126,14 @@ struct PushProcessor {
                 )
                 continue
             }
-            let result = decide(change, at: index, clock: clock, states: &states, outcome: &outcome)
+            let result = decide(
+                change,
+                at: index,
+                clock: clock,
+                handOff: handOff,
+                states: &states,
+                outcome: &outcome
+            )
             outcome.results.append(result)
             outcome.newResults.append((counter, StoredResult(result: result, digest: digests[index])))
             outcome.lastCounter = counter
@@ -123,6 +145,7 @@ struct PushProcessor {
         _ change: Change,
         at index: Int,
         clock: HybridClock,
+        handOff: HandOff,
         states: inout [RecordKey: RecordState],
         outcome: inout Outcome
     ) -> ChangeResult {
@@ -141,7 +164,11 @@ struct PushProcessor {
         if existing?.exists == true, case .create(let fields) = change.operation { checked.operation = .set(fields) }
         if let rejection = schema.validate(checked, authority: authority) { return .rejected(change.dot, rejection) }
         if let rejection = scopeRejection(change, existing: existing, schema: schema, states: states) {
-            return .rejected(change.dot, rejection)
+            switch handOffDecision(change, existing: existing, schema: schema, states: states, handOff: handOff) {
+            case .notMoved: return .rejected(change.dot, rejection)
+            case .tooLate(let late): return .rejected(change.dot, late)
+            case .handedOff: break
+            }
         }
         if let rejection = contextRejection(change, existing: existing) { return .rejected(change.dot, rejection) }
         var state = existing ?? RecordState(entity: change.entity, id: change.recordID)
@@ -158,6 +185,60 @@ struct PushProcessor {
         outcome.log.append(LogEntry(change: change, scope: ScopeTag.of(state, schema: schema), index: index))
         outcome.conflicts += result.conflicts.count
         return ChangeResult(dot: change.dot, status: .accepted)
+    }
+
+    /// The territory hand-off (PROTOCOL.md §9): what the laptop claimed about its pulls, and the moves loaded.
+    struct HandOff {
+        var pulledThrough: Int64?
+        var moves: [RecordID: TerritoryMove]
+    }
+
+    enum HandOffDecision {
+        /// The record is out of scope for another reason: refused as it is.
+        case notMoved
+        /// Made before the laptop learned of the move, within the grace period: taken, for the new territory.
+        case handedOff
+        /// Made before the laptop learned of the move, but the grace period is over.
+        case tooLate(ChangeRejection)
+    }
+
+    /// Whether an out-of-scope change is an edit to an account that was the user's until a move the laptop had
+    /// not yet received (its cursor is before the move), within the grace period after the move.
+    private func handOffDecision(
+        _ change: Change,
+        existing: RecordState?,
+        schema: EntitySchema,
+        states: [RecordKey: RecordState],
+        handOff: HandOff
+    ) -> HandOffDecision {
+        guard let pulledThrough = handOff.pulledThrough else { return .notMoved }
+        let accountID: RecordID?
+        switch schema.scope {
+        case .everyone: return .notMoved
+        case .territory:
+            accountID = change.entity == .account && existing?.exists == true ? change.recordID : nil
+        case .account(let field):
+            let named =
+                change.operation.fields[field]?.stringValue
+                ?? existing.flatMap { $0.values(schema: schema)[field]?.stringValue }
+            accountID = named.map(RecordID.init)
+        }
+        guard let accountID, let move = handOff.moves[accountID], pulledThrough < move.seq,
+            let old = move.oldTerritory, user.territories.contains(old),
+            let account = states[RecordKey(entity: .account, id: accountID)], account.exists,
+            let moved = account.winner(of: "territory", schema: CRMSchema.account)
+        else { return .notMoved }
+        let age = now - moved.timestamp.wallMilliseconds
+        guard age <= handOffGrace else {
+            return .tooLate(
+                ChangeRejection(
+                    .outOfScope,
+                    "the account moved from \(old) to \(move.newTerritory) \(age / 86_400_000) days ago, longer than "
+                        + "the \(handOffGrace / 86_400_000)-day hand-off period; ask the new territory's rep"
+                )
+            )
+        }
+        return .handedOff
     }
 
     /// Why the change's context claims more than its author can have seen, or nil.

@@ -22,9 +22,17 @@ public struct SyncService: Sendable {
         replica: ReplicaID,
         user: User,
         now: Int64,
-        maxClockAhead: Int64
+        maxClockAhead: Int64,
+        cursor: String? = nil,
+        handOffGrace: Int64 = 30 * 86_400_000
     ) async throws -> PushSummary {
-        let processor = PushProcessor(user: user, replicaID: replica, now: now, maxClockAhead: maxClockAhead)
+        let processor = PushProcessor(
+            user: user,
+            replicaID: replica,
+            now: now,
+            maxClockAhead: maxClockAhead,
+            handOffGrace: handOffGrace
+        )
         // Each change's wire JSON, encoded once and outside the write lock; the log keeps it for every pull.
         let encoded = changes.map(\.wireJSON)
         // What tells a retry from a reused dot (a restored or copied laptop): the digest of each change's content.
@@ -43,11 +51,9 @@ public struct SyncService: Sendable {
             if !accounts.isEmpty {
                 states.merge(try await transaction.states(Array(accounts))) { current, _ in current }
             }
-            let outcome = processor.process(
-                changes,
-                digests: digests,
-                loaded: PushProcessor.Loaded(lastCounter: lastCounter, previousResults: previous, states: states)
-            )
+            var loaded = PushProcessor.Loaded(lastCounter: lastCounter, previousResults: previous, states: states)
+            try await Self.loadHandOff(into: &loaded, cursor: cursor, user: user, transaction: transaction)
+            let outcome = processor.process(changes, digests: digests, loaded: loaded)
             try await transaction.save(Array(outcome.states.values))
             try await transaction.append(
                 outcome.log.map { LogAppend(change: $0.change, scope: $0.scope, json: encoded[$0.index]) }
@@ -57,6 +63,35 @@ public struct SyncService: Sendable {
                 ReplicaRecord(id: replica, user: user.name, lastCounter: outcome.lastCounter, lastSeen: now)
             )
             return PushSummary(results: outcome.results, conflicts: outcome.conflicts)
+        }
+    }
+
+    /// What the territory hand-off needs (PROTOCOL.md §9): the position the laptop's cursor names, and the latest
+    /// move of each loaded account the user no longer sees. Nothing without a cursor; a cursor this server did not
+    /// issue gives no hand-off (and does not fail the push).
+    static func loadHandOff(
+        into loaded: inout PushProcessor.Loaded,
+        cursor: String?,
+        user: User,
+        transaction: any StorageWriteTransaction
+    ) async throws {
+        guard let cursor, !user.seesEverything else { return }
+        let lineage = LogLineage(
+            current: try await transaction.meta(ServerMeta.logID) ?? "",
+            metaValue: try await transaction.meta(ServerMeta.lineage)
+        )
+        guard
+            let seq = try? LogCursor.parse(
+                cursor,
+                lineage: lineage,
+                highWaterMark: try await transaction.highWaterMark()
+            ).seq
+        else { return }
+        loaded.pulledThrough = seq
+        for (key, state) in loaded.states where key.entity == .account {
+            let territory = state.values(schema: CRMSchema.account)["territory"]?.stringValue
+            guard let territory, !user.territories.contains(territory) else { continue }
+            if let move = try await transaction.lastMove(ofAccount: key.id) { loaded.moves[key.id] = move }
         }
     }
 
