@@ -41,6 +41,9 @@ struct DeploymentStoryTests {
         #expect(await cli(["sync"], home: aliceHome).exitCode == 0)
         _ = await cli(["account", "edit", "acc-schmidt", "--website", "schmidt.example"], home: bobHome)
         #expect(await cli(["sync"], home: bobHome).exitCode == 0)
+        // Bob edits the customer Alice changed after the backup: his change's context names her lost change.
+        _ = await cli(["account", "edit", "acc-mueller", "--region", "Brandenburg"], home: bobHome)
+        #expect(await cli(["sync"], home: bobHome).exitCode == 0)
         #expect(await cli(["sync"], home: aliceHome).exitCode == 0)
 
         server.stop()
@@ -49,7 +52,8 @@ struct DeploymentStoryTests {
         server = try await it.serve()
 
         // Each laptop syncs again, twice: no push loops, no error, nothing left over.
-        for home in [aliceHome, bobHome, aliceHome, bobHome] {
+        // Bob first: his re-sent edit names Alice's change the server has not got back yet.
+        for home in [bobHome, aliceHome, bobHome, aliceHome] {
             let run = await cli(["sync", "--json"], home: home)
             #expect(run.exitCode == 0, "\(run.err)")
         }
@@ -58,6 +62,7 @@ struct DeploymentStoryTests {
             let mueller = await cli(["account", "show", "acc-mueller", "--json"], home: home)
             #expect(mueller.object["phone"] as? String == "+49 30 1", "\(home)")
             #expect(mueller.object["email"] as? String == "after@mueller.example", "\(home): \(mueller.out)")
+            #expect(mueller.object["region"] as? String == "Brandenburg", "\(home): \(mueller.out)")
             let schmidt = await cli(["account", "show", "acc-schmidt", "--json"], home: home)
             #expect(schmidt.object["website"] as? String == "schmidt.example", "\(home): \(schmidt.out)")
             let status = await cli(["status", "--json"], home: home)

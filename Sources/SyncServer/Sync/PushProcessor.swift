@@ -24,6 +24,10 @@ struct PushProcessor {
         var pulledThrough: Int64? = nil
         /// The latest move of each loaded account the user no longer sees (for the territory hand-off).
         var moves: [RecordID: TerritoryMove] = [:]
+        /// After a restore: replicas named in the batch's contexts that have not synced since. Their changes after
+        /// the backup were lost and come back when they sync, so a context may name them before the server has
+        /// them again (PROTOCOL.md §9, "Restores").
+        var awaitedReplicas: Set<ReplicaID> = []
     }
 
     struct LogEntry {
@@ -63,7 +67,11 @@ struct PushProcessor {
     /// `digests[i]` is the SHA-256 of `changes[i]`'s wire JSON.
     func process(_ changes: [Change], digests: [[UInt8]], loaded: Loaded) -> Outcome {
         var outcome = Outcome()
-        let handOff = HandOff(pulledThrough: loaded.pulledThrough, moves: loaded.moves)
+        let handOff = HandOff(
+            pulledThrough: loaded.pulledThrough,
+            moves: loaded.moves,
+            awaitedReplicas: loaded.awaitedReplicas
+        )
         outcome.lastCounter = loaded.lastCounter
         var states = loaded.states
         let clock = HybridClock(maximumAhead: maxClockAhead)
@@ -170,7 +178,9 @@ struct PushProcessor {
             case .handedOff: break
             }
         }
-        if let rejection = contextRejection(change, existing: existing) { return .rejected(change.dot, rejection) }
+        if let rejection = contextRejection(change, existing: existing, awaited: handOff.awaitedReplicas) {
+            return .rejected(change.dot, rejection)
+        }
         var state = existing ?? RecordState(entity: change.entity, id: change.recordID)
         if case .append = change.operation, existing?.appended != nil {
             return .rejected(
@@ -191,6 +201,7 @@ struct PushProcessor {
     struct HandOff {
         var pulledThrough: Int64?
         var moves: [RecordID: TerritoryMove]
+        var awaitedReplicas: Set<ReplicaID>
     }
 
     enum HandOffDecision {
@@ -248,7 +259,11 @@ struct PushProcessor {
     /// counter (its earlier changes, even ones this server refused). A context that claims more would silently
     /// supersede a colleague's later concurrent edit: it is refused. This also bounds a context's size by the
     /// replicas that have written to the record, plus one. Costs O(n log m) for n entries and a record clock of m.
-    private func contextRejection(_ change: Change, existing: RecordState?) -> ChangeRejection? {
+    private func contextRejection(
+        _ change: Change,
+        existing: RecordState?,
+        awaited: Set<ReplicaID>
+    ) -> ChangeRejection? {
         let clock = existing?.clock ?? VectorClock()
         for entry in change.context.entries {
             if entry.replica == change.dot.replica {
@@ -258,7 +273,7 @@ struct PushProcessor {
                         "the context claims this replica's own change \(entry.counter), which is not before this one"
                     )
                 }
-            } else if entry.counter > clock[entry.replica] {
+            } else if entry.counter > clock[entry.replica], !awaited.contains(entry.replica) {
                 return ChangeRejection(
                     .contextAhead,
                     "the context claims changes of \(entry.replica.rawValue.prefix(64)) to this record up to "

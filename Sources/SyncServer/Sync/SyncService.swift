@@ -52,7 +52,13 @@ public struct SyncService: Sendable {
                 states.merge(try await transaction.states(Array(accounts))) { current, _ in current }
             }
             var loaded = PushProcessor.Loaded(lastCounter: lastCounter, previousResults: previous, states: states)
-            try await Self.loadHandOff(into: &loaded, cursor: cursor, user: user, transaction: transaction)
+            try await Self.loadHandOff(
+                into: &loaded,
+                changes: changes,
+                cursor: cursor,
+                user: user,
+                transaction: transaction
+            )
             let outcome = processor.process(changes, digests: digests, loaded: loaded)
             try await transaction.save(Array(outcome.states.values))
             try await transaction.append(
@@ -71,10 +77,27 @@ public struct SyncService: Sendable {
     /// issue gives no hand-off (and does not fail the push).
     static func loadHandOff(
         into loaded: inout PushProcessor.Loaded,
+        changes: [Change],
         cursor: String?,
         user: User,
         transaction: any StorageWriteTransaction
     ) async throws {
+        if let restoredAt = try await transaction.meta(ServerMeta.restoredAt).flatMap({ Int64($0) }) {
+            // Replicas named ahead of a record's clock that have not synced since the restore.
+            var named = Set<ReplicaID>()
+            for (index, change) in changes.enumerated() where index < 5_000 {
+                let clock = loaded.states[RecordKey(entity: change.entity, id: change.recordID)]?.clock ?? VectorClock()
+                for entry in change.context.entries where entry.counter > clock[entry.replica] {
+                    named.insert(entry.replica)
+                }
+            }
+            named.remove(.server)
+            for id in named {
+                // One the restored server never saw was registered after the backup: awaited too.
+                let known = try await transaction.replica(id)
+                if (known?.lastSeen ?? 0) < restoredAt { loaded.awaitedReplicas.insert(id) }
+            }
+        }
         guard let cursor, !user.seesEverything else { return }
         let lineage = LogLineage(
             current: try await transaction.meta(ServerMeta.logID) ?? "",
