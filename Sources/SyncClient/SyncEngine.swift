@@ -86,6 +86,9 @@ public struct SyncSummary: Sendable, Hashable {
     /// Changes of this laptop the server had acknowledged but no longer held (it was restored from a backup), sent
     /// again in this run.
     public var resent = 0
+    /// Changes kept in the outbox for a later sync: they need records a restored server lost, which their
+    /// authors' laptops have not re-sent yet.
+    public var awaitingRestore = 0
     public var milliseconds: Int64 = 0
 
     public init() {}
@@ -264,7 +267,8 @@ public struct SyncEngine: Sendable {
                 case .duplicate:
                     summary.duplicates += 1
                     settled += 1
-                case .rejected where result.rejection?.code == .sequenceGap || result.rejection?.code == .dotReused:
+                case .rejected
+                where [.sequenceGap, .dotReused, .awaitingRestore].contains(result.rejection?.code):
                     break
                 case .rejected:
                     settled += 1
@@ -286,8 +290,16 @@ public struct SyncEngine: Sendable {
                 try await takeNewReplicaID(from: reused.dot.counter, into: &summary)
                 continue
             }
-            // The server settled nothing: it misses earlier changes of this laptop (a restored server). Stop rather
-            // than loop; the changes stay in the outbox.
+            // The first unsettled change waits for a colleague's laptop to re-send what a restored server lost:
+            // stop pushing for this run (the rest follows it in counter order); the next sync tries again.
+            if let first = answer.results.first(where: { $0.status == .rejected && $0.rejection?.code != .dotReused }),
+                first.rejection?.code == .awaitingRestore
+            {
+                summary.awaitingRestore = try await replica.pendingCount()
+                break
+            }
+            // The server settled nothing: it misses earlier changes of this laptop. Stop rather than loop; the
+            // changes stay in the outbox.
             guard settled > 0 else {
                 throw SyncClientError(
                     SyncClientError.Code("sequence_gap"),

@@ -147,6 +147,7 @@ enum SyncRun {
                 "clock_warning": summary.clockWarning ?? NSNull(),
                 "pulled_from_start": summary.pulledFromStart,
                 "resent": summary.resent,
+                "awaiting_restore": summary.awaitingRestore,
                 "new_replica_id": summary.restamp.map {
                     [
                         "old": $0.oldID.rawValue, "new": $0.newID.rawValue, "restamped": $0.restamped,
@@ -174,6 +175,13 @@ enum SyncRun {
             context.console.err(
                 "note: the server had lost \(summary.resent) of this laptop's changes (it was restored from a backup); "
                     + "they were sent again"
+            )
+        }
+        if summary.awaitingRestore > 0 {
+            context.console.err(
+                "note: \(summary.awaitingRestore) change\(summary.awaitingRestore == 1 ? "" : "s") wait here: the server "
+                    + "was restored and lacks records they need, which a colleague's laptop sends again when it syncs; "
+                    + "the next sync tries again"
             )
         }
         let seconds = String(format: "%.1f", Double(summary.milliseconds) / 1000)

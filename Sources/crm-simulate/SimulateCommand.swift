@@ -29,6 +29,13 @@ struct SimulateCommand: AsyncParsableCommand {
         help: "Run the server on PostgreSQL: a postgres:// URL where each seed gets a fresh database (dropped after)."
     )
     var postgres: String?
+    @Option(
+        help: """
+            A deployment operation each seed performs mid-run: \(DeploymentEvent.allCases.map(\.rawValue).joined(separator: ", ")); \
+            by default a quarter of the seeds roll the server back (SQLite) and a quarter clone a laptop.
+            """
+    )
+    var deployment: String?
 
     func run() async throws {
         var broken: Sabotage?
@@ -38,6 +45,13 @@ struct SimulateCommand: AsyncParsableCommand {
             }
             broken = value
         }
+        var event: DeploymentEvent?
+        if let deployment {
+            guard let value = DeploymentEvent(rawValue: deployment) else {
+                throw ValidationError("unknown --deployment \(deployment)")
+            }
+            event = value
+        }
         let list = seed.map { [$0] } ?? Array(start..<(start + UInt64(seeds)))
         let started = Date()
         let report = try await Self.run(
@@ -46,6 +60,7 @@ struct SimulateCommand: AsyncParsableCommand {
             operations: operations,
             sabotage: broken,
             postgres: postgres,
+            deployment: event,
             jobs: jobs,
             progress: { done in
                 if done % 100 == 0 { print("\(done) of \(list.count) seeds…") }
@@ -63,6 +78,7 @@ struct SimulateCommand: AsyncParsableCommand {
         var operations = 200
         var sabotage: Sabotage?
         var postgres: String?
+        var deployment: DeploymentEvent?
 
         func summary(seconds: Double) -> String {
             var faults: [String: Int] = [:]
@@ -75,13 +91,22 @@ struct SimulateCommand: AsyncParsableCommand {
                 "  network faults: "
                     + faults.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
             ]
+            var events: [String: Int] = [:]
+            for result in results { events.merge(result.events, uniquingKeysWith: +) }
+            if !events.isEmpty {
+                lines.append(
+                    "  deployment events: "
+                        + events.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                )
+            }
             for result in failed.prefix(10) {
                 let config = SimulationConfig(
                     seed: result.seed,
                     replicas: replicas,
                     operations: operations,
                     sabotage: sabotage,
-                    postgres: postgres
+                    postgres: postgres,
+                    deployment: deployment
                 )
                 lines.append("FAILED seed \(result.seed):")
                 lines += result.failures.map { "  " + $0 }
@@ -97,10 +122,17 @@ struct SimulateCommand: AsyncParsableCommand {
         operations: Int,
         sabotage: Sabotage?,
         postgres: String? = nil,
+        deployment: DeploymentEvent? = nil,
         jobs: Int,
         progress: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws -> Report {
-        var report = Report(replicas: replicas, operations: operations, sabotage: sabotage, postgres: postgres)
+        var report = Report(
+            replicas: replicas,
+            operations: operations,
+            sabotage: sabotage,
+            postgres: postgres,
+            deployment: deployment
+        )
         try await withThrowingTaskGroup(of: SeedResult.self) { group in
             var next = 0
             func launch() {
@@ -110,7 +142,8 @@ struct SimulateCommand: AsyncParsableCommand {
                     replicas: replicas,
                     operations: operations,
                     sabotage: sabotage,
-                    postgres: postgres
+                    postgres: postgres,
+                    deployment: deployment
                 )
                 next += 1
                 group.addTask {

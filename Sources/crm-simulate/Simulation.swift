@@ -21,6 +21,26 @@ enum Sabotage: String, CaseIterable, Sendable {
     case stuckOutbox = "stuck-outbox"
 }
 
+/// An operation of a real deployment a seed performs in the middle of the offline work (issue 13).
+enum DeploymentEvent: String, CaseIterable, Sendable {
+    case none
+    /// IT backs the server up, the work goes on for a while, and IT restores the backup: the server loses what
+    /// came after it; laptops re-send their lost changes and re-converge.
+    case serverRollback = "server-rollback"
+    /// A laptop's replica file is copied to a second laptop of the same rep; both go on working.
+    case clonedReplica = "cloned-replica"
+
+    /// The event of a seed when none is asked for: a quarter of the seeds roll the server back (SQLite), a quarter
+    /// clone a laptop, so the CI's seeds cover both without more seeds.
+    static func of(seed: UInt64, postgres: Bool) -> DeploymentEvent {
+        switch seed % 4 {
+        case 1: postgres ? .clonedReplica : .serverRollback
+        case 3: .clonedReplica
+        default: .none
+        }
+    }
+}
+
 struct SimulationConfig: Sendable {
     var seed: UInt64
     var replicas = 5
@@ -28,10 +48,15 @@ struct SimulationConfig: Sendable {
     var sabotage: Sabotage?
     /// The server's storage: nil for SQLite; else a PostgreSQL URL in which each seed gets a fresh database.
     var postgres: String?
+    /// Nil: the seed's own (``DeploymentEvent/of(seed:postgres:)``).
+    var deployment: DeploymentEvent?
+
+    var event: DeploymentEvent { deployment ?? .of(seed: seed, postgres: postgres != nil) }
 
     var replayCommand: String {
         "swift run -c release crm-simulate --seed \(seed) --replicas \(replicas) --operations \(operations)"
             + (sabotage.map { " --sabotage \($0.rawValue)" } ?? "") + (postgres.map { " --postgres \($0)" } ?? "")
+            + (deployment.map { " --deployment \($0.rawValue)" } ?? "")
     }
 }
 
@@ -43,6 +68,8 @@ struct SeedResult: Sendable {
     var syncs = 0
     var faults: [String: Int] = [:]
     var crashes = 0
+    /// Deployment events performed (``DeploymentEvent``), and laptops that took a new replica ID.
+    var events: [String: Int] = [:]
 }
 
 /// The simulated wall clock every laptop and the server read: deterministic, advanced by the simulation.
@@ -68,6 +95,11 @@ struct Simulation {
         let skew: Int64
         var localChanges = 0
         var received = 0
+        /// Local changes of the laptop this one was copied from, made before the copy: this laptop holds them as
+        /// its own, so it never receives them.
+        var inherited = 0
+        /// The rep who uses the laptop (a copy is its original's rep's).
+        lazy var user = "rep\(index)"
         init(index: Int, path: String, replica: Replica, transport: FaultyTransport, skew: Int64) {
             self.index = index
             self.path = path
@@ -183,8 +215,38 @@ struct Simulation {
                 laptops.append(laptop)
             }
             var sabotageDone = false
-            for step in 0..<(config.operations * config.replicas) {
+            let steps = config.operations * config.replicas
+            var events = EventPlan(config.event, steps: steps, random: &random)
+            for step in 0..<steps {
                 clock.advance(Int64(random.below(900)) + 1)
+                try await events.perform(
+                    at: step,
+                    storage: storage,
+                    folder: folder,
+                    clock: clock,
+                    laptops: &laptops,
+                    make: { source, index in
+                        let path = folder.appendingPathComponent("laptop-\(index).sqlite").path
+                        try await source.replica.backup(to: path)
+                        let copy = Laptop(
+                            index: index,
+                            path: path,
+                            replica: try Self.open(path, clock: clock, skew: source.skew),
+                            transport: FaultyTransport(
+                                inner: RouterTransport(client: client, token: tokens[source.index]),
+                                network: network,
+                                laptop: index,
+                                sabotage: config.sabotage
+                            ),
+                            skew: source.skew
+                        )
+                        copy.received = source.received
+                        copy.inherited = source.localChanges
+                        copy.user = source.user
+                        return copy
+                    },
+                    result: &result
+                )
                 let laptop = laptops[Int(random.below(UInt64(laptops.count)))]
                 if random.chance(6) {
                     try await Self.partialSync(
@@ -234,6 +296,9 @@ struct Simulation {
             _ = try await SyncEngine(replica: auditor, transport: auditorTransport, now: { clock.now() }).sync()
 
             result.failures += try await Self.check(laptops: laptops, auditor: auditor, ledger: ledger)
+            for laptop in laptops where !(try await laptop.replica.syncInfo().previousReplicaIDs.isEmpty) {
+                result.events["new replica id", default: 0] += 1
+            }
             result.changes = laptops.map(\.localChanges).reduce(0, +)
             for laptop in laptops { try laptop.replica.close() }
             try auditor.close()
@@ -326,8 +391,15 @@ struct Simulation {
         // Count what was applied page by page: a sync the network cuts short has still applied its first pages.
         let applied = Counter()
         defer { laptop.received += applied.value }
-        _ = try await engine(laptop, clock: clock, transport: transport).sync { progress in
+        let summary = try await engine(laptop, clock: clock, transport: transport).sync { progress in
             if progress.phase == .pull { applied.set(progress.done) }
+        }
+        if ProcessInfo.processInfo.environment["SIM_DEBUG"] != nil {
+            for rejected in summary.rejected {
+                print("laptop \(laptop.index) rejected \(rejected.change.dot) \(rejected.rejection)")
+            }
+            if let restamp = summary.restamp { print("laptop \(laptop.index) restamp \(restamp)") }
+            if summary.resent > 0 { print("laptop \(laptop.index) resent \(summary.resent)") }
         }
     }
 
@@ -374,7 +446,7 @@ struct Simulation {
         case 20..<25:
             try await create(
                 .account,
-                ["name": .string("New \(tag)"), "territory": "north", "owner": .string("rep\(laptop.index)")]
+                ["name": .string("New \(tag)"), "territory": "north", "owner": .string(laptop.user)]
             )
         case 25..<33:
             try await create(
@@ -520,9 +592,10 @@ struct Simulation {
         }
         // No dot applied twice: each laptop applied exactly the changes the others made.
         let total = laptops.map(\.localChanges).reduce(0, +)
-        for laptop in laptops where laptop.received != total - laptop.localChanges {
+        for laptop in laptops where laptop.received != total - laptop.localChanges - laptop.inherited {
             failures.append(
-                "laptop \(laptop.index) applied \(laptop.received) remote changes, expected \(total - laptop.localChanges)"
+                "laptop \(laptop.index) applied \(laptop.received) remote changes, expected "
+                    + "\(total - laptop.localChanges - laptop.inherited)"
             )
         }
         return failures
@@ -541,5 +614,55 @@ struct StuckTransport: SyncTransport {
     }
     func snapshot(replicaID: ReplicaID, after: String?, cursor: String?, limit: Int) async throws -> SnapshotResponse {
         try await inner.snapshot(replicaID: replicaID, after: after, cursor: cursor, limit: limit)
+    }
+}
+
+/// When a seed's deployment event happens, and doing it.
+struct EventPlan {
+    let event: DeploymentEvent
+    /// Server rollback: the step of the backup and the step of the restore (k operations later).
+    var backupAt = -1
+    var restoreAt = -1
+    /// Cloned replica: the step of the copy.
+    var cloneAt = -1
+    var backupPath: String?
+
+    init(_ event: DeploymentEvent, steps: Int, random: inout SeededGenerator) {
+        self.event = event
+        switch event {
+        case .none: break
+        case .serverRollback:
+            backupAt = steps / 4 + Int(random.below(UInt64(max(1, steps / 4))))
+            restoreAt = backupAt + 20 + Int(random.below(UInt64(max(1, steps / 4))))
+        case .clonedReplica:
+            cloneAt = steps / 4 + Int(random.below(UInt64(max(1, steps / 2))))
+        }
+    }
+
+    mutating func perform(
+        at step: Int,
+        storage: some ChangeStorage,
+        folder: URL,
+        clock: SimulatedClock,
+        laptops: inout [Simulation.Laptop],
+        make: (Simulation.Laptop, Int) async throws -> Simulation.Laptop,
+        result: inout SeedResult
+    ) async throws {
+        if step == backupAt, let sqlite = storage as? SQLiteChangeStorage {
+            let path = folder.appendingPathComponent("server-backup.sqlite").path
+            try await sqlite.backup(to: path)
+            backupPath = path
+        }
+        if step == restoreAt, let sqlite = storage as? SQLiteChangeStorage, let backupPath {
+            try await sqlite.restore(from: backupPath)
+            try await SyncService(storage: storage).markRestored(now: clock.now())
+            result.events["server rollback", default: 0] += 1
+            result.events["operations rolled back", default: 0] += restoreAt - backupAt
+        }
+        if step == cloneAt {
+            let source = laptops[step % laptops.count]
+            laptops.append(try await make(source, laptops.count + 1))
+            result.events["cloned replica", default: 0] += 1
+        }
     }
 }

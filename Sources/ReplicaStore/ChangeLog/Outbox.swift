@@ -48,7 +48,8 @@ extension Replica {
                         sql:
                             "UPDATE change_log SET status = 'acked' WHERE replica = ? AND counter = ? AND status = 'pending'"
                     ).execute(arguments: [replicaID.rawValue, counter])
-                case .rejected where result.rejection?.code == .sequenceGap || result.rejection?.code == .dotReused:
+                case .rejected
+                where [.sequenceGap, .dotReused, .awaitingRestore].contains(result.rejection?.code):
                     // Not processed by the server (it misses an earlier counter, or the dot is another copy's):
                     // still to be sent, in order (a reused dot under a new ID, ``restamp(from:as:)``).
                     continue

@@ -43,6 +43,10 @@ public struct ChangeRejection: Error, Hashable, Sendable, Codable, CustomStringC
         /// The server processed a different change under this dot: the replica reused a counter (it was restored
         /// from a backup or copied to another laptop).
         public static let dotReused = Code(rawValue: "dot_reused")
+        /// Not processed: the server was restored from a backup and lacks a record this change needs, which its
+        /// author's laptop re-sends when it syncs. The client keeps the change and sends it again at a later sync
+        /// (like `sequence_gap`, the counter is not used).
+        public static let awaitingRestore = Code(rawValue: "awaiting_restore")
     }
 
     public var code: Code

@@ -238,6 +238,20 @@ public final class SQLiteChangeStorage: ChangeStorage {
         }
     }
 
+    /// Puts the whole database of the backup at `path` in place of this one's content, while it is open (SQLite's
+    /// online backup, into this file). The caller then marks it restored (``SyncService/markRestored(now:ifLogID:)``);
+    /// `crm-sync-server restore` replaces the file instead, with the server stopped. Used by the simulation's
+    /// server rollback.
+    public func restore(from path: String) async throws {
+        do {
+            let source = try DatabaseQueue(path: path)
+            try source.backup(to: pool)
+            try source.close()
+        } catch {
+            throw SyncServerError(.unavailable, "the restore from \(path) failed: \(error)")
+        }
+    }
+
     public func backup(to path: String) async throws {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw SyncServerError(.conflict, "\(path) exists; back up to a new file")

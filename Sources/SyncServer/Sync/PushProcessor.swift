@@ -28,6 +28,8 @@ struct PushProcessor {
         /// the backup were lost and come back when they sync, so a context may name them before the server has
         /// them again (PROTOCOL.md §9, "Restores").
         var awaitedReplicas: Set<ReplicaID> = []
+        /// Within the days after a restore, a change to a record the server lacks waits (`awaiting_restore`).
+        var afterRestore = false
     }
 
     struct LogEntry {
@@ -70,7 +72,8 @@ struct PushProcessor {
         let handOff = HandOff(
             pulledThrough: loaded.pulledThrough,
             moves: loaded.moves,
-            awaitedReplicas: loaded.awaitedReplicas
+            awaitedReplicas: loaded.awaitedReplicas,
+            afterRestore: loaded.afterRestore
         )
         outcome.lastCounter = loaded.lastCounter
         var states = loaded.states
@@ -143,6 +146,8 @@ struct PushProcessor {
                 outcome: &outcome
             )
             outcome.results.append(result)
+            // Not processed: the counter stays free and the rest of the batch meets sequence_gap.
+            if result.rejection?.code == .awaitingRestore { continue }
             outcome.newResults.append((counter, StoredResult(result: result, digest: digests[index])))
             outcome.lastCounter = counter
         }
@@ -173,7 +178,20 @@ struct PushProcessor {
         if let rejection = schema.validate(checked, authority: authority) { return .rejected(change.dot, rejection) }
         if let rejection = scopeRejection(change, existing: existing, schema: schema, states: states) {
             switch handOffDecision(change, existing: existing, schema: schema, states: states, handOff: handOff) {
-            case .notMoved: return .rejected(change.dot, rejection)
+            case .notMoved:
+                if handOff.afterRestore,
+                    Self.needsMissingRecord(change, existing: existing, schema: schema, states: states)
+                {
+                    return .rejected(
+                        change.dot,
+                        ChangeRejection(
+                            .awaitingRestore,
+                            "the server was restored from a backup and lacks the record this change is for; its "
+                                + "author's laptop sends it again when it syncs, and this change is kept until then"
+                        )
+                    )
+                }
+                return .rejected(change.dot, rejection)
             case .tooLate(let late): return .rejected(change.dot, late)
             case .handedOff: break
             }
@@ -202,6 +220,7 @@ struct PushProcessor {
         var pulledThrough: Int64?
         var moves: [RecordID: TerritoryMove]
         var awaitedReplicas: Set<ReplicaID>
+        var afterRestore: Bool
     }
 
     enum HandOffDecision {
@@ -250,6 +269,28 @@ struct PushProcessor {
             )
         }
         return .handedOff
+    }
+
+    /// Whether the change is refused only because a record it needs does not exist here: the record itself (a
+    /// write to an existing record) or the account it hangs off.
+    static func needsMissingRecord(
+        _ change: Change,
+        existing: RecordState?,
+        schema: EntitySchema,
+        states: [RecordKey: RecordState]
+    ) -> Bool {
+        switch change.operation {
+        case .set, .delete, .counterDelta, .counterReset:
+            if existing?.exists != true { return true }
+        case .create, .append:
+            break
+        }
+        guard case .account(let field) = schema.scope else { return false }
+        let named =
+            change.operation.fields[field]?.stringValue
+            ?? existing.flatMap { $0.values(schema: schema)[field]?.stringValue }
+        guard let named else { return false }
+        return states[RecordKey(entity: .account, id: RecordID(named))]?.exists != true
     }
 
     /// Why the change's context claims more than its author can have seen, or nil.

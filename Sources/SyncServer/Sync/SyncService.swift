@@ -55,6 +55,7 @@ public struct SyncService: Sendable {
             try await Self.loadHandOff(
                 into: &loaded,
                 changes: changes,
+                now: now,
                 cursor: cursor,
                 user: user,
                 transaction: transaction
@@ -75,14 +76,20 @@ public struct SyncService: Sendable {
     /// What the territory hand-off needs (PROTOCOL.md §9): the position the laptop's cursor names, and the latest
     /// move of each loaded account the user no longer sees. Nothing without a cursor; a cursor this server did not
     /// issue gives no hand-off (and does not fail the push).
+    /// How long after a restore a change to a record the server lacks waits for the record's author to re-send it
+    /// (`awaiting_restore`) rather than being refused `out_of_scope`.
+    static let restoreWaitMilliseconds: Int64 = 7 * 86_400_000
+
     static func loadHandOff(
         into loaded: inout PushProcessor.Loaded,
         changes: [Change],
+        now: Int64,
         cursor: String?,
         user: User,
         transaction: any StorageWriteTransaction
     ) async throws {
         if let restoredAt = try await transaction.meta(ServerMeta.restoredAt).flatMap({ Int64($0) }) {
+            loaded.afterRestore = now - restoredAt < Self.restoreWaitMilliseconds
             // Replicas named ahead of a record's clock that have not synced since the restore.
             var named = Set<ReplicaID>()
             for (index, change) in changes.enumerated() where index < 5_000 {
