@@ -24,11 +24,9 @@ struct PushProcessor {
         var pulledThrough: Int64? = nil
         /// The latest move of each loaded account the user no longer sees (for the territory hand-off).
         var moves: [RecordID: TerritoryMove] = [:]
-        /// After a restore: replicas named in the batch's contexts that have not synced since. Their changes after
-        /// the backup were lost and come back when they sync, so a context may name them before the server has
-        /// them again (PROTOCOL.md §9, "Restores").
-        var awaitedReplicas: Set<ReplicaID> = []
-        /// Within the days after a restore, a change to a record the server lacks waits (`awaiting_restore`).
+        /// Within the days after a restore: a change to a record the server lacks waits (`awaiting_restore`), and
+        /// a context may name changes the server lost and gets back when their laptops sync (PROTOCOL.md §9,
+        /// "Restores").
         var afterRestore = false
     }
 
@@ -72,7 +70,6 @@ struct PushProcessor {
         let handOff = HandOff(
             pulledThrough: loaded.pulledThrough,
             moves: loaded.moves,
-            awaitedReplicas: loaded.awaitedReplicas,
             afterRestore: loaded.afterRestore
         )
         outcome.lastCounter = loaded.lastCounter
@@ -196,7 +193,7 @@ struct PushProcessor {
             case .handedOff: break
             }
         }
-        if let rejection = contextRejection(change, existing: existing, awaited: handOff.awaitedReplicas) {
+        if let rejection = contextRejection(change, existing: existing, afterRestore: handOff.afterRestore) {
             return .rejected(change.dot, rejection)
         }
         var state = existing ?? RecordState(entity: change.entity, id: change.recordID)
@@ -219,7 +216,6 @@ struct PushProcessor {
     struct HandOff {
         var pulledThrough: Int64?
         var moves: [RecordID: TerritoryMove]
-        var awaitedReplicas: Set<ReplicaID>
         var afterRestore: Bool
     }
 
@@ -303,7 +299,7 @@ struct PushProcessor {
     private func contextRejection(
         _ change: Change,
         existing: RecordState?,
-        awaited: Set<ReplicaID>
+        afterRestore: Bool
     ) -> ChangeRejection? {
         let clock = existing?.clock ?? VectorClock()
         for entry in change.context.entries {
@@ -314,7 +310,7 @@ struct PushProcessor {
                         "the context claims this replica's own change \(entry.counter), which is not before this one"
                     )
                 }
-            } else if entry.counter > clock[entry.replica], !awaited.contains(entry.replica) {
+            } else if entry.counter > clock[entry.replica], !afterRestore {
                 return ChangeRejection(
                     .contextAhead,
                     "the context claims changes of \(entry.replica.rawValue.prefix(64)) to this record up to "

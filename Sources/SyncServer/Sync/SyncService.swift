@@ -90,20 +90,6 @@ public struct SyncService: Sendable {
     ) async throws {
         if let restoredAt = try await transaction.meta(ServerMeta.restoredAt).flatMap({ Int64($0) }) {
             loaded.afterRestore = now - restoredAt < Self.restoreWaitMilliseconds
-            // Replicas named ahead of a record's clock that have not synced since the restore.
-            var named = Set<ReplicaID>()
-            for (index, change) in changes.enumerated() where index < 5_000 {
-                let clock = loaded.states[RecordKey(entity: change.entity, id: change.recordID)]?.clock ?? VectorClock()
-                for entry in change.context.entries where entry.counter > clock[entry.replica] {
-                    named.insert(entry.replica)
-                }
-            }
-            named.remove(.server)
-            for id in named {
-                // One the restored server never saw was registered after the backup: awaited too.
-                let known = try await transaction.replica(id)
-                if (known?.lastSeen ?? 0) < restoredAt { loaded.awaitedReplicas.insert(id) }
-            }
         }
         guard let cursor, !user.seesEverything else { return }
         let lineage = LogLineage(
