@@ -83,7 +83,9 @@ struct RestoreTests {
             }
             // The server's next change is above the floor, far above the counters it used before.
             try await service.assignTerritory(account: RecordID("acc-1"), territory: "south", now: Contract.now)
-            let after = try await Contract.pullAll(service, Contract.south, replica: "reader-s").changes.last { $0.dot.replica == .server }
+            let after = try await Contract.pullAll(service, Contract.south, replica: "reader-s").changes.last {
+                $0.dot.replica == .server
+            }
             #expect((after?.dot.counter ?? 0) > mark.serverCounterFloor)
             #expect(mark.serverCounterFloor > serverDot.counter)
             // The handshake's replica status: what the server holds of the laptop.
