@@ -529,6 +529,17 @@ struct Simulation {
         let reference = try await canonical(auditor)
         for laptop in laptops {
             let lines = try await canonical(laptop.replica)
+            if lines != reference, ProcessInfo.processInfo.environment["SIM_DEBUG"] != nil {
+                for other in laptops {
+                    for entry in try await other.replica.history(.account, id: RecordID("acc-2"))
+                    where entry.field == "website" {
+                        print(
+                            "laptop \(other.index): \(entry.dot) \(entry.origin) \(entry.status ?? "-") \(entry.newValue.map { "\($0)" } ?? "nil") \(entry.timestamp)"
+                        )
+                    }
+                    print("laptop \(other.index) conflicts: \(try await other.replica.openConflicts().map(\.id))")
+                }
+            }
             if lines != reference {
                 let missing = Set(reference).subtracting(lines).sorted().prefix(3)
                 let extra = Set(lines).subtracting(reference).sorted().prefix(3)

@@ -168,6 +168,51 @@ struct DeploymentStoryTests {
         #expect((status.object["rejected"] as? [[String: Any]])?.count == 1, "\(status.out)")
     }
 
+    @Test(
+        "a rep's laptop folder copied to a second laptop: edit on both, sync both, repeat; every edit everywhere",
+        arguments: ITServer.Backend.available
+    )
+    func copiedLaptop(backend: ITServer.Backend) async throws {
+        let it = try ITServer(backend)
+        defer { it.cleanUp() }
+        let alice = try it.addRep("alice")
+        let bob = try it.addRep("bob")
+        try it.importAccounts()
+        let server = try await it.serve()
+        defer { server.stop() }
+        let original = try await it.laptop(alice, server: server)
+        let bobHome = try await it.laptop(bob, server: server)
+        _ = await cli(["account", "edit", "acc-mueller", "--phone", "+49 30 1"], home: original)
+        #expect(await cli(["sync"], home: original).exitCode == 0)
+        let copy = it.folder.appendingPathComponent("copied-home").path
+        try FileManager.default.copyItem(atPath: original, toPath: copy)
+        var subjects: [String] = []
+        for round in 0..<3 {
+            for (name, home) in [("original", original), ("copy", copy)] {
+                let subject = "\(name) round \(round)"
+                subjects.append(subject)
+                _ = await cli(["log", "--account", "acc-mueller", "--kind", "call", "--subject", subject], home: home)
+                _ = await cli(["account", "edit", "acc-schmidt", "--region", subject], home: home)
+            }
+            for home in [copy, original] {
+                let run = await cli(["sync"], home: home)
+                #expect(run.exitCode == 0, "\(run.err)")
+            }
+        }
+        for home in [original, copy, bobHome, original, copy] { _ = await cli(["sync"], home: home) }
+        var regions: Set<String> = []
+        for home in [original, copy, bobHome] {
+            let history = await cli(["history", "acc-mueller"], home: home)
+            for subject in subjects { #expect(history.out.contains(subject), "\(home) lacks \(subject)") }
+            let status = await cli(["status", "--json"], home: home)
+            #expect(status.object["pending"] as? Int == 0, "\(status.out)")
+            #expect((status.object["rejected"] as? [[String: Any]])?.isEmpty == true, "\(status.out)")
+            let schmidt = await cli(["account", "show", "acc-schmidt", "--json"], home: home)
+            regions.insert(schmidt.object["region"] as? String ?? "")
+        }
+        #expect(regions.count == 1, "the laptops agree on the last region: \(regions)")
+    }
+
     @Test("a backup copied over the database by hand is refused with a message that names the restore command")
     func handCopiedBackup() async throws {
         let it = try ITServer(.sqlite)

@@ -193,7 +193,19 @@ struct PushProcessor {
             case .handedOff: break
             }
         }
-        if let rejection = contextRejection(change, existing: existing, afterRestore: handOff.afterRestore) {
+        if let rejection = contextRejection(change, existing: existing) {
+            // After a restore the context may name a colleague's change the server lost and gets back when that
+            // laptop syncs: the change waits for it, so every laptop still receives a change after those it saw.
+            if handOff.afterRestore, rejection.code == .contextAhead, !rejection.reason.hasPrefix(Self.ownEntry) {
+                return .rejected(
+                    change.dot,
+                    ChangeRejection(
+                        .awaitingRestore,
+                        "the server was restored from a backup and lacks a colleague's change this one was made "
+                            + "after; that laptop sends it again when it syncs, and this change is kept until then"
+                    )
+                )
+            }
             return .rejected(change.dot, rejection)
         }
         var state = existing ?? RecordState(entity: change.entity, id: change.recordID)
@@ -267,6 +279,8 @@ struct PushProcessor {
         return .handedOff
     }
 
+    static let ownEntry = "the context claims this replica's own change"
+
     /// Whether the change is refused only because a record it needs does not exist here: the record itself (a
     /// write to an existing record) or the account it hangs off.
     static func needsMissingRecord(
@@ -298,8 +312,7 @@ struct PushProcessor {
     /// replicas that have written to the record, plus one. Costs O(n log m) for n entries and a record clock of m.
     private func contextRejection(
         _ change: Change,
-        existing: RecordState?,
-        afterRestore: Bool
+        existing: RecordState?
     ) -> ChangeRejection? {
         let clock = existing?.clock ?? VectorClock()
         for entry in change.context.entries {
@@ -307,10 +320,10 @@ struct PushProcessor {
                 guard entry.counter < change.dot.counter else {
                     return ChangeRejection(
                         .contextAhead,
-                        "the context claims this replica's own change \(entry.counter), which is not before this one"
+                        Self.ownEntry + " \(entry.counter), which is not before this one"
                     )
                 }
-            } else if entry.counter > clock[entry.replica], !afterRestore {
+            } else if entry.counter > clock[entry.replica] {
                 return ChangeRejection(
                     .contextAhead,
                     "the context claims changes of \(entry.replica.rawValue.prefix(64)) to this record up to "
