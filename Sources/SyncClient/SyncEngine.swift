@@ -243,15 +243,13 @@ public struct SyncEngine: Sendable {
         let total = try await replica.pendingCount()
         guard total > 0 else { return }
         progress(SyncProgress(phase: .upload, done: 0, total: total))
+        // The cursor tells the server which moves this laptop has received (the territory hand-off); pushing
+        // does not move it.
+        let cursor = try await replica.syncInfo().cursor
         while true {
             let batch = try await replica.pendingChanges(limit: options.pushBatch)
             guard !batch.isEmpty else { break }
-            // The cursor tells the server which moves this laptop has received (the territory hand-off).
-            let request = PushRequest(
-                replicaID: replica.replicaID,
-                changes: batch,
-                cursor: try await replica.syncInfo().cursor
-            )
+            let request = PushRequest(replicaID: replica.replicaID, changes: batch, cursor: cursor)
             let answer = try await retrying { try await transport.push(request) }
             try await replica.acknowledge(answer.results)
             var settled = 0

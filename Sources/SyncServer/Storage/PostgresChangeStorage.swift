@@ -382,6 +382,17 @@ private func collectChanges(_ rows: PostgresRowSequence) async throws -> [Logged
 }
 
 extension PostgresChangeStorage {
+    /// The log's highest sequence number, for the read and the write transaction alike.
+    static func highWaterMark(on connection: PostgresConnection, logger: Logger) async throws -> Int64 {
+        for try await value in try await connection.query(
+            "SELECT COALESCE(MAX(seq), 0) FROM change_log",
+            logger: logger
+        ).decode(Int64.self) {
+            return value
+        }
+        return 0
+    }
+
     static func meta(_ key: String, on connection: PostgresConnection, logger: Logger) async throws -> String? {
         for try await value in try await connection.query(
             "SELECT value FROM server_meta WHERE key = \(key)",
@@ -416,13 +427,7 @@ private struct PostgresReadTransaction: StorageReadTransaction {
     let logger: Logger
 
     func highWaterMark() async throws -> Int64 {
-        for try await value in try await connection.query(
-            "SELECT COALESCE(MAX(seq), 0) FROM change_log",
-            logger: logger
-        ).decode(Int64.self) {
-            return value
-        }
-        return 0
+        try await PostgresChangeStorage.highWaterMark(on: connection, logger: logger)
     }
 
     func meta(_ key: String) async throws -> String? {
@@ -594,13 +599,7 @@ private struct PostgresWriteTransaction: StorageWriteTransaction {
     }
 
     func highWaterMark() async throws -> Int64 {
-        for try await value in try await connection.query(
-            "SELECT COALESCE(MAX(seq), 0) FROM change_log",
-            logger: logger
-        ).decode(Int64.self) {
-            return value
-        }
-        return 0
+        try await PostgresChangeStorage.highWaterMark(on: connection, logger: logger)
     }
 
     func meta(_ key: String) async throws -> String? {

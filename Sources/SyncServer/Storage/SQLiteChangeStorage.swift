@@ -316,6 +316,11 @@ private func loggedChanges(_ rows: [Row]) -> [LoggedChange] {
 }
 
 extension SQLiteChangeStorage {
+    /// The log's highest sequence number, for the read and the write transaction alike.
+    static func highWaterMark(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0
+    }
+
     static func meta(_ db: Database, _ key: String) throws -> String? {
         try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = ?"), arguments: [key])
     }
@@ -336,7 +341,7 @@ private struct SQLiteReadTransaction: StorageReadTransaction {
     let reader: DatabaseSnapshot
 
     func highWaterMark() async throws -> Int64 {
-        try await reader.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0 }
+        try await reader.read { db in try SQLiteChangeStorage.highWaterMark(db) }
     }
 
     func meta(_ key: String) async throws -> String? {
@@ -482,9 +487,7 @@ private struct SQLiteWriteTransaction: StorageWriteTransaction {
     }
 
     func highWaterMark() async throws -> Int64 {
-        try await pool.writeWithoutTransaction { db in
-            try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0
-        }
+        try await pool.writeWithoutTransaction { db in try SQLiteChangeStorage.highWaterMark(db) }
     }
 
     func meta(_ key: String) async throws -> String? {

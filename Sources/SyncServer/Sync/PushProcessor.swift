@@ -256,10 +256,7 @@ struct PushProcessor {
         case .territory:
             accountID = change.entity == .account && existing?.exists == true ? change.recordID : nil
         case .account(let field):
-            let named =
-                change.operation.fields[field]?.stringValue
-                ?? existing.flatMap { $0.values(schema: schema)[field]?.stringValue }
-            accountID = named.map(RecordID.init)
+            accountID = Self.account(field, of: change, existing: existing, schema: schema)
         }
         guard let accountID, let move = handOff.moves[accountID], pulledThrough < move.seq,
             let old = move.oldTerritory, user.territories.contains(old),
@@ -295,12 +292,23 @@ struct PushProcessor {
         case .create, .append:
             break
         }
-        guard case .account(let field) = schema.scope else { return false }
+        guard case .account(let field) = schema.scope,
+            let account = account(field, of: change, existing: existing, schema: schema)
+        else { return false }
+        return states[RecordKey(entity: .account, id: account)]?.exists != true
+    }
+
+    /// The account a change's record hangs off: the one the change names in `field`, else the record's.
+    static func account(
+        _ field: String,
+        of change: Change,
+        existing: RecordState?,
+        schema: EntitySchema
+    ) -> RecordID? {
         let named =
             change.operation.fields[field]?.stringValue
             ?? existing.flatMap { $0.values(schema: schema)[field]?.stringValue }
-        guard let named else { return false }
-        return states[RecordKey(entity: .account, id: RecordID(named))]?.exists != true
+        return named.map(RecordID.init)
     }
 
     /// Why the change's context claims more than its author can have seen, or nil.
