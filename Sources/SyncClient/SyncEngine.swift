@@ -6,8 +6,10 @@ public import SyncProtocol
 public struct SyncOptions: Sendable {
     /// Changes per push (the server's limit is higher).
     public var pushBatch: Int
-    /// Changes per pull page and records per snapshot page.
+    /// Changes per pull page.
     public var pageSize: Int
+    /// Records per snapshot page (a first download: larger pages, fewer round trips and transactions).
+    public var snapshotPageSize: Int
     /// How often a request that failed for a passing reason (network, 408, 429, 5xx) is tried again.
     public var retries: Int
     /// The first wait before a retry; it doubles each time up to ``maxBackoff``, with jitter.
@@ -19,6 +21,7 @@ public struct SyncOptions: Sendable {
     public init(
         pushBatch: Int = 1_000,
         pageSize: Int = 1_000,
+        snapshotPageSize: Int = 5_000,
         retries: Int = 4,
         backoff: Duration = .milliseconds(500),
         maxBackoff: Duration = .seconds(8),
@@ -26,6 +29,7 @@ public struct SyncOptions: Sendable {
     ) {
         self.pushBatch = pushBatch
         self.pageSize = pageSize
+        self.snapshotPageSize = snapshotPageSize
         self.retries = retries
         self.backoff = backoff
         self.maxBackoff = maxBackoff
@@ -42,8 +46,17 @@ public struct SyncProgress: Sendable, Hashable {
     }
     public var phase: Phase
     public var done: Int
-    /// Known for uploads only.
+    /// Known for uploads, and for downloads from servers that say the snapshot's size.
     public var total: Int?
+    /// Records or changes per second so far (downloads).
+    public var perSecond: Double?
+
+    public init(phase: Phase, done: Int, total: Int? = nil, perSecond: Double? = nil) {
+        self.phase = phase
+        self.done = done
+        self.total = total
+        self.perSecond = perSecond
+    }
 }
 
 /// What one sync run moved.
@@ -57,6 +70,8 @@ public struct SyncSummary: Sendable, Hashable {
     public var rejected: [RejectedChange] = []
     /// Records installed from the server's snapshot (first sync of a laptop).
     public var downloaded = 0
+    /// Records an earlier, interrupted first download had installed; this run carried on after them.
+    public var resumedDownload = 0
     /// Remote changes applied.
     public var received = 0
     /// Conflicts this run opened.
@@ -172,7 +187,8 @@ public struct SyncEngine: Sendable {
         summary.clockOffsetMilliseconds = offset
         summary.clockWarning = clockWarning(offset: offset, maxAhead: hello.maxClockAheadMilliseconds)
 
-        if info.cursor == nil { try await download(into: &summary, progress: progress) }
+        let unfinished = try await replica.snapshotProgress()
+        if info.cursor == nil || unfinished != nil { try await download(into: &summary, progress: progress) }
         // What the server holds of this replica (PROTOCOL.md §9, "Restores"): a restored server lost some of its
         // changes, which go out again; a restored or copied laptop never made some the server holds.
         let held = hello.replica.flatMap { $0.id == replica.replicaID.rawValue ? $0.counter : nil }
@@ -216,27 +232,54 @@ public struct SyncEngine: Sendable {
         return "\(seconds) s"
     }
 
-    /// First sync of a laptop: the server's snapshot of the rep's scope, then the cursor of its first page.
+    /// First sync of a laptop: the server's snapshot of the rep's scope, then the cursor of its first page. Each
+    /// page is installed with the download's progress in one transaction, so a download cut short resumes after
+    /// the last page installed.
     private func download(into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {
-        var after: String?
-        var firstCursor: String?
-        progress(SyncProgress(phase: .download, done: 0))
+        var saved = try await replica.snapshotProgress()
+        if let resumed = saved {
+            summary.resumedDownload = resumed.installed
+            if resumed.after == nil {
+                // Every page is in; only the cursor was not saved yet.
+                try await replica.finishSnapshot(cursor: resumed.cursor)
+                return
+            }
+        }
+        let started = now()
+        let before = saved?.installed ?? 0
+        progress(SyncProgress(phase: .download, done: before, total: saved?.total))
         while true {
             let page = try await retrying {
                 try await transport.snapshot(
                     replicaID: replica.replicaID,
-                    after: after,
-                    cursor: firstCursor,
-                    limit: options.pageSize
+                    after: saved?.after,
+                    cursor: saved?.cursor,
+                    limit: options.snapshotPageSize
                 )
             }
-            firstCursor = firstCursor ?? page.cursor
-            summary.downloaded += try await replica.installSnapshot(page.records).installed
-            progress(SyncProgress(phase: .download, done: summary.downloaded))
-            guard page.hasMore, let next = page.next else { break }
-            after = next
+            let current = SnapshotProgress(
+                cursor: saved?.cursor ?? page.cursor,
+                after: page.hasMore ? page.next : nil,
+                installed: saved?.installed ?? 0,
+                total: saved?.total ?? page.total
+            )
+            let result = try await replica.installSnapshotPage(page.records, progress: current)
+            summary.downloaded += result.installed
+            saved = current
+            saved?.installed += result.installed
+            let done = saved?.installed ?? 0
+            let elapsed = max(now() - started, 1)
+            progress(
+                SyncProgress(
+                    phase: .download,
+                    done: done,
+                    total: current.total,
+                    perSecond: Double(done - before) * 1000 / Double(elapsed)
+                )
+            )
+            guard page.hasMore, page.next != nil else { break }
         }
-        if let firstCursor { try await replica.saveCursor(firstCursor) }
+        if let cursor = saved?.cursor { try await replica.finishSnapshot(cursor: cursor) }
     }
 
     private func push(into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {
@@ -341,17 +384,17 @@ public struct SyncEngine: Sendable {
                 cursor = nil
                 continue
             }
-            let report = try await replica.applyRemote(page.changes)
-            summary.received += report.applied + report.superseded
-            summary.newConflicts += report.conflicts
+            // The page's changes, its removals and its cursor in one transaction.
+            let applied = try await replica.applyPage(page.changes, removed: page.removed, cursor: page.cursor)
+            summary.received += applied.apply.applied + applied.apply.superseded
+            summary.newConflicts += applied.apply.conflicts
             if !page.removed.isEmpty {
                 summary.removed += page.removed
                 summary.handedOff += page.removed.reduce(0) {
                     $0 + summary.acceptedRecords["\($1.entity.rawValue)/\($1.recordID.rawValue)", default: 0]
                 }
-                summary.unsentEditsOfRemoved += try await replica.removeFromScope(page.removed)
+                summary.unsentEditsOfRemoved += applied.unsentEditsOfRemoved
             }
-            try await replica.saveCursor(page.cursor)
             cursor = page.cursor
             progress(SyncProgress(phase: .pull, done: summary.received))
             if !page.hasMore { break }

@@ -125,6 +125,7 @@ final class Laptop {
             options: SyncOptions(
                 pushBatch: pushBatch,
                 pageSize: 500,
+                snapshotPageSize: 500,
                 retries: retries,
                 backoff: .milliseconds(20),
                 maxBackoff: .milliseconds(200)

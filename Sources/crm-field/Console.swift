@@ -1,4 +1,6 @@
 import Foundation
+import ReplicaStore
+import Synchronization
 
 /// Where the CLI writes: standard output and error for the real program, a buffer in the in-process tests.
 final class Console: @unchecked Sendable {
@@ -37,24 +39,51 @@ final class Console: @unchecked Sendable {
 }
 
 /// A progress line on a terminal (redrawn in place), plain lines otherwise, nothing with `--json`.
-struct ProgressReporter: Sendable {
+final class ProgressReporter: Sendable {
     let console: Console
     let enabled: Bool
+    /// When the last plain line was written (not on a terminal: one line per few seconds, not per page).
+    private let lastLine = Mutex<Int64>(0)
 
-    func report(_ label: String, done: Int, total: Int?) {
+    init(console: Console, enabled: Bool) {
+        self.console = console
+        self.enabled = enabled
+    }
+
+    func report(_ label: String, done: Int, total: Int?, perSecond: Double? = nil) {
         guard enabled else { return }
+        var rate = ""
+        if let perSecond, perSecond > 0 {
+            rate = ", \(Self.count(Int(perSecond)))/s"
+            if let total, total > done { rate += ", about \(Self.remaining(Double(total - done) / perSecond)) left" }
+        }
         if console.isTerminal {
-            var line = "\r\(label): \(done)"
+            var line = "\r\(label): \(done)\(rate)"
             if let total, total > 0 {
                 let width = 24
                 let filled = min(width, done * width / total)
                 line =
-                    "\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)"
+                    "\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)\(rate)"
             }
             console.err(line + "   ", newline: false)
         } else if done > 0 {
-            console.err("\(label): \(done)\(total.map { " of \($0)" } ?? "")")
+            let now = ReplicaConfiguration.systemNow()
+            let due = lastLine.withLock { last in
+                // Every line of a short run; a long download prints one line every 5 s and its last page.
+                guard perSecond == nil || now - last >= 5_000 || done == total else { return false }
+                last = now
+                return true
+            }
+            if due { console.err("\(label): \(done)\(total.map { " of \($0)" } ?? "")\(rate)") }
         }
+    }
+
+    static func count(_ value: Int) -> String {
+        value >= 10_000 ? "\(value / 1_000)k" : "\(value)"
+    }
+
+    static func remaining(_ seconds: Double) -> String {
+        seconds < 60 ? "\(max(1, Int(seconds.rounded()))) s" : "\(Int(seconds / 60)) min \(Int(seconds) % 60) s"
     }
 
     /// Ends a progress line on a terminal.

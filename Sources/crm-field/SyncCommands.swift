@@ -116,7 +116,12 @@ enum SyncRun {
         defer { reporter.finish() }
         return try await engine.sync { progress in
             if let previous = last.swap(progress.phase), previous != progress.phase { reporter.finish() }
-            reporter.report(progress.phase.rawValue, done: progress.done, total: progress.total)
+            reporter.report(
+                progress.phase.rawValue,
+                done: progress.done,
+                total: progress.total,
+                perSecond: progress.perSecond
+            )
         }
     }
 

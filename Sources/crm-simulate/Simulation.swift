@@ -324,7 +324,14 @@ struct Simulation {
         SyncEngine(
             replica: laptop.replica,
             transport: transport ?? laptop.transport,
-            options: SyncOptions(pushBatch: 40, pageSize: 40, retries: 2, backoff: .zero, maxBackoff: .zero),
+            options: SyncOptions(
+                pushBatch: 40,
+                pageSize: 40,
+                snapshotPageSize: 40,
+                retries: 2,
+                backoff: .zero,
+                maxBackoff: .zero
+            ),
             now: { clock.now() + laptop.skew }
         )
     }

@@ -162,7 +162,7 @@ struct ServerHarness {
             let engine = SyncEngine(
                 replica: replica,
                 transport: RouterTransport(client: client, token: token),
-                options: SyncOptions(pushBatch: 5_000, pageSize: 500, retries: 0),
+                options: SyncOptions(pushBatch: 5_000, pageSize: 500, snapshotPageSize: 500, retries: 0),
                 now: { ServerHarness.baseTime }
             )
             return try await engine.sync()

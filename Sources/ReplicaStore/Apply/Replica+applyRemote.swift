@@ -25,22 +25,43 @@ public struct ApplyReport: Hashable, Sendable {
     }
 }
 
+/// What applying one pulled page did: its changes, and the records it removed from the rep's scope.
+public struct PageReport: Hashable, Sendable {
+    public var apply: ApplyReport
+    /// Local changes to removed records still waiting in the outbox: they stay there and are reported.
+    public var unsentEditsOfRemoved: [Change]
+}
+
 extension Replica {
     /// Applies changes pulled from the server, in batches of `configuration.applyBatchSize`, one transaction each.
     ///
     /// Changes go through SyncProtocol's rules with server authority (the server has checked them). A change whose
-    /// dot was applied before is skipped, so a batch applied twice — after a crash between apply and saving the
-    /// cursor — changes nothing. Remote changes are logged as remote: they never enter the outbox.
+    /// dot was applied before is skipped, so a batch applied twice changes nothing. Remote changes are logged as
+    /// remote: they never enter the outbox.
     @discardableResult
     public func applyRemote(_ changes: [Change]) async throws -> ApplyReport {
         var report = ApplyReport()
         var start = 0
         while start < changes.count {
             let end = min(start + configuration.applyBatchSize, changes.count)
-            report.add(try await applyBatch(Array(changes[start..<end])))
+            let batch = Array(changes[start..<end])
+            let now = configuration.now
+            report.add(try await write { db, writer in try Self.applyBatch(db, &writer, batch, now: now) })
             start = end
         }
         return report
+    }
+
+    /// Applies one pulled page in one transaction: its changes, its removal notices and the cursor that follows
+    /// it. A crash leaves either the whole page applied with its cursor, or nothing of it.
+    public func applyPage(_ changes: [Change], removed: [ScopeNotice], cursor: String) async throws -> PageReport {
+        let now = configuration.now
+        return try await write { db, writer in
+            let report = try Self.applyBatch(db, &writer, changes, now: now)
+            let pending = try Self.remove(db, removed)
+            try Self.setState(db, ["cursor": cursor, "pull_from_start": "0"])
+            return PageReport(apply: report, unsentEditsOfRemoved: pending)
+        }
     }
 
     private struct Touched {
@@ -56,93 +77,117 @@ extension Replica {
         var id: RecordID
     }
 
-    func applyBatch(_ changes: [Change]) async throws -> ApplyReport {
-        let now = configuration.now
-        return try await write { db, writer in
-            let replicaID = writer.replicaID
-            var report = ApplyReport()
-            var touched: [RecordKey: Touched] = [:]
-            // Records are saved in the order they first arrived, so lists "in creation order" (rowid) follow the
-            // server's log, not the dictionary's hash order (which differs from one process to the next).
-            var arrivalOrder: [RecordKey] = []
-            var seenInBatch = Set<Dot>()
-            let appliedAt = now()
-            for change in changes {
-                let origin = change.dot.replica
-                // The set of applied dots: new dots are above the highest applied one of their origin (the server
-                // serves each origin in order); anything else is looked up exactly.
-                let highest = origin == replicaID ? writer.counter : writer.appliedMax[origin] ?? 0
-                if seenInBatch.contains(change.dot) {
-                    report.duplicates += 1
-                    continue
-                }
-                if change.dot.counter <= highest, try Self.isLogged(db, change.dot) {
-                    report.duplicates += 1
-                    continue
-                }
-                seenInBatch.insert(change.dot)
-                let key = RecordKey(entity: change.entity, id: change.recordID)
-                let schema = CRMSchema.schema(for: change.entity)
-                if touched[key] == nil {
-                    arrivalOrder.append(key)
-                    let stored = try RecordStorage.loadState(db, change.entity, change.recordID)
-                    let state = stored ?? RecordState(entity: change.entity, id: change.recordID)
-                    touched[key] = Touched(
-                        state: state,
-                        loaded: stored?.values(schema: schema),
-                        conflictsBefore: state.conflicts(schema: schema)
-                    )
-                }
-                let oldValues = Self.currentValues(of: change.operation.fields, in: touched[key]!.state, schema: schema)
-                let result = touched[key]!.state.apply(change, schema: schema, authority: .server)
-                var rejection: ChangeRejection?
-                switch result.status {
-                case .applied: report.applied += 1
-                case .duplicate: report.duplicates += 1
-                case .superseded: report.superseded += 1
-                case .rejected(let reason):
-                    report.rejected += 1
-                    rejection = reason
-                }
-                let seq = try RecordStorage.log(
-                    db,
-                    change,
-                    origin: "remote",
-                    status: rejection == nil ? nil : "rejected",
-                    rejection: rejection,
-                    oldValues: oldValues,
-                    now: appliedAt
+    static func applyBatch(
+        _ db: Database,
+        _ writer: inout WriterState,
+        _ changes: [Change],
+        now: @Sendable () -> Int64
+    ) throws -> ApplyReport {
+        let replicaID = writer.replicaID
+        var report = ApplyReport()
+        // The set of applied dots: new dots are above the highest applied one of their origin (the server serves
+        // each origin in order); anything else is looked up exactly.
+        var fresh: [Change] = []
+        fresh.reserveCapacity(changes.count)
+        var seenInBatch = Set<Dot>()
+        for change in changes {
+            let origin = change.dot.replica
+            let highest = origin == replicaID ? writer.counter : writer.appliedMax[origin] ?? 0
+            let logged = change.dot.counter <= highest ? try isLogged(db, change.dot) : false
+            if logged || seenInBatch.contains(change.dot) {
+                report.duplicates += 1
+                continue
+            }
+            seenInBatch.insert(change.dot)
+            fresh.append(change)
+        }
+        // Records are saved in the order they first arrived, so lists "in creation order" (rowid) follow the
+        // server's log, not the dictionary's hash order (which differs from one process to the next).
+        var arrivalOrder: [RecordKey] = []
+        var idsByEntity: [EntityKind: [RecordID]] = [:]
+        var seenKeys = Set<RecordKey>()
+        for change in fresh {
+            let key = RecordKey(entity: change.entity, id: change.recordID)
+            if seenKeys.insert(key).inserted {
+                arrivalOrder.append(key)
+                idsByEntity[change.entity, default: []].append(change.recordID)
+            }
+        }
+        // Every record the batch touches is loaded with one query per entity.
+        var touched: [RecordKey: Touched] = [:]
+        touched.reserveCapacity(arrivalOrder.count)
+        for (entity, ids) in idsByEntity {
+            let schema = CRMSchema.schema(for: entity)
+            let stored = try RecordStorage.loadStates(db, entity, ids)
+            for id in ids {
+                let state = stored[id]
+                let current = state ?? RecordState(entity: entity, id: id)
+                touched[RecordKey(entity: entity, id: id)] = Touched(
+                    state: current,
+                    loaded: state?.values(schema: schema),
+                    conflictsBefore: current.conflicts(schema: schema)
                 )
-                touched[key]!.lastSeq = seq
+            }
+        }
+        let appliedAt = now()
+        var movedOrigins = Set<ReplicaID>()
+        for change in fresh {
+            let origin = change.dot.replica
+            let key = RecordKey(entity: change.entity, id: change.recordID)
+            let schema = CRMSchema.schema(for: change.entity)
+            let oldValues = currentValues(of: change.operation.fields, in: touched[key]!.state, schema: schema)
+            let result = touched[key]!.state.apply(change, schema: schema, authority: .server)
+            var rejection: ChangeRejection?
+            switch result.status {
+            case .applied: report.applied += 1
+            case .duplicate: report.duplicates += 1
+            case .superseded: report.superseded += 1
+            case .rejected(let reason):
+                report.rejected += 1
+                rejection = reason
+            }
+            let seq = try RecordStorage.log(
+                db,
+                change,
+                origin: "remote",
+                status: rejection == nil ? nil : "rejected",
+                rejection: rejection,
+                oldValues: oldValues,
+                now: appliedAt
+            )
+            touched[key]!.lastSeq = seq
+            if !result.conflicts.isEmpty {
                 report.conflicts += result.conflicts.filter {
                     $0.loser.dot == change.dot || $0.winner.dot == change.dot
                 }
-                if origin != replicaID {
-                    writer.appliedMax[origin] = max(writer.appliedMax[origin] ?? 0, change.dot.counter)
-                }
-                _ = try? writer.clock.receive(change.timestamp, now: appliedAt)
             }
-            for key in arrivalOrder {
-                guard let record = touched[key] else { continue }
-                try RecordStorage.save(db, record.state, previous: record.loaded)
-                let after = record.state.conflicts(schema: CRMSchema.schema(for: record.state.entity))
-                if !record.conflictsBefore.isEmpty || !after.isEmpty {
-                    try RecordStorage.syncConflicts(
-                        db,
-                        before: record.conflictsBefore,
-                        after: after,
-                        seq: record.lastSeq
-                    )
-                }
+            if origin != replicaID, change.dot.counter > writer.appliedMax[origin] ?? 0 {
+                writer.appliedMax[origin] = change.dot.counter
+                movedOrigins.insert(origin)
             }
-            for (origin, counter) in writer.appliedMax {
-                try db.cachedStatement(
-                    sql:
-                        "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-                ).execute(arguments: ["applied:\(origin.rawValue)", String(counter)])
-            }
-            return report
+            _ = try? writer.clock.receive(change.timestamp, now: appliedAt)
         }
+        for key in arrivalOrder {
+            guard let record = touched[key] else { continue }
+            try RecordStorage.save(db, record.state, previous: record.loaded)
+            let after = record.state.conflicts(schema: CRMSchema.schema(for: record.state.entity))
+            if !record.conflictsBefore.isEmpty || !after.isEmpty {
+                try RecordStorage.syncConflicts(
+                    db,
+                    before: record.conflictsBefore,
+                    after: after,
+                    seq: record.lastSeq
+                )
+            }
+        }
+        // Only the origins this batch moved forward.
+        for origin in movedOrigins {
+            try db.cachedStatement(
+                sql:
+                    "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            ).execute(arguments: ["applied:\(origin.rawValue)", String(writer.appliedMax[origin] ?? 0)])
+        }
+        return report
     }
 
     /// The values the fields a change sets have now (its "old" values in the history).
@@ -169,23 +214,25 @@ extension Replica {
     /// changes to them still waiting in the outbox: they stay there and are reported, never silently lost.
     @discardableResult
     public func removeFromScope(_ notices: [ScopeNotice]) async throws -> [Change] {
-        try await write { db, _ in
-            var pending: [Change] = []
-            for notice in notices {
-                try RecordStorage.remove(db, notice.entity, notice.recordID)
-                try db.execute(
-                    sql: "DELETE FROM conflict WHERE entity = ? AND record_id = ? AND status = 'open'",
-                    arguments: [notice.entity.rawValue, notice.recordID.rawValue]
-                )
-                for blob in try Data.fetchAll(
-                    db,
-                    sql: "SELECT change FROM change_log WHERE entity = ? AND record_id = ? AND status = 'pending'",
-                    arguments: [notice.entity.rawValue, notice.recordID.rawValue]
-                ) {
-                    pending.append(try Change(binary: [UInt8](blob)))
-                }
+        try await write { db, _ in try Self.remove(db, notices) }
+    }
+
+    static func remove(_ db: Database, _ notices: [ScopeNotice]) throws -> [Change] {
+        var pending: [Change] = []
+        for notice in notices {
+            try RecordStorage.remove(db, notice.entity, notice.recordID)
+            try db.execute(
+                sql: "DELETE FROM conflict WHERE entity = ? AND record_id = ? AND status = 'open'",
+                arguments: [notice.entity.rawValue, notice.recordID.rawValue]
+            )
+            for blob in try Data.fetchAll(
+                db,
+                sql: "SELECT change FROM change_log WHERE entity = ? AND record_id = ? AND status = 'pending'",
+                arguments: [notice.entity.rawValue, notice.recordID.rawValue]
+            ) {
+                pending.append(try Change(binary: [UInt8](blob)))
             }
-            return pending
         }
+        return pending
     }
 }

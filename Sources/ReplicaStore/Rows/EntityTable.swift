@@ -39,6 +39,7 @@ struct EntityTable: Sendable {
         self.columns = columns
         columnIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) })
         upsertSQL = Self.makeUpsertSQL(name, columns)
+        insertIfAbsentSQL = Self.makeInsertSQL(name, columns) + " ON CONFLICT(id) DO NOTHING"
         selectColumns = (["id"] + columns.map(\.name) + ["_deleted", "_extra"]).joined(separator: ", ")
     }
 
@@ -67,12 +68,19 @@ struct EntityTable: Sendable {
     /// `INSERT … ON CONFLICT(id) DO UPDATE` of every column.
     let upsertSQL: String
 
-    static func makeUpsertSQL(_ name: String, _ columns: [Column]) -> String {
+    /// `INSERT … ON CONFLICT(id) DO NOTHING` of every column (a snapshot's records).
+    let insertIfAbsentSQL: String
+
+    static func makeInsertSQL(_ name: String, _ columns: [Column]) -> String {
         let names = ["id"] + columns.map(\.name) + ["_deleted", "_extra", "_state"]
-        let updates = names.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         return
-            "INSERT INTO \(name) (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", "))) "
-            + "ON CONFLICT(id) DO UPDATE SET \(updates)"
+            "INSERT INTO \(name) (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
+    }
+
+    static func makeUpsertSQL(_ name: String, _ columns: [Column]) -> String {
+        let names = ["_deleted", "_extra", "_state"]
+        let updates = (columns.map(\.name) + names).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        return makeInsertSQL(name, columns) + " ON CONFLICT(id) DO UPDATE SET \(updates)"
     }
 
     /// The columns a read selects, in this order: `id`, the field columns, `_deleted`, `_extra`.

@@ -68,6 +68,11 @@ struct RawStatement {
         return [UInt8](UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
+    func text(_ column: Int32) -> String {
+        guard let pointer = sqlite3_column_text(handle, column) else { return "" }
+        return String(cString: pointer)
+    }
+
     func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)

@@ -19,6 +19,84 @@ enum RecordStorage {
         return try RecordState(binary: statement.blob(0))
     }
 
+    /// The states of many records of one entity with one query (a JSON array of the ids, read by `json_each`), so
+    /// a page of remote changes costs one statement per entity rather than one per change.
+    static func loadStates(_ db: Database, _ entity: EntityKind, _ ids: [RecordID]) throws -> [RecordID: RecordState] {
+        guard !ids.isEmpty else { return [:] }
+        var states: [RecordID: RecordState] = [:]
+        states.reserveCapacity(ids.count)
+        let statement: RawStatement
+        if let table = EntityTable.of(entity) {
+            statement = try RawStatement(
+                db,
+                "SELECT id, _state FROM \(table.name) WHERE id IN (SELECT value FROM json_each(?))"
+            )
+            statement.bind(1, jsonArray(ids))
+        } else {
+            statement = try RawStatement(
+                db,
+                "SELECT id, _state FROM other_record WHERE entity = ? AND id IN (SELECT value FROM json_each(?))"
+            )
+            statement.bind(1, entity.rawValue)
+            statement.bind(2, jsonArray(ids))
+        }
+        defer { statement.reset() }
+        while try statement.step() {
+            states[RecordID(statement.text(0))] = try RecordState(binary: statement.blob(1))
+        }
+        return states
+    }
+
+    /// A JSON array of strings (the ids of ``loadStates(_:_:_:)``).
+    static func jsonArray(_ ids: [RecordID]) -> String {
+        var text = "["
+        text.reserveCapacity(ids.count * 30)
+        for (index, id) in ids.enumerated() {
+            if index > 0 { text += "," }
+            text += "\""
+            for scalar in id.rawValue.unicodeScalars {
+                switch scalar {
+                case "\"": text += "\\\""
+                case "\\": text += "\\\\"
+                case _ where scalar.value < 0x20: text += String(format: "\\u%04x", scalar.value)
+                default: text.unicodeScalars.append(scalar)
+                }
+            }
+            text += "\""
+        }
+        return text + "]"
+    }
+
+    /// Inserts a record from a snapshot unless the replica has it already; true when it was inserted.
+    static func insertIfAbsent(_ db: Database, _ state: RecordState) throws -> Bool {
+        guard let table = EntityTable.of(state.entity) else {
+            let statement = try RawStatement(
+                db,
+                "INSERT INTO other_record (entity, id, _state) VALUES (?, ?, ?) ON CONFLICT (entity, id) DO NOTHING"
+            )
+            statement.bind(1, state.entity.rawValue)
+            statement.bind(2, state.id.rawValue)
+            statement.bind(3, state.binaryEncoded)
+            try statement.run()
+            return db.changesCount > 0
+        }
+        let values = state.values(schema: table.schema)
+        let unknown = values.filter { name, _ in table.columnIndex[name] == nil }
+        let statement = try RawStatement(db, table.insertIfAbsentSQL)
+        statement.bind(1, state.id.rawValue)
+        for (index, column) in table.columns.enumerated() { statement.bind(Int32(index + 2), values[column.name]) }
+        let next = Int32(table.columns.count + 2)
+        statement.bind(next, state.isDeleted(schema: table.schema) ? 1 : 0)
+        if unknown.isEmpty {
+            statement.bindNull(next + 1)
+        } else {
+            statement.bind(next + 1, ExtraFields.encode(unknown))
+        }
+        statement.bind(next + 2, state.binaryEncoded)
+        try statement.run()
+        return db.changesCount > 0
+    }
+
     /// Writes a record state and its typed row. `previous` is the row's values as loaded (nil for a new row): only
     /// the columns whose value changed are written, so unchanged indexed columns cost nothing.
     static func save(_ db: Database, _ state: RecordState, previous: [String: FieldValue]?) throws {

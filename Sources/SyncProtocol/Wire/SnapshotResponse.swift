@@ -11,24 +11,29 @@ public struct SnapshotResponse: Hashable, Sendable, Codable {
     /// Pass as `after` to get the next page.
     public var next: String?
     public var hasMore: Bool
+    /// How many records the whole snapshot holds; sent on the first page (absent from earlier servers).
+    public var total: Int?
 
     public init(
         protocolVersion: Int = WireVersion.current,
         records: [RecordState],
         cursor: String,
         next: String?,
-        hasMore: Bool
+        hasMore: Bool,
+        total: Int? = nil
     ) {
         self.protocolVersion = protocolVersion
         self.records = records
         self.cursor = cursor
         self.next = next
         self.hasMore = hasMore
+        self.total = total
     }
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol_version"
         case records, cursor, next
         case hasMore = "has_more"
+        case total
     }
 }

@@ -120,7 +120,8 @@ struct SyncController: Sendable {
                 records: page.records,
                 cursor: page.cursorText,
                 next: page.next,
-                hasMore: page.next != nil
+                hasMore: page.next != nil,
+                total: page.total
             ),
             for: request
         )

@@ -86,6 +86,9 @@ public protocol StorageReadTransaction: Sendable {
 
     /// Up to `limit` record states `viewer` may see, in (entity, id) order after `after`.
     func states(after: RecordKey?, visibleTo viewer: User, limit: Int) async throws -> [RecordState]
+
+    /// How many record states `viewer` may see (the size of a first download, for its progress estimate).
+    func countStates(visibleTo viewer: User) async throws -> Int
 }
 
 /// The reads and writes of a push, an import or a territory move, in one serialised transaction.

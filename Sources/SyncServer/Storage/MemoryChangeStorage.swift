@@ -198,6 +198,10 @@ private struct MemoryReadTransaction: StorageReadTransaction {
         }
         return found
     }
+
+    func countStates(visibleTo viewer: User) async throws -> Int {
+        state.records.values.filter { state.isVisible($0.row.scope, to: viewer) }.count
+    }
 }
 
 /// Works on a private copy of the state, which replaces the storage's at commit.

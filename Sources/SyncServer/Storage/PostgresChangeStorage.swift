@@ -532,6 +532,29 @@ private struct PostgresReadTransaction: StorageReadTransaction {
         }
         return states
     }
+
+    func countStates(visibleTo viewer: User) async throws -> Int {
+        var binds = PostgresBindings()
+        binds.append("")
+        binds.append("")
+        binds.append(viewer.seesEverything)
+        binds.append(viewer.name)
+        binds.append(viewer.territories)
+        var count = 0
+        for try await value in try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT COUNT(*) FROM record
+                    WHERE $1 = $2 AND (\(visibleTo(scope: "scope_account")))
+                    """,
+                binds: binds
+            ),
+            logger: logger
+        ).decode(Int64.self) {
+            count = Int(value)
+        }
+        return count
+    }
 }
 
 // MARK: - Write transaction

@@ -434,6 +434,16 @@ private struct SQLiteReadTransaction: StorageReadTransaction {
             ).map { try RecordState(binary: [UInt8]($0)) }
         }
     }
+
+    func countStates(visibleTo viewer: User) async throws -> Int {
+        let arguments = try visibilityArguments(viewer)
+        return try await reader.read { db in
+            try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM record WHERE \(visibleToUser(scope: "scope_account"))"),
+                arguments: arguments
+            ) ?? 0
+        }
+    }
 }
 
 // MARK: - Write transaction

@@ -296,7 +296,9 @@ public struct SyncService: Sendable {
             let states = try await transaction.states(after: start, visibleTo: user, limit: limit + 1)
             let page = Array(states.prefix(limit))
             let next = states.count > limit ? page.last.map { "\($0.entity.rawValue)/\($0.id.rawValue)" } : nil
-            return SnapshotPage(records: page, cursor: cursor.seq, cursorText: cursor.text, next: next)
+            // The first page says how big the whole download is, for the laptop's estimate.
+            let total = start == nil ? try await transaction.countStates(visibleTo: user) : nil
+            return SnapshotPage(records: page, cursor: cursor.seq, cursorText: cursor.text, next: next, total: total)
         }
     }
 
@@ -518,4 +520,6 @@ public struct SnapshotPage: Sendable {
     public var cursorText: String
     /// The paging key of the next page, nil on the last page.
     public var next: String?
+    /// The records of the whole snapshot (on the first page only).
+    public var total: Int?
 }
