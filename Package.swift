@@ -220,6 +220,7 @@ let package = Package(
             dependencies: [
                 "crm-field", "SyncClient", "SyncServer", "ReplicaStore", "SyncProtocol", "SyncTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -17,27 +17,35 @@ struct ProductCommand: AsyncParsableCommand {
 
     struct Search: FieldCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Find products by the start of their part number or name.",
+            abstract: "Find products by any part of their part number or name, with their stock.",
             discussion: "Example: crm-field product search pump"
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The start of a part number or name.") var text: String
+        @Argument(help: "Part of a part number or name (three letters or more match anywhere).") var text: String
 
         func execute(_ context: FieldContext) async throws {
             let replica = try context.replica()
-            var found = try await replica.products(partNumberPrefix: text)
-            for product in try await replica.products(namePrefix: text)
-            where !found.contains(where: { $0.id == product.id }) {
-                found.append(product)
+            let found = try await replica.products(containing: text)
+            let stock = try await replica.stock(partNumbers: found.compactMap { $0["part_number"]?.stringValue })
+            if context.json {
+                context.printJSON(
+                    found.map { product -> [String: Any] in
+                        var object = Render.json(product)
+                        object["stock"] = (stock[product["part_number"]?.stringValue ?? ""] ?? []).map(Render.json)
+                        return object
+                    }
+                )
+                return
             }
-            if found.isEmpty {
-                // Words inside the name, too.
-                let needle = text.lowercased()
-                found = try await replica.records(.product, limit: 1_000_000).filter {
-                    ($0["name"]?.description.lowercased() ?? "").contains(needle)
-                }
+            let inStock = Render.Column("in stock") { product in
+                let rows = stock[product["part_number"]?.stringValue ?? ""] ?? []
+                return rows.isEmpty ? "" : String(rows.reduce(0) { $0 + ($1["quantity"]?.integerValue ?? 0) })
             }
-            context.printRecords(found, columns: ProductCommand.columns, empty: "No product matches \(text).")
+            context.printRecords(
+                found,
+                columns: ProductCommand.columns + [inStock],
+                empty: "No product matches \(text)."
+            )
         }
     }
 
@@ -205,25 +213,24 @@ struct InvoiceCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Only unpaid invoices past their due date.") var overdue = false
         @Option(help: "Only the invoices of this account.") var account: String?
+        @OptionGroup var list: ListOptions
 
         func execute(_ context: FieldContext) async throws {
             let replica = try context.replica()
             let now = ISO8601.format(millisecondsSince1970: ReplicaConfiguration.systemNow())
-            var invoices = try await replica.records(.invoice, limit: 1_000_000)
-            if overdue {
-                invoices = invoices.filter { invoice in
-                    invoice["paid_at"] == nil && (invoice["due_at"]?.stringValue.map { $0 < now } ?? false)
-                }
+            let invoices = try await replica.invoices(
+                InvoiceFilter(unpaidDueBefore: overdue ? now : nil, account: account.map(RecordID.init)),
+                limit: list.value(context)
+            )
+            // The names of the customers on this page only.
+            let accounts = try await replica.records(
+                .account,
+                ids: invoices.records.compactMap { $0["account_id"]?.stringValue.map(RecordID.init) }
+            )
+            let customer = Render.Column("customer") {
+                accounts[RecordID($0["account_id"]?.stringValue ?? "")]?["name"]?.description ?? ""
             }
-            if let account { invoices = invoices.filter { $0["account_id"]?.stringValue == account } }
-            invoices.sort { ($0["due_at"]?.description ?? "") < ($1["due_at"]?.description ?? "") }
-            var names: [String: String] = [:]
-            for account in try await replica.records(.account, limit: 1_000_000) {
-                names[account.id.rawValue] = account["name"]?.description
-            }
-            let accountNames = names
-            let customer = Render.Column("customer") { accountNames[$0["account_id"]?.stringValue ?? ""] ?? "" }
-            context.printRecords(
+            context.printPage(
                 invoices,
                 columns: [InvoiceCommand.columns[0], customer] + InvoiceCommand.columns.dropFirst(),
                 empty: overdue ? "No overdue invoices." : "No invoices."
@@ -357,30 +364,55 @@ struct Export: FieldCommand {
         var written: [String: Int] = [:]
         for entity in ["account", "contact", "activity", "task", "deal", "product", "stock", "invoice"] {
             let kind = EntityKind(entity)
-            // In id order, so two laptops with the same data write the same files.
-            let records = try await replica.records(kind, limit: Int.max).sorted { $0.id < $1.id }
             let file = folder.appendingPathComponent("\(entity)s.\(format)")
-            let data: Data
-            if format == "json" {
-                data = try JSONSerialization.data(
-                    withJSONObject: records.map(Render.json),
-                    options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-                )
-            } else {
+            // Streamed a page at a time into a temporary file that replaces the old one when complete; in id
+            // order, so two laptops with the same data write the same files.
+            let partial = folder.appendingPathComponent(".\(entity)s.\(format).partial")
+            guard FileManager.default.createFile(atPath: partial.path, contents: nil),
+                let handle = FileHandle(forWritingAtPath: partial.path)
+            else { throw CLIError.invalid("cannot write to \(folder.path)") }
+            var count = 0
+            do {
                 let schema = CRMSchema.schema(for: kind)
                 var columns = ["id"] + schema.fields.map(\.name)
                 if case .counter(let field) = schema.kind { columns.append(field) }
-                var lines = [columns.joined(separator: ",")]
-                for record in records {
-                    lines.append(
-                        columns.map { Self.csvField($0 == "id" ? record.id.rawValue : record[$0]?.description ?? "") }
-                            .joined(separator: ",")
-                    )
+                try handle.write(
+                    contentsOf: Data((format == "json" ? "[" : columns.joined(separator: ",") + "\r\n").utf8)
+                )
+                try await replica.forEachRecord(kind) { page in
+                    var chunk = Data()
+                    for record in page {
+                        if format == "json" {
+                            let object = try JSONSerialization.data(
+                                withJSONObject: Render.json(record),
+                                options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+                            )
+                            let indented = String(decoding: object, as: UTF8.self)
+                                .split(separator: "\n", omittingEmptySubsequences: false)
+                                .map { "  " + $0 }.joined(separator: "\n")
+                            chunk.append(Data(((count == 0 ? "\n" : ",\n") + indented).utf8))
+                        } else {
+                            let line = columns.map {
+                                Self.csvField($0 == "id" ? record.id.rawValue : record[$0]?.description ?? "")
+                            }
+                            chunk.append(Data((line.joined(separator: ",") + "\r\n").utf8))
+                        }
+                        count += 1
+                    }
+                    try handle.write(contentsOf: chunk)
                 }
-                data = Data((lines.joined(separator: "\r\n") + "\r\n").utf8)
+                if format == "json" { try handle.write(contentsOf: Data((count == 0 ? "]" : "\n]").utf8)) }
+                try handle.synchronize()
+                try handle.close()
+            } catch {
+                try? handle.close()
+                try? FileManager.default.removeItem(at: partial)
+                throw error
             }
-            try data.write(to: file, options: .atomic)
-            written[entity + "s." + format] = records.count
+            guard rename(partial.path, file.path) == 0 else {
+                throw CLIError.invalid("cannot write \(file.path): \(String(cString: strerror(errno)))")
+            }
+            written[entity + "s." + format] = count
         }
         if context.json {
             context.printJSON(["folder": folder.path, "files": written])

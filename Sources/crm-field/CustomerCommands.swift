@@ -82,10 +82,12 @@ struct AccountCommand: AsyncParsableCommand {
         )
         @OptionGroup var global: GlobalOptions
         @Option(help: "Words of the account's or a contact's name (accents and case ignored).") var search: String?
+        @OptionGroup var list: ListOptions
 
         func execute(_ context: FieldContext) async throws {
             let replica = try context.replica()
             var records: [StoredRecord]
+            var total: Int?
             if let search, !search.trimmingCharacters(in: .whitespaces).isEmpty {
                 var ids: [RecordID] = []
                 for hit in try await replica.search(search) {
@@ -99,13 +101,12 @@ struct AccountCommand: AsyncParsableCommand {
                     }
                 }
             } else {
-                records = try await replica.records(.account, limit: 1_000_000)
-                records.sort {
-                    ($0["name"]?.description ?? "").lowercased() < ($1["name"]?.description ?? "").lowercased()
-                }
+                let page = try await replica.accounts(limit: list.value(context))
+                records = page.records
+                total = page.total
             }
-            context.printRecords(
-                records,
+            context.printPage(
+                RecordPage(records: records, total: total ?? records.count),
                 columns: AccountCommand.columns,
                 empty: search == nil ? "No accounts yet." : "No account matches \(search ?? "")."
             )

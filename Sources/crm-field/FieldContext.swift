@@ -20,6 +20,21 @@ struct GlobalOptions: ParsableArguments {
     var json = false
 }
 
+/// How long a list may be: lists read only the page they show.
+struct ListOptions: ParsableArguments {
+    @Option(help: "Show at most this many (0: all; default 200, with --json all).") var limit: Int?
+
+    func validate() throws {
+        guard (limit ?? 0) >= 0 else { throw ValidationError("--limit must be 0 or more") }
+    }
+
+    /// The limit for a read: nil for all. A person's screen shows 200 unless asked; a script gets everything.
+    func value(_ context: FieldContext) -> Int? {
+        guard let limit else { return context.json ? nil : 200 }
+        return limit == 0 ? nil : limit
+    }
+}
+
 /// A problem the rep can act on: one line, a stable code, a non-zero exit.
 struct CLIError: Error, CustomStringConvertible {
     var code: String
@@ -159,6 +174,16 @@ final class FieldContext: @unchecked Sendable {
     }
 
     /// Prints records: a JSON array with `--json`, a table for people (`empty` when there are none).
+    /// A page of a list; when more records match than it shows, one line on standard error says so.
+    func printPage(_ page: RecordPage, columns: [Render.Column], empty: String) {
+        printRecords(page.records, columns: columns, empty: empty)
+        if page.total > page.records.count {
+            console.err(
+                "showing \(page.records.count) of \(page.total); --limit N shows more, --limit 0 all"
+            )
+        }
+    }
+
     func printRecords(_ records: [StoredRecord], columns: [Render.Column], empty: String) {
         if json {
             printJSON(records.map(Render.json))

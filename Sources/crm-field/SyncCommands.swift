@@ -45,10 +45,7 @@ struct Init: FieldCommand {
             try FileManager.default.copyItem(atPath: caCert, toPath: context.caPath)
         }
         let summary = try await SyncRun.run(engine, context: context)
-        var counts: [String: Int] = [:]
-        for entity in ["account", "contact", "activity", "task", "deal", "product", "stock", "invoice"] {
-            counts[entity] = try await replica.records(EntityKind(entity), limit: 1_000_000).count
-        }
+        let counts = try await replica.recordCounts()
         if context.json {
             context.printJSON([
                 "replica_id": replica.replicaID.rawValue, "server": server, "user": hello.user,
@@ -142,6 +139,7 @@ enum SyncRun {
                 "server": server,
                 "sent": summary.sent, "accepted": summary.accepted, "duplicates": summary.duplicates,
                 "received": summary.received, "downloaded": summary.downloaded,
+                "resumed_download": summary.resumedDownload,
                 "conflicts": summary.newConflicts.map(ConflictCommand.json),
                 "rejected": summary.rejected.map(StatusJSON.rejected),
                 "removed": summary.removed.map { ["entity": $0.entity.rawValue, "id": $0.recordID.rawValue] },
@@ -194,7 +192,13 @@ enum SyncRun {
         var sent = "  sent       \(summary.sent) change\(summary.sent == 1 ? "" : "s")"
         if summary.duplicates > 0 { sent += " (\(summary.duplicates) the server already had)" }
         context.print(sent)
-        if summary.downloaded > 0 { context.print("  downloaded \(summary.downloaded) records") }
+        if summary.downloaded > 0 {
+            var line = "  downloaded \(summary.downloaded) records"
+            if summary.resumedDownload > 0 {
+                line += " (carrying on after the \(summary.resumedDownload) an interrupted download had installed)"
+            }
+            context.print(line)
+        }
         context.print("  received   \(summary.received) change\(summary.received == 1 ? "" : "s")")
         if summary.newConflicts.isEmpty {
             context.print("  conflicts  none new")
@@ -254,15 +258,19 @@ struct Status: FieldCommand {
         let pending = try await replica.pendingCount()
         let conflicts = try await replica.openConflicts()
         let rejected = try await replica.rejectedChanges()
+        let counts = try await replica.recordCounts()
         if context.json {
             context.printJSON([
                 "replica_id": info.replicaID.rawValue, "server": info.server ?? NSNull(),
                 "user": info.user ?? NSNull(), "territories": info.territories, "pending": pending,
                 "last_sync": info.lastSync.map { ISO8601.format(millisecondsSince1970: $0) } ?? NSNull(),
                 "open_conflicts": conflicts.count, "rejected": rejected.map(StatusJSON.rejected),
-                "home": context.home.path,
+                "home": context.home.path, "records": counts,
             ])
             return
+        }
+        let held = ["account", "contact", "activity", "task", "deal", "invoice", "product"].map { entity in
+            "\(counts[entity] ?? 0) \(entity == "activity" ? "interactions" : entity + "s")"
         }
         let rows: [(String, String)] = [
             ("replica", info.replicaID.rawValue),
@@ -274,6 +282,7 @@ struct Status: FieldCommand {
             ("last sync", info.lastSync.map { Render.localTime(millis: $0) } ?? "never"),
             ("conflicts", conflicts.isEmpty ? "none open" : "\(conflicts.count) open (crm-field conflict list)"),
             ("rejected", rejected.isEmpty ? "none" : "\(rejected.count)"),
+            ("records", held.joined(separator: ", ")),
         ]
         for (name, value) in rows { context.print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
         for change in rejected { context.print("  " + StatusJSON.describe(change)) }

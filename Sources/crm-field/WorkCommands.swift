@@ -15,11 +15,18 @@ struct History: FieldCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The account's id.") var account: String
     @Flag(help: "Add the field change history of the account and its contacts, deals and tasks.") var changes = false
+    @OptionGroup var list: ListOptions
 
     func execute(_ context: FieldContext) async throws {
         let record = try await context.existing(.account, account)
         let replica = try context.replica()
-        let card = try await replica.accountCard(id: record.id)
+        let card = try await replica.accountCard(id: record.id, interactionLimit: list.value(context) ?? -1)
+        if card.interactionTotal > card.interactions.count {
+            context.console.err(
+                "showing the newest \(card.interactions.count) of \(card.interactionTotal) interactions; "
+                    + "--limit N shows more, --limit 0 all"
+            )
+        }
         var entries: [(StoredRecord?, HistoryEntry)] = []
         if changes {
             let related = [record] + card.contacts + card.deals + (try await tasks(of: record.id, replica))
@@ -84,7 +91,7 @@ struct History: FieldCommand {
     }
 
     private func tasks(of account: RecordID, _ replica: Replica) async throws -> [StoredRecord] {
-        try await replica.records(.task, limit: 1_000_000).filter { $0["account_id"]?.stringValue == account.rawValue }
+        try await replica.tasks(TaskFilter(status: nil, account: account)).records
     }
 
     private func section(
@@ -163,6 +170,8 @@ struct TaskCommand: AsyncParsableCommand {
         @Flag(help: "Only tasks past their due time.") var overdue = false
         @Flag(help: "Every task, also done and cancelled ones.") var all = false
         @Option(help: "Only the tasks of this account.") var account: String?
+        @Option(help: "Only the tasks of this person (\"me\": yours).") var assignee: String?
+        @OptionGroup var list: ListOptions
 
         func validate() throws {
             if overdue && all { throw ValidationError("--overdue and --all cannot go together") }
@@ -170,22 +179,16 @@ struct TaskCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             let replica = try context.replica()
-            var tasks: [StoredRecord]
-            if all {
-                tasks = try await replica.records(.task, limit: 1_000_000)
-            } else {
-                let open = try await replica.openTasks(dueBefore: "9999")
-                tasks = overdue ? open.overdue : open.overdue + open.due
-                if !overdue {
-                    let undated = try await replica.records(.task, limit: 1_000_000).filter {
-                        $0["status"]?.stringValue == "open" && $0["due_at"] == nil
-                    }
-                    tasks += undated.filter { task in !tasks.contains { $0.id == task.id } }
-                }
-            }
-            if let account { tasks = tasks.filter { $0["account_id"]?.stringValue == account } }
-            context.printRecords(
-                tasks,
+            let now = ISO8601.format(millisecondsSince1970: ReplicaConfiguration.systemNow())
+            let who = assignee == "me" ? try await context.user() : assignee
+            let filter = TaskFilter(
+                status: all ? nil : "open",
+                dueBefore: overdue ? now : nil,
+                account: account.map(RecordID.init),
+                assignee: who
+            )
+            context.printPage(
+                try await replica.tasks(filter, limit: list.value(context)),
                 columns: TaskCommand.columns,
                 empty: overdue ? "Nothing overdue." : "No tasks."
             )
@@ -303,15 +306,18 @@ struct DealCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Option(help: "new, contacted, negotiation, decision, contract, won or lost.") var stage: String?
         @Option(help: "Only the deals of this account.") var account: String?
+        @OptionGroup var list: ListOptions
 
         func execute(_ context: FieldContext) async throws {
             if let stage, !CRMSchema.dealStages.contains(stage) {
                 throw CLIError.invalid("--stage must be one of \(CRMSchema.dealStages.joined(separator: ", "))")
             }
-            var deals = try await context.replica().records(.deal, limit: 1_000_000)
-            if let stage { deals = deals.filter { $0["stage"]?.stringValue == stage } }
-            if let account { deals = deals.filter { $0["account_id"]?.stringValue == account } }
-            context.printRecords(deals, columns: DealCommand.columns, empty: "No deals.")
+            let deals = try await context.replica().deals(
+                stage: stage,
+                account: account.map(RecordID.init),
+                limit: list.value(context)
+            )
+            context.printPage(deals, columns: DealCommand.columns, empty: "No deals.")
         }
     }
 

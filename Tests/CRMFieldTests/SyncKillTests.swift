@@ -1,4 +1,5 @@
 import Foundation
+import GRDBSQLite
 import ReplicaStore
 import SyncProtocol
 import SyncTestSupport
@@ -110,5 +111,114 @@ struct SyncKillTests {
             #expect(try await replica.integrityCheck() == "ok")
             try replica.close()
         }
+    }
+}
+
+/// A first download (`crm-field init`) killed part-way: the next sync carries on after the last page installed,
+/// so nothing is fetched twice but the page in flight, and the laptop ends with every record once.
+@Suite("crm-field init killed mid-download", .serialized)
+struct DownloadKillTests {
+    @Test("init killed after a snapshot page: sync resumes after it and installs each record once")
+    func killedDownload() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: SyncKillTests.binary.path), "build crm-field")
+        try await CLIServer.with { server in
+            try await server.loadSample()
+            let alice = try await server.laptop(try await server.addRep("alice"))
+            let replica = try Replica(path: alice + "/replica.sqlite")
+            // 16,000 interactions: four snapshot pages of 5,000 (with the sample's records).
+            try await replica.writeBatch(
+                (0..<16_000).map { index in
+                    Replica.Edit(
+                        .activity,
+                        id: RecordID("act-\(index)"),
+                        .append([
+                            "account_id": .string("acc-mueller"), "kind": .string("note"),
+                            "subject": .string("note \(index)"), "occurred_at": .string("2026-11-23T10:00:00Z"),
+                            "author": .string("alice"),
+                        ])
+                    )
+                }
+            )
+            try replica.close()
+            #expect(await cli(["sync"], home: alice).exitCode == 0)
+            let expected = try await Self.recordCount(alice)
+
+            let token = try await server.addRep("dora")
+            let home = server.folder.appendingPathComponent("dora").path
+            let installed = try await Self.initAndKillAfterFirstPage(home: home, server: server.url, token: token)
+            #expect(installed > 0 && installed < expected, "the kill landed mid-download (\(installed) installed)")
+
+            let resumed = await cli(["sync", "--json"], home: home)
+            #expect(resumed.exitCode == 0, "\(resumed.err)")
+            #expect(resumed.object["resumed_download"] as? Int == installed)
+            // Only what the kill left out is installed now: no page before it came again.
+            #expect(resumed.object["downloaded"] as? Int == expected - installed)
+            #expect(try await Self.recordCount(home) == expected)
+            let laptop = try Replica(path: home + "/replica.sqlite")
+            var subjects: [String] = []
+            try await laptop.forEachRecord(.activity) { page in
+                subjects += page.compactMap { $0["subject"]?.stringValue }.filter { $0.hasPrefix("note ") }
+            }
+            try laptop.close()
+            #expect(subjects.count == 16_000 && Set(subjects).count == 16_000)
+        }
+    }
+
+    static func recordCount(_ home: String) async throws -> Int {
+        let replica = try Replica(path: home + "/replica.sqlite")
+        defer { try? replica.close() }
+        return try await replica.recordCounts().values.reduce(0, +)
+    }
+
+    /// Runs `crm-field init` as a child process and kills it with SIGKILL once a snapshot page is installed;
+    /// returns the records installed by then.
+    static func initAndKillAfterFirstPage(home: String, server: String, token: String) async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Result {
+                        let child = Process()
+                        child.executableURL = SyncKillTests.binary
+                        child.arguments = ["init", "--server", server, "--token", token, "--home", home]
+                        child.standardOutput = FileHandle.nullDevice
+                        child.standardError = FileHandle.nullDevice
+                        try child.run()
+                        let file = home + "/replica.sqlite"
+                        var installed = 0
+                        for _ in 0..<3_000 where child.isRunning {
+                            usleep(5_000)
+                            guard FileManager.default.fileExists(atPath: file),
+                                let progress = try? Self.progress(file), progress > 0
+                            else { continue }
+                            kill(child.processIdentifier, SIGKILL)
+                            installed = progress
+                            break
+                        }
+                        child.waitUntilExit()
+                        // The page being installed at the kill may have committed too: read what the file holds.
+                        return (try? Self.progress(file)) ?? installed
+                    }
+                )
+            }
+        }
+    }
+
+    static func progress(_ file: String) throws -> Int {
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { return 0 }
+        defer { sqlite3_close(db) }
+        var statement: OpaquePointer?
+        guard
+            sqlite3_prepare_v2(
+                db,
+                "SELECT value FROM sync_state WHERE key = 'snapshot_installed'",
+                -1,
+                &statement,
+                nil
+            ) == SQLITE_OK
+        else { return 0 }
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW, let text = sqlite3_column_text(statement, 0) else { return 0 }
+        return Int(String(cString: text)) ?? 0
     }
 }

@@ -9,8 +9,10 @@ public struct AccountCard: Hashable, Sendable {
     public var deals: [StoredRecord]
     public var openTasks: [StoredRecord]
     public var overdueInvoices: [StoredRecord]
-    /// Calls, meetings, visits, emails and notes, newest first.
+    /// Calls, meetings, visits, emails and notes, newest first (at most the limit asked for).
     public var interactions: [StoredRecord]
+    /// All of the account's interactions, also those beyond the limit.
+    public var interactionTotal: Int
 }
 
 /// One field change in a record's history: who changed what, when, from what to what.
@@ -136,7 +138,11 @@ extension Replica {
                     orderBy: "occurred_at DESC",
                     limit: interactionLimit,
                     arguments: byAccount
-                )
+                ),
+                interactionTotal: try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM activity WHERE account_id = ? AND _deleted = 0"),
+                    arguments: byAccount
+                ) ?? 0
             )
         }
     }

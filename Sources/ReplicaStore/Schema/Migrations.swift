@@ -106,6 +106,60 @@ enum Migrations {
                     """
             )
         }
+        migrator.registerMigration("v2: indexes for every list, product search by any part, live counts") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX task_assignee ON task (assignee, status, due_at);
+                    CREATE INDEX task_account_status ON task (account_id, status, due_at);
+                    CREATE INDEX deal_account_close ON deal (account_id, expected_close);
+                    CREATE INDEX deal_stage_close ON deal (stage, expected_close);
+                    CREATE INDEX invoice_account_due ON invoice (account_id, due_at);
+                    CREATE INDEX account_name ON account (name COLLATE NOCASE, id);
+                    CREATE INDEX account_owner ON account (owner);
+
+                    -- Part numbers and names by any part of them (three characters or more).
+                    CREATE VIRTUAL TABLE product_search USING fts5(
+                        part_number, name, content = 'product', content_rowid = 'rowid', tokenize = 'trigram'
+                    );
+                    INSERT INTO product_search (product_search) VALUES ('rebuild');
+                    CREATE TRIGGER product_search_insert AFTER INSERT ON product BEGIN
+                        INSERT INTO product_search (rowid, part_number, name) VALUES (new.rowid, new.part_number, new.name);
+                    END;
+                    CREATE TRIGGER product_search_delete AFTER DELETE ON product BEGIN
+                        INSERT INTO product_search (product_search, rowid, part_number, name)
+                        VALUES ('delete', old.rowid, old.part_number, old.name);
+                    END;
+                    CREATE TRIGGER product_search_update AFTER UPDATE OF part_number, name ON product
+                    WHEN old.part_number IS NOT new.part_number OR old.name IS NOT new.name BEGIN
+                        INSERT INTO product_search (product_search, rowid, part_number, name)
+                        VALUES ('delete', old.rowid, old.part_number, old.name);
+                        INSERT INTO product_search (rowid, part_number, name) VALUES (new.rowid, new.part_number, new.name);
+                    END;
+
+                    -- Live records per entity, kept by triggers, so counts never scan a table.
+                    CREATE TABLE record_count (entity TEXT PRIMARY KEY NOT NULL, live INTEGER NOT NULL) WITHOUT ROWID;
+                    """
+            )
+            for table in EntityTable.all.values.sorted(by: { $0.name < $1.name }) {
+                let name = table.name
+                try db.execute(
+                    sql: """
+                        INSERT INTO record_count (entity, live)
+                        SELECT '\(name)', COUNT(*) FROM \(name) WHERE _deleted = 0;
+                        CREATE TRIGGER \(name)_count_insert AFTER INSERT ON \(name) BEGIN
+                            UPDATE record_count SET live = live + 1 - new._deleted WHERE entity = '\(name)';
+                        END;
+                        CREATE TRIGGER \(name)_count_delete AFTER DELETE ON \(name) BEGIN
+                            UPDATE record_count SET live = live - 1 + old._deleted WHERE entity = '\(name)';
+                        END;
+                        CREATE TRIGGER \(name)_count_update AFTER UPDATE OF _deleted ON \(name)
+                        WHEN old._deleted IS NOT new._deleted BEGIN
+                            UPDATE record_count SET live = live + old._deleted - new._deleted WHERE entity = '\(name)';
+                        END;
+                        """
+                )
+            }
+        }
         return migrator
     }
 }

@@ -1,0 +1,253 @@
+import Foundation
+import GRDB
+public import SyncProtocol
+
+/// One page of a list: the records shown and how many match in all.
+public struct RecordPage: Hashable, Sendable {
+    public var records: [StoredRecord]
+    /// Every record that matches, beyond the page's limit too.
+    public var total: Int
+
+    public init(records: [StoredRecord], total: Int) {
+        self.records = records
+        self.total = total
+    }
+}
+
+/// Which tasks a task list shows.
+public struct TaskFilter: Hashable, Sendable {
+    /// Only tasks with this status; nil: every status.
+    public var status: String?
+    /// Only tasks due before this time (ISO 8601): the overdue ones when it is now.
+    public var dueBefore: String?
+    public var account: RecordID?
+    public var assignee: String?
+
+    public init(status: String? = "open", dueBefore: String? = nil, account: RecordID? = nil, assignee: String? = nil) {
+        self.status = status
+        self.dueBefore = dueBefore
+        self.account = account
+        self.assignee = assignee
+    }
+}
+
+/// Which invoices an invoice list shows.
+public struct InvoiceFilter: Hashable, Sendable {
+    /// Only unpaid invoices due before this time (ISO 8601): the overdue ones when it is now.
+    public var unpaidDueBefore: String?
+    public var account: RecordID?
+
+    public init(unpaidDueBefore: String? = nil, account: RecordID? = nil) {
+        self.unpaidDueBefore = unpaidDueBefore
+        self.account = account
+    }
+}
+
+/// Every list the commands show is one of these named reads: each is an indexed query that reads only the page it
+/// shows (and counts the rest with the same index), so a list costs the same on 1,000 records as on a million.
+extension Replica {
+    /// A condition on a list's columns and its arguments.
+    struct Condition {
+        var sql: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+
+        mutating func add(_ clause: String, _ values: (any DatabaseValueConvertible)?...) {
+            sql.append(clause)
+            arguments += values
+        }
+
+        var text: String { sql.isEmpty ? "1" : sql.joined(separator: " AND ") }
+        var statementArguments: StatementArguments { StatementArguments(arguments) }
+    }
+
+    /// A page of live records matching `condition`, in `orderBy` order, and the count of all that match.
+    static func page(
+        _ db: Database,
+        _ entity: EntityKind,
+        _ condition: Condition,
+        orderBy: String,
+        limit: Int?
+    ) throws -> RecordPage {
+        let records = try Self.records(
+            db,
+            entity,
+            where: condition.text,
+            orderBy: orderBy,
+            limit: limit ?? -1,
+            arguments: condition.statementArguments
+        )
+        let total: Int
+        if let limit, records.count >= limit {
+            total =
+                try Int.fetchOne(
+                    db.cachedStatement(
+                        sql: "SELECT COUNT(*) FROM \(entity.rawValue) WHERE _deleted = 0 AND (\(condition.text))"
+                    ),
+                    arguments: condition.statementArguments
+                ) ?? records.count
+        } else {
+            total = records.count
+        }
+        return RecordPage(records: records, total: total)
+    }
+
+    /// Tasks, those with a due time soonest first, then those without one (newest first).
+    public func tasks(_ filter: TaskFilter, limit: Int? = nil) async throws -> RecordPage {
+        try await read { db in
+            var condition = Condition()
+            if let status = filter.status { condition.add("status = ?", status) }
+            if let account = filter.account { condition.add("account_id = ?", account.rawValue) }
+            if let assignee = filter.assignee { condition.add("assignee = ?", assignee) }
+            var dated = condition
+            if let before = filter.dueBefore {
+                dated.add("due_at < ?", before)
+                return try Self.page(db, .task, dated, orderBy: "due_at, rowid", limit: limit)
+            }
+            dated.add("due_at IS NOT NULL")
+            var first = try Self.page(db, .task, dated, orderBy: "due_at, rowid", limit: limit)
+            var undated = condition
+            undated.add("due_at IS NULL")
+            let remaining = limit.map { max(0, $0 - first.records.count) }
+            let rest = try Self.page(db, .task, undated, orderBy: "rowid DESC", limit: remaining.map { max($0, 1) })
+            first.records += rest.records.prefix(remaining ?? Int.max)
+            first.total += rest.total
+            return first
+        }
+    }
+
+    /// Deals, optionally of one stage or one account, by expected close date (undated last).
+    public func deals(stage: String? = nil, account: RecordID? = nil, limit: Int? = nil) async throws -> RecordPage {
+        try await read { db in
+            var condition = Condition()
+            if let stage { condition.add("stage = ?", stage) }
+            if let account { condition.add("account_id = ?", account.rawValue) }
+            return try Self.page(
+                db,
+                .deal,
+                condition,
+                orderBy: "expected_close IS NULL, expected_close, rowid",
+                limit: limit
+            )
+        }
+    }
+
+    /// Invoices by due date: unpaid ones due before a time (overdue), or all, of one account or every one.
+    public func invoices(_ filter: InvoiceFilter, limit: Int? = nil) async throws -> RecordPage {
+        try await read { db in
+            var condition = Condition()
+            if let before = filter.unpaidDueBefore {
+                condition.add("paid_at IS NULL")
+                condition.add("due_at < ?", before)
+            }
+            if let account = filter.account { condition.add("account_id = ?", account.rawValue) }
+            return try Self.page(db, .invoice, condition, orderBy: "due_at, rowid", limit: limit)
+        }
+    }
+
+    /// Accounts by name (ignoring case).
+    public func accounts(limit: Int? = nil) async throws -> RecordPage {
+        try await read { db in
+            try Self.page(db, .account, Condition(), orderBy: "name COLLATE NOCASE, id", limit: limit)
+        }
+    }
+
+    /// Products whose part number or name contains `text` anywhere (ignoring case), those whose part number
+    /// starts with it first. Three characters or more use the trigram index; shorter ones match starts only.
+    public func products(containing text: String, limit: Int = 100) async throws -> [StoredRecord] {
+        let needle = text.trimmingCharacters(in: .whitespaces)
+        guard !needle.isEmpty else { return [] }
+        return try await read { db in
+            var found = try Self.records(
+                db,
+                .product,
+                where: "part_number >= ? AND part_number < ?",
+                orderBy: "part_number",
+                limit: limit,
+                arguments: [needle, needle + "\u{10FFFF}"]
+            )
+            if needle.unicodeScalars.count >= 3 {
+                let phrase = "\"" + needle.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+                found += try Self.records(
+                    db,
+                    .product,
+                    where: "rowid IN (SELECT rowid FROM product_search WHERE product_search MATCH ?)",
+                    orderBy: "part_number",
+                    limit: limit,
+                    arguments: [phrase]
+                )
+            } else {
+                let escaped = needle.replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+                found += try Self.records(
+                    db,
+                    .product,
+                    where: "name LIKE ? ESCAPE '\\' OR part_number LIKE ? ESCAPE '\\'",
+                    orderBy: "part_number",
+                    limit: limit,
+                    arguments: [escaped + "%", escaped + "%"]
+                )
+            }
+            var seen = Set<RecordID>()
+            return Array(found.filter { seen.insert($0.id).inserted }.prefix(limit))
+        }
+    }
+
+    /// Stock rows of many parts at once, by part number (a product list with its stock).
+    public func stock(partNumbers: [String]) async throws -> [String: [StoredRecord]] {
+        guard !partNumbers.isEmpty else { return [:] }
+        let ids = RecordStorage.jsonArray(partNumbers.map(RecordID.init))
+        return try await read { db in
+            let rows = try Self.records(
+                db,
+                .stock,
+                where: "part_number IN (SELECT value FROM json_each(?))",
+                orderBy: "part_number, warehouse",
+                arguments: [ids]
+            )
+            return Dictionary(grouping: rows) { $0["part_number"]?.stringValue ?? "" }
+        }
+    }
+
+    /// Live records of these ids (account names for a list's customer column, one query).
+    public func records(_ entity: EntityKind, ids: [RecordID]) async throws -> [RecordID: StoredRecord] {
+        guard !ids.isEmpty else { return [:] }
+        let list = RecordStorage.jsonArray(Array(Set(ids)))
+        return try await read { db in
+            let rows = try Self.records(
+                db,
+                entity,
+                where: "id IN (SELECT value FROM json_each(?))",
+                arguments: [list]
+            )
+            return Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    /// Live records per entity, kept by triggers (no table is counted).
+    public func recordCounts() async throws -> [String: Int] {
+        try await read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT entity, live FROM record_count") { counts[row[0]] = row[1] }
+            return counts
+        }
+    }
+
+    /// Visits every live record of an entity in id order, a page at a time (an export streams through it).
+    public func forEachRecord(
+        _ entity: EntityKind,
+        pageSize: Int = 2_000,
+        _ body: ([StoredRecord]) throws -> Void
+    ) async throws {
+        var after = ""
+        while true {
+            let start = after
+            let page = try await read { db in
+                try Self.records(db, entity, where: "id > ?", orderBy: "id", limit: pageSize, arguments: [start])
+            }
+            guard let last = page.last else { return }
+            try body(page)
+            after = last.id.rawValue
+            if page.count < pageSize { return }
+        }
+    }
+}
