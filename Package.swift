@@ -154,6 +154,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // A real territory's size end to end with the release binaries (see BENCHMARKS.md): `scale-bench`.
+        .executableTarget(
+            name: "scale-bench",
+            dependencies: ["ReplicaStore", "SyncClient", "SyncProtocol"],
+            swiftSettings: swiftSettings
+        ),
+
         // Prints the server's loopback push and pull throughput (see BENCHMARKS.md).
         .executableTarget(
             name: "server-bench",
