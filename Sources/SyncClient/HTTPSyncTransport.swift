@@ -120,6 +120,18 @@ public final class HTTPSyncTransport: SyncTransport {
         return try await exchange(.GET, "/v1/snapshot?" + query, body: nil, as: SnapshotResponse.self)
     }
 
+    public func accountHistory(_ account: RecordID) async throws -> [Change]? {
+        let answer = try await send("GET", "/v1/history?account=\(escape(account.rawValue))", body: nil)
+        // An earlier server has no such route (and an account this user may not see is not offered either).
+        if answer.status == 404 || answer.status == 405 { return nil }
+        guard answer.status == 200 else { throw Self.failure(status: answer.status, body: answer.body, server: server) }
+        do {
+            return try WireCoding.decodeMessage(HistoryResponse.self, from: answer.body).changes
+        } catch {
+            throw SyncClientError(.badResponse, "the server's answer to /v1/history is not valid: \(error)")
+        }
+    }
+
     private func escape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? text
     }

@@ -15,10 +15,14 @@ public protocol SyncTransport: Sendable {
     /// A new replica id made by the server and bound to the token's user (`POST /v1/replicas`); nil from a server
     /// that does not register replicas (an earlier release), in which case the laptop makes its own.
     func registerReplica() async throws -> ReplicaID?
+    /// Every logged change of an account and what hangs off it, in log order (`GET /v1/history`); nil from a
+    /// server that does not offer it (an earlier release).
+    func accountHistory(_ account: RecordID) async throws -> [Change]?
 }
 
 extension SyncTransport {
     public func registerReplica() async throws -> ReplicaID? { nil }
+    public func accountHistory(_ account: RecordID) async throws -> [Change]? { nil }
 }
 
 /// Why an exchange with the server failed, in words for a rep, and whether trying again may help.

@@ -94,11 +94,10 @@ struct AccountCommand: AsyncParsableCommand {
                     let id = hit.entity == .account ? hit.id : hit["account_id"]?.stringValue.map(RecordID.init)
                     if let id, !ids.contains(id) { ids.append(id) }
                 }
-                records = []
-                for id in ids {
-                    if let account = try await replica.record(.account, id: id), !account.isDeleted {
-                        records.append(account)
-                    }
+                let found = try await replica.records(.account, ids: ids)
+                records = ids.compactMap { found[$0] }
+                if records.count >= 50 {
+                    context.console.err("showing the first \(records.count) matches; add words to narrow the search")
                 }
             } else {
                 let page = try await replica.accounts(limit: list.value(context))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReplicaStore
+import SyncClient
 import SyncProtocol
 
 struct History: FieldCommand {
@@ -28,6 +29,7 @@ struct History: FieldCommand {
             )
         }
         var entries: [(StoredRecord?, HistoryEntry)] = []
+        if changes { try await fetchEarlierChanges(record.id, replica, context) }
         if changes {
             let related = [record] + card.contacts + card.deals + (try await tasks(of: record.id, replica))
             for item in related {
@@ -87,6 +89,31 @@ struct History: FieldCommand {
                     Render.grid(header: ["when", "who", "record", "change", "field", "old", "new", "note"], rows: rows)
                 )
             }
+        }
+    }
+
+    /// A laptop set up from the snapshot has no changes from before its set-up: the first `--changes` of an
+    /// account fetches them from the server once (offline, it says where they are and shows what it has).
+    private func fetchEarlierChanges(_ account: RecordID, _ replica: Replica, _ context: FieldContext) async throws {
+        guard let setUp = try await replica.setUpFromSnapshotAt(),
+            !(try await replica.hasServerHistory(account: account)),
+            let server = try await replica.syncInfo().server
+        else { return }
+        let note =
+            "note: changes made before this laptop was set up (\(Render.localTime(millis: setUp))) are on the "
+            + "server; they show here once it can be reached"
+        do {
+            let fetched = try await context.withTransport(server: server) { transport in
+                try await transport.accountHistory(account)
+            }
+            guard let fetched else {
+                return context.console.err(
+                    note.replacingOccurrences(of: "once it can be reached", with: "with a newer server")
+                )
+            }
+            try await replica.backfillHistory(account: account, changes: fetched)
+        } catch let error as SyncClientError where error.code == .unreachable || error.isTransient {
+            context.console.err(note)
         }
     }
 

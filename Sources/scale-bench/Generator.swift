@@ -32,7 +32,9 @@ enum Names {
         "Müller", "Schäfer", "Wójcik", "Dvořáková", "Lefèvre", "Großmann", "Nowak", "Kovář", "Bézier", "Jäger",
         "Łęcki", "Šťastný", "Gauthier", "Köhler", "Zieliński", "Černá", "Weiß", "Dubois", "Brandt", "Hoffmann",
     ]
-    static let cyrillicFirst = ["Иван", "Ольга", "Дмитрий", "Наталья", "Сергей", "Анна", "Алексей", "Юлия", "Олег", "Марина"]
+    static let cyrillicFirst = [
+        "Иван", "Ольга", "Дмитрий", "Наталья", "Сергей", "Анна", "Алексей", "Юлия", "Олег", "Марина",
+    ]
     static let cyrillicLast = [
         "Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Лебедева", "Козлов", "Новикова", "Морозов", "Шевченко",
     ]
@@ -66,7 +68,8 @@ struct Territory {
     func id(_ index: Int) -> String { "\(prefix)-\(String(format: "%06d", index))" }
 
     static func csv(_ field: String) -> String {
-        field.contains(where: { $0 == "," || $0 == "\"" }) ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+        field.contains(where: { $0 == "," || $0 == "\"" })
+            ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
     }
 
     func accountsCSV(_ generator: inout Generator) -> String {
@@ -77,7 +80,8 @@ struct Territory {
             let industry = generator.pick(["Plumbing", "Heating", "Construction", "Facility management"])
             lines.append(
                 [
-                    id(index), Self.csv(Names.company(&generator)), kind, industry, Self.csv(generator.pick(Names.cities)),
+                    id(index), Self.csv(Names.company(&generator)), kind, industry,
+                    Self.csv(generator.pick(Names.cities)),
                     "active", "+49 30 \(generator.int(1_000_000..<9_999_999))", name, "",
                 ].joined(separator: ",")
             )
@@ -138,13 +142,16 @@ struct Territory {
                         .append([
                             "account_id": account, "kind": .string(generator.pick(kinds)),
                             "subject": .string("Besprechung \(interaction) — \(Names.person(&generator).last)"),
-                            "occurred_at": .string("2026-\(String(format: "%02d", generator.int(1..<12)))-\(String(format: "%02d", day))T10:00:00Z"),
+                            "occurred_at": .string(
+                                "2026-\(String(format: "%02d", generator.int(1..<12)))-\(String(format: "%02d", day))T10:00:00Z"
+                            ),
                             "author": .string("rep"),
                         ])
                     )
                 )
             }
-            let due = "2026-\(String(format: "%02d", generator.int(1..<13)))-\(String(format: "%02d", generator.int(1..<28)))T09:00:00Z"
+            let due =
+                "2026-\(String(format: "%02d", generator.int(1..<13)))-\(String(format: "%02d", generator.int(1..<28)))T09:00:00Z"
             add(
                 .init(
                     .task,

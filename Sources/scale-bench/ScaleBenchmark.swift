@@ -54,7 +54,9 @@ struct ScaleBenchmark {
             ("products", "products.csv"), ("stock", "stock.csv"), ("accounts", "accounts-big.csv"),
             ("accounts", "accounts-small.csv"), ("invoices", "invoices-big.csv"), ("invoices", "invoices-small.csv"),
         ] {
-            let time = try measure { _ = try server(["import", kind, folder.appendingPathComponent(file).path, "--db", db]) }
+            let time = try measure {
+                _ = try server(["import", kind, folder.appendingPathComponent(file).path, "--db", db])
+            }
             print(pad("import \(kind) \(file)") + "\(format(time)) s")
         }
 
@@ -100,7 +102,10 @@ struct ScaleBenchmark {
 
         // The first download, and what fetching the same pages costs curl.
         let curlTime = try curlSnapshot(url: url, token: ivan)
-        print(pad("curl: every snapshot page of big (gzip), no install") + "\(format(curlTime.seconds)) s, \(curlTime.records) records (\(rate(curlTime.records, curlTime.seconds)) records/s)")
+        print(
+            pad("curl: every snapshot page of big (gzip), no install")
+                + "\(format(curlTime.seconds)) s, \(curlTime.records) records (\(rate(curlTime.records, curlTime.seconds)) records/s)"
+        )
         try? "5".write(toFile: "/proc/\(serve.processIdentifier)/clear_refs", atomically: false, encoding: .utf8)
         let serverBefore = residentKilobytes(serve.processIdentifier, "VmRSS")
         var homes: [String: String] = [:]
@@ -126,7 +131,10 @@ struct ScaleBenchmark {
         let someBig = "B-\(String(format: "%06d", accounts / 2))"
         let someSmall = "S-\(String(format: "%06d", small / 2))"
         let commands: [(String, [String], [String])] = [
-            ("account list --search", ["account", "list", "--search", "Müller"], ["account", "list", "--search", "Müller"]),
+            (
+                "account list --search", ["account", "list", "--search", "Müller"],
+                ["account", "list", "--search", "Müller"]
+            ),
             ("account list", ["account", "list"], ["account", "list"]),
             ("history ID", ["history", someBig], ["history", someSmall]),
             ("history ID --changes", ["history", someBig, "--changes"], ["history", someSmall, "--changes"]),
@@ -134,7 +142,10 @@ struct ScaleBenchmark {
             ("task list --overdue", ["task", "list", "--overdue"], ["task", "list", "--overdue"]),
             ("task list --all", ["task", "list", "--all"], ["task", "list", "--all"]),
             ("deal list", ["deal", "list"], ["deal", "list"]),
-            ("deal list --stage negotiation", ["deal", "list", "--stage", "negotiation"], ["deal", "list", "--stage", "negotiation"]),
+            (
+                "deal list --stage negotiation", ["deal", "list", "--stage", "negotiation"],
+                ["deal", "list", "--stage", "negotiation"]
+            ),
             ("pipeline", ["pipeline"], ["pipeline"]),
             ("invoice list --overdue", ["invoice", "list", "--overdue"], ["invoice", "list", "--overdue"]),
             ("product search pump", ["product", "search", "pump"], ["product", "search", "pump"]),
@@ -228,7 +239,9 @@ struct ScaleBenchmark {
                 ["-f", "%M", "-o", report, bin.appendingPathComponent("crm-field").path] + arguments
             )
         }
-        let peak = Int((try String(contentsOfFile: report, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let peak =
+            Int((try String(contentsOfFile: report, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))
+            ?? 0
         return (elapsed, peak)
     }
 
@@ -270,8 +283,12 @@ struct ScaleBenchmark {
         do {
             while true {
                 var address = "\(url)/v1/snapshot?limit=5000"
-                if let after { address += "&after=\(after.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
-                if let cursor { address += "&cursor=\(cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+                if let after {
+                    address += "&after=\(after.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+                }
+                if let cursor {
+                    address += "&cursor=\(cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+                }
                 var body = ""
                 elapsed += try measure {
                     body = try output(

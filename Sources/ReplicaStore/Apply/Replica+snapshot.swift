@@ -73,6 +73,10 @@ extension Replica {
         try await write { db, _ in
             try db.execute(sql: "DELETE FROM sync_state WHERE key LIKE 'snapshot_%'")
             try Self.setState(db, ["cursor": cursor, "pull_from_start": "0"])
+            try db.execute(
+                sql: "INSERT INTO sync_state (key, value) VALUES ('set_up_at', ?) ON CONFLICT (key) DO NOTHING",
+                arguments: [String(SystemTime.milliseconds())]
+            )
         }
     }
 

@@ -278,7 +278,9 @@ extension Replica {
         }
     }
 
-    /// Accounts and contacts whose name matches every word of `text` (word prefixes, accents ignored).
+    /// Accounts and contacts whose name matches every word of `text` (word prefixes, accents ignored): at most
+    /// `limit` of each, in name order among the first `4 × limit` matches the index gives (a common name in a big
+    /// territory matches thousands; reading them all to sort them would cost more than the screen shows).
     public func search(_ text: String, limit: Int = 50) async throws -> [StoredRecord] {
         let words = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map { "\"\($0)\"*" }
         guard !words.isEmpty else { return [] }
@@ -287,7 +289,7 @@ extension Replica {
             let accounts = try Self.records(
                 db,
                 .account,
-                where: "rowid IN (SELECT rowid FROM account_search WHERE account_search MATCH ?)",
+                where: "rowid IN (SELECT rowid FROM account_search WHERE account_search MATCH ? LIMIT \(limit * 4))",
                 orderBy: "name",
                 limit: limit,
                 arguments: [query]
@@ -295,7 +297,7 @@ extension Replica {
             let contacts = try Self.records(
                 db,
                 .contact,
-                where: "rowid IN (SELECT rowid FROM contact_search WHERE contact_search MATCH ?)",
+                where: "rowid IN (SELECT rowid FROM contact_search WHERE contact_search MATCH ? LIMIT \(limit * 4))",
                 orderBy: "last_name, first_name",
                 limit: limit,
                 arguments: [query]

@@ -109,13 +109,25 @@ enum Migrations {
         migrator.registerMigration("v2: indexes for every list, product search by any part, live counts") { db in
             try db.execute(
                 sql: """
-                    CREATE INDEX task_assignee ON task (assignee, status, due_at);
-                    CREATE INDEX task_account_status ON task (account_id, status, due_at);
-                    CREATE INDEX deal_account_close ON deal (account_id, expected_close);
-                    CREATE INDEX deal_stage_close ON deal (stage, expected_close);
-                    CREATE INDEX invoice_account_due ON invoice (account_id, due_at);
-                    CREATE INDEX account_name ON account (name COLLATE NOCASE, id);
-                    CREATE INDEX account_owner ON account (owner);
+                    -- Partial indexes of live records: a list reads its page in index order, and counts the rest
+                    -- without reading a row. They replace v1's task_due, deal_stage and invoice_unpaid_due.
+                    DROP INDEX task_due;
+                    DROP INDEX deal_stage;
+                    DROP INDEX invoice_unpaid_due;
+                    CREATE INDEX task_status_due ON task (status, due_at) WHERE _deleted = 0;
+                    CREATE INDEX task_all_due ON task (due_at) WHERE _deleted = 0;
+                    CREATE INDEX task_assignee ON task (assignee, status, due_at) WHERE _deleted = 0;
+                    CREATE INDEX task_account_status ON task (account_id, status, due_at) WHERE _deleted = 0;
+                    CREATE INDEX deal_close ON deal (expected_close IS NULL, expected_close) WHERE _deleted = 0;
+                    CREATE INDEX deal_stage_close ON deal (stage, expected_close IS NULL, expected_close)
+                        WHERE _deleted = 0;
+                    CREATE INDEX deal_account_close ON deal (account_id, expected_close IS NULL, expected_close)
+                        WHERE _deleted = 0;
+                    CREATE INDEX deal_pipeline ON deal (stage, currency, amount) WHERE _deleted = 0;
+                    CREATE INDEX invoice_all_due ON invoice (due_at) WHERE _deleted = 0;
+                    CREATE INDEX invoice_unpaid_due ON invoice (due_at) WHERE paid_at IS NULL AND _deleted = 0;
+                    CREATE INDEX invoice_account_due ON invoice (account_id, due_at) WHERE _deleted = 0;
+                    CREATE INDEX account_name ON account (name COLLATE NOCASE, id) WHERE _deleted = 0;
 
                     -- Part numbers and names by any part of them (three characters or more).
                     CREATE VIRTUAL TABLE product_search USING fts5(

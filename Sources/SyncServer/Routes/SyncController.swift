@@ -17,6 +17,7 @@ struct SyncController: Sendable {
         routes.post("push", use: push)
         routes.get("pull", use: pull)
         routes.get("snapshot", use: snapshot)
+        routes.get("history", use: history)
         routes.post("replicas", use: registerReplica)
         return routes
     }
@@ -125,6 +126,30 @@ struct SyncController: Sendable {
             ),
             for: request
         )
+    }
+
+    /// `GET /v1/history?account=ID`: every logged change of the account and what hangs off it, in log order.
+    @Sendable func history(_ request: Request, context: SyncRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        guard let text = request.uri.queryParameters["account"].map(String.init), !text.isEmpty,
+            RecordID.isValid(text)
+        else {
+            throw SyncServerError(.malformed, "account must be an account id")
+        }
+        let changes = try await service.accountHistory(user: user, account: RecordID(text))
+        var out: [UInt8] = []
+        out.reserveCapacity(changes.reduce(128) { $0 + $1.json.count + 1 })
+        out += Array(#"{"account":"#.utf8)
+        out += try WireCoding.encode(text)
+        out += Array(#","changes":["#.utf8)
+        for (index, change) in changes.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += change.json
+        }
+        out += Array(#"],"protocol_version":"#.utf8)
+        out += Array(String(WireVersion.current).utf8)
+        out.append(UInt8(ascii: "}"))
+        return jsonResponse(bytes: ByteBuffer(bytes: out), for: request)
     }
 
     /// `POST /v1/replicas`: a new laptop's replica id, made by the server and bound to the caller.

@@ -89,6 +89,9 @@ public protocol StorageReadTransaction: Sendable {
 
     /// How many record states `viewer` may see (the size of a first download, for its progress estimate).
     func countStates(visibleTo viewer: User) async throws -> Int
+
+    /// Whether `viewer` may see the account (and so what hangs off it).
+    func isVisible(account: RecordID, to viewer: User) async throws -> Bool
 }
 
 /// The reads and writes of a push, an import or a territory move, in one serialised transaction.

@@ -199,6 +199,11 @@ private struct MemoryReadTransaction: StorageReadTransaction {
         return found
     }
 
+    func isVisible(account: RecordID, to viewer: User) async throws -> Bool {
+        guard let stored = state.records[RecordKey(entity: .account, id: account)] else { return false }
+        return state.isVisible(stored.row.scope, to: viewer)
+    }
+
     func countStates(visibleTo viewer: User) async throws -> Int {
         state.records.values.filter { state.isVisible($0.row.scope, to: viewer) }.count
     }

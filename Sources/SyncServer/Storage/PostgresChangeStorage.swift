@@ -533,6 +533,28 @@ private struct PostgresReadTransaction: StorageReadTransaction {
         return states
     }
 
+    func isVisible(account: RecordID, to viewer: User) async throws -> Bool {
+        var binds = PostgresBindings()
+        binds.append("account")
+        binds.append(account.rawValue)
+        binds.append(viewer.seesEverything)
+        binds.append(viewer.name)
+        binds.append(viewer.territories)
+        var found = false
+        for try await _ in try await connection.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT 1 FROM record WHERE entity = $1 AND id = $2 AND (\(visibleTo(scope: "scope_account")))
+                    """,
+                binds: binds
+            ),
+            logger: logger
+        ).decode(Int32.self) {
+            found = true
+        }
+        return found
+    }
+
     func countStates(visibleTo viewer: User) async throws -> Int {
         var binds = PostgresBindings()
         binds.append("")

@@ -435,6 +435,21 @@ private struct SQLiteReadTransaction: StorageReadTransaction {
         }
     }
 
+    func isVisible(account: RecordID, to viewer: User) async throws -> Bool {
+        let arguments: StatementArguments = [account.rawValue] + (try visibilityArguments(viewer))
+        return try await reader.read { db in
+            try Bool.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT 1 FROM record WHERE entity = 'account' AND id = ?
+                        AND (\(visibleToUser(scope: "scope_account")))
+                        """
+                ),
+                arguments: arguments
+            ) ?? false
+        }
+    }
+
     func countStates(visibleTo viewer: User) async throws -> Int {
         let arguments = try visibilityArguments(viewer)
         return try await reader.read { db in

@@ -302,6 +302,22 @@ public struct SyncService: Sendable {
         }
     }
 
+    /// The whole logged history of an account and what hangs off it, in log order (`GET /v1/history`): a laptop
+    /// set up from the snapshot shows who changed what before its set-up. An account the user may not see, or
+    /// that does not exist, is `not_found` alike.
+    public func accountHistory(user: User, account: RecordID) async throws -> [LoggedChange] {
+        try await storage.withReadTransaction { transaction in
+            guard try await transaction.isVisible(account: account, to: user) else {
+                throw SyncServerError(.notFound, "no account \(account.rawValue) that you can see")
+            }
+            return try await transaction.history(
+                ofAccount: account,
+                through: try await transaction.highWaterMark(),
+                excluding: ReplicaID(unchecked: "")
+            )
+        }
+    }
+
     // MARK: - Restores
 
     /// The highest counter the server's own changes have used, or the floor a restore set, whichever is higher: a
