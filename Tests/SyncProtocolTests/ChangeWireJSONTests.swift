@@ -76,3 +76,31 @@ struct ChangeWireJSONTests {
         #expect(change.wireJSON == [UInt8](try WireCoding.encode(change)))
     }
 }
+
+@Suite("A record state's direct wire JSON (snapshot pages)")
+struct RecordStateWireJSONTests {
+    static func state(_ changes: [Change]) -> RecordState {
+        guard let first = changes.first else { return RecordState(entity: .account, id: RecordID("none")) }
+        var state = RecordState(entity: first.entity, id: first.recordID)
+        let schema = CRMSchema.schema(for: first.entity)
+        for change in changes { _ = state.apply(change, schema: schema, authority: .server) }
+        return state
+    }
+
+    @Test("decodes to the same state, and to the same JSON value as JSONEncoder's output", arguments: 0..<60)
+    func matchesTheEncoder(seed: Int) throws {
+        let histories = [
+            Histories.accountHistory(UInt64(seed), deletes: seed % 2 == 0), Histories.taskHistory(UInt64(seed)),
+            Histories.stockHistory(UInt64(seed)), Histories.activityHistory(UInt64(seed)),
+            Histories.dealHistory(UInt64(seed)),
+        ]
+        for history in histories {
+            let state = Self.state(history)
+            let direct = Data(state.wireJSON)
+            #expect(try WireCoding.decode(RecordState.self, from: direct) == state, "seed \(seed)")
+            let viaEncoder = try JSONSerialization.jsonObject(with: try WireCoding.encode(state)) as? NSDictionary
+            let viaDirect = try JSONSerialization.jsonObject(with: direct) as? NSDictionary
+            #expect(viaDirect == viaEncoder, "seed \(seed): \(String(decoding: direct, as: UTF8.self))")
+        }
+    }
+}

@@ -63,17 +63,17 @@ extension Change {
 }
 
 extension [UInt8] {
-    fileprivate mutating func key(_ name: String, first: Bool = false) {
+    mutating func key(_ name: String, first: Bool = false) {
         if !first { append(UInt8(ascii: ",")) }
         string(name)
         append(UInt8(ascii: ":"))
     }
 
-    fileprivate mutating func integer(_ value: some BinaryInteger) {
+    mutating func integer(_ value: some BinaryInteger) {
         append(contentsOf: String(value).utf8)
     }
 
-    fileprivate mutating func value(_ value: FieldValue) {
+    mutating func value(_ value: FieldValue) {
         switch value {
         case .null: append(contentsOf: "null".utf8)
         case .bool(let flag): append(contentsOf: (flag ? "true" : "false").utf8)
@@ -82,7 +82,7 @@ extension [UInt8] {
         }
     }
 
-    fileprivate mutating func string(_ text: String) {
+    mutating func string(_ text: String) {
         append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {
