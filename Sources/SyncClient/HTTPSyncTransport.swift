@@ -203,6 +203,10 @@ public final class HTTPSyncTransport: SyncTransport {
             throw Self.failure(status: answer.status, body: answer.body, server: server)
         }
         do {
+            if Message.self == SnapshotResponse.self {
+                // A first download's pages: the direct reader, many times faster than JSONDecoder.
+                return try WireCoding.decodeSnapshotPage(from: answer.body) as! Message
+            }
             return try WireCoding.decodeMessage(Message.self, from: answer.body)
         } catch {
             if error.code == .unsupportedVersion {

@@ -248,15 +248,21 @@ public struct SyncEngine: Sendable {
         let started = now()
         let before = saved?.installed ?? 0
         progress(SyncProgress(phase: .download, done: before, total: saved?.total))
-        while true {
-            let page = try await retrying {
-                try await transport.snapshot(
-                    replicaID: replica.replicaID,
-                    after: saved?.after,
-                    cursor: saved?.cursor,
-                    limit: options.snapshotPageSize
-                )
+        let (replicaID, limit) = (replica.replicaID, options.snapshotPageSize)
+        let fetch: @Sendable (String?, String?) async throws -> SnapshotResponse = { after, cursor in
+            try await retrying {
+                try await transport.snapshot(replicaID: replicaID, after: after, cursor: cursor, limit: limit)
             }
+        }
+        var page = try await fetch(saved?.after, saved?.cursor)
+        while true {
+            // The next page is fetched (and decoded) while this one is installed: the server, the decoding and
+            // SQLite's writes overlap instead of taking turns.
+            let cursor = saved?.cursor ?? page.cursor
+            let prefetch: Task<SnapshotResponse, any Error>? =
+                page.hasMore && page.next != nil
+                ? Task { [next = page.next] in try await fetch(next, cursor) } : nil
+            defer { prefetch?.cancel() }
             let current = SnapshotProgress(
                 cursor: saved?.cursor ?? page.cursor,
                 after: page.hasMore ? page.next : nil,
@@ -277,7 +283,8 @@ public struct SyncEngine: Sendable {
                     perSecond: Double(done - before) * 1000 / Double(elapsed)
                 )
             )
-            guard page.hasMore, page.next != nil else { break }
+            guard let prefetch else { break }
+            page = try await prefetch.value
         }
         if let cursor = saved?.cursor { try await replica.finishSnapshot(cursor: cursor) }
     }

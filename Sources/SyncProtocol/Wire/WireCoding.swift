@@ -31,6 +31,18 @@ public enum WireCoding {
         return try decodeScanned(type, from: data)
     }
 
+    /// Decodes a snapshot page: with the direct reader (``SnapshotReader``) when the page is what it expects, with
+    /// `JSONDecoder` otherwise, so the checks and error messages are those of ``decodeMessage(_:from:)``.
+    public static func decodeSnapshotPage(from data: Data) throws(WireFormatError) -> SnapshotResponse {
+        try StrictJSON.check(data)
+        if let page = data.withUnsafeBytes({ SnapshotReader.read($0) }) {
+            try WireVersion.check(page.protocolVersion)
+            return page
+        }
+        try WireVersion.check(try decodeScanned(VersionProbe.self, from: data).protocolVersion)
+        return try decodeScanned(SnapshotResponse.self, from: data)
+    }
+
     /// Decodes any wire value; the error names the JSON path and what was wrong there. Numbers that are not
     /// integer literals within 64 bits and duplicate keys are refused first (``StrictJSON``), wherever they are.
     public static func decode<Value: Decodable>(_ type: Value.Type, from data: Data) throws(WireFormatError) -> Value {
