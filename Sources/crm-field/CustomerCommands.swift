@@ -87,7 +87,7 @@ struct AccountCommand: AsyncParsableCommand {
         func execute(_ context: FieldContext) async throws {
             let replica = try context.replica()
             var records: [StoredRecord]
-            var total: Int?
+            var listed: RecordPage?
             if let search, !search.trimmingCharacters(in: .whitespaces).isEmpty {
                 var ids: [RecordID] = []
                 for hit in try await replica.search(search) {
@@ -102,10 +102,10 @@ struct AccountCommand: AsyncParsableCommand {
             } else {
                 let page = try await replica.accounts(limit: list.value(context))
                 records = page.records
-                total = page.total
+                listed = page
             }
             context.printPage(
-                RecordPage(records: records, total: total ?? records.count),
+                listed ?? RecordPage(records: records, total: records.count),
                 columns: AccountCommand.columns,
                 empty: search == nil ? "No accounts yet." : "No account matches \(search ?? "")."
             )

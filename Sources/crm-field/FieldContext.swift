@@ -179,7 +179,8 @@ final class FieldContext: @unchecked Sendable {
         printRecords(page.records, columns: columns, empty: empty)
         if page.total > page.records.count {
             console.err(
-                "showing \(page.records.count) of \(page.total); --limit N shows more, --limit 0 all"
+                "showing \(page.records.count) of \(page.totalIsAtLeast ? "more than " : "")\(page.total); "
+                    + "--limit N shows more, --limit 0 all"
             )
         }
     }

@@ -5,12 +5,19 @@ public import SyncProtocol
 /// One page of a list: the records shown and how many match in all.
 public struct RecordPage: Hashable, Sendable {
     public var records: [StoredRecord]
-    /// Every record that matches, beyond the page's limit too.
+    /// Every record that matches, beyond the page's limit too (counted up to ``RecordPage/countLimit``).
     public var total: Int
+    /// More match than ``total`` says: counting stopped at ``RecordPage/countLimit``.
+    public var totalIsAtLeast: Bool
 
-    public init(records: [StoredRecord], total: Int) {
+    /// How far a list counts what it does not show: a screen needs "200 of more than 10,000", not the exact
+    /// number of a hundred thousand rows, and counting stops costing anything past it.
+    public static let countLimit = 10_000
+
+    public init(records: [StoredRecord], total: Int, totalIsAtLeast: Bool = false) {
         self.records = records
         self.total = total
+        self.totalIsAtLeast = totalIsAtLeast
     }
 }
 
@@ -76,19 +83,19 @@ extension Replica {
             limit: limit ?? -1,
             arguments: condition.statementArguments
         )
-        let total: Int
-        if let limit, records.count >= limit {
-            total =
-                try Int.fetchOne(
-                    db.cachedStatement(
-                        sql: "SELECT COUNT(*) FROM \(entity.rawValue) WHERE _deleted = 0 AND (\(condition.text))"
-                    ),
-                    arguments: condition.statementArguments
-                ) ?? records.count
-        } else {
-            total = records.count
-        }
-        return RecordPage(records: records, total: total)
+        guard let limit, records.count >= limit else { return RecordPage(records: records, total: records.count) }
+        let counted =
+            try Int.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT COUNT(*) FROM (SELECT 1 FROM \(entity.rawValue) WHERE _deleted = 0 AND (\(condition.text))
+                        LIMIT \(max(limit, RecordPage.countLimit) + 1))
+                        """
+                ),
+                arguments: condition.statementArguments
+            ) ?? records.count
+        let cap = max(limit, RecordPage.countLimit)
+        return RecordPage(records: records, total: min(counted, cap), totalIsAtLeast: counted > cap)
     }
 
     /// Tasks, those with a due time soonest first, then those without one (newest first).
@@ -111,6 +118,7 @@ extension Replica {
             let rest = try Self.page(db, .task, undated, orderBy: "rowid DESC", limit: remaining.map { max($0, 1) })
             first.records += rest.records.prefix(remaining ?? Int.max)
             first.total += rest.total
+            first.totalIsAtLeast = first.totalIsAtLeast || rest.totalIsAtLeast
             return first
         }
     }
