@@ -88,6 +88,7 @@ def main():
             ("post", "/v1/push"): (rep, {"protocol_version": 1, "replica_id": "laptop-a", "changes": [change]}, None),
             ("get", "/v1/pull"): (rep, None, "?replica_id=laptop-b&limit=10"),
             ("get", "/v1/snapshot"): (rep, None, "?replica_id=laptop-b&limit=10"),
+            ("get", "/v1/history"): (rep, None, "?account=acc-2"),
             ("get", "/v1/admin/users"): (admin, None, None),
             ("post", "/v1/admin/users"): (admin, {"name": "bob", "role": "rep", "territories": ["north"]}, None),
             ("post", "/v1/admin/users/{name}/revoke"): (admin, None, None),
