@@ -48,6 +48,10 @@ final class ScriptedTransport: SyncTransport {
 
     func registerReplica() async throws -> ReplicaID? { try await inner.registerReplica() }
 
+    func accountHistory(_ account: RecordID) async throws -> [Change]? {
+        try await state.withLock { $0.inner }.accountHistory(account)
+    }
+
     func push(_ request: PushRequest) async throws -> PushResponse {
         let (inner, fault) = state.withLock { state in
             let fault = state.fault

@@ -113,6 +113,7 @@ struct Step: Sendable {
         "init": ["laptop", "user", "clock_offset_ms", "expect_error"],
         "set_clock": ["laptop", "offset_ms"],
         "copy_laptop": ["from", "to"],
+        "fetch_history": ["laptop", "account", "expect_changes"],
         "push": ["user", "replica", "raw_replica", "changes", "body", "expect_results", "expect_http"],
         "pull": ["user", "replica", "raw_replica", "path", "cursor", "expect_http"],
         "revoke": ["user"],

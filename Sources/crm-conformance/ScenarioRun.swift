@@ -274,6 +274,17 @@ final class ScenarioRun {
             }
         case "copy_laptop":
             try await copyLaptop(from: try step.string("from"), to: try step.string("to"))
+        case "fetch_history":
+            // GET /v1/history: the account's log from the server, added to the laptop's history (PROTOCOL.md §9).
+            let laptop = try laptop(step)
+            let account = try recordID(step, "account")
+            guard let changes = try await laptop.transport.accountHistory(account) else {
+                throw StepError("the server does not offer GET /v1/history for \(account)")
+            }
+            if let expected = step["expect_changes"]?.integer, changes.count != Int(expected) {
+                throw StepError("GET /v1/history gave \(changes.count) changes, expected \(expected)")
+            }
+            try await laptop.replica.backfillHistory(account: account, changes: changes)
         case "set_clock":
             try laptop(step).offset.value = step["offset_ms"]?.integer ?? 0
         case "push":
