@@ -129,13 +129,15 @@ final class FieldContext: @unchecked Sendable {
         server: String,
         token: String? = nil,
         caCertificateFile: String? = nil,
+        connectTimeout: Duration = .seconds(10),
         _ body: (HTTPSyncTransport) async throws -> T
     ) async throws -> T {
         let transport = try HTTPSyncTransport(
             server: server,
             token: try token ?? self.token(),
             caCertificateFile: caCertificateFile
-                ?? (FileManager.default.fileExists(atPath: caPath) ? caPath : nil)
+                ?? (FileManager.default.fileExists(atPath: caPath) ? caPath : nil),
+            connectTimeout: connectTimeout
         )
         do {
             let result = try await body(transport)

@@ -103,7 +103,8 @@ struct History: FieldCommand {
             "note: changes made before this laptop was set up (\(Render.localTime(millis: setUp))) are on the "
             + "server; they show here once it can be reached"
         do {
-            let fetched = try await context.withTransport(server: server) { transport in
+            // A screen command: offline it must not wait long for a server it cannot reach.
+            let fetched = try await context.withTransport(server: server, connectTimeout: .seconds(2)) { transport in
                 try await transport.accountHistory(account)
             }
             guard let fetched else {
@@ -114,6 +115,9 @@ struct History: FieldCommand {
             try await replica.backfillHistory(account: account, changes: fetched)
         } catch let error as SyncClientError where error.code == .unreachable || error.isTransient {
             context.console.err(note)
+        } catch let error as SyncClientError {
+            // Whatever the server said (a revoked token, say), the laptop's own history is still shown.
+            context.console.err("note: the changes from before this laptop was set up could not be fetched: \(error)")
         }
     }
 
