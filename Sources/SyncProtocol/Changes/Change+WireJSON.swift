@@ -84,6 +84,12 @@ extension [UInt8] {
 
     mutating func string(_ text: String) {
         append(UInt8(ascii: "\""))
+        // Most text needs no escape: append it whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            append(contentsOf: text.utf8)
+            append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): append(contentsOf: #"\""#.utf8)

@@ -7,7 +7,10 @@ extension RecordState {
     /// same state (see ``Change/wireJSON`` for how strings and numbers are written).
     public var wireJSON: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512)
+        out.reserveCapacity(1_024)
+        // The entries of one change share its timestamp: its text is made once (formatting a date is the costly
+        // part of an entry).
+        var stamps = StampText()
         out.append(UInt8(ascii: "{"))
         if let appended {
             out.key("appended", first: true)
@@ -19,7 +22,7 @@ extension RecordState {
             out.key("fields")
             out.fieldMap(appended.fields)
             out.key("hlc")
-            out.string(appended.timestamp.description)
+            out.string(stamps.text(appended.timestamp))
             out.append(UInt8(ascii: "}"))
         }
         out.key("clock", first: appended == nil)
@@ -43,7 +46,7 @@ extension RecordState {
                 out += Array(#","dot":"#.utf8)
                 out.dot(reset.dot)
                 out += Array(#","hlc":"#.utf8)
-                out.string(reset.timestamp.description)
+                out.string(stamps.text(reset.timestamp))
                 out += Array(#","quantity":"#.utf8)
                 out.integer(reset.quantity)
                 out.append(UInt8(ascii: "}"))
@@ -57,7 +60,7 @@ extension RecordState {
             out += Array(#","dot":"#.utf8)
             out.dot(created.dot)
             out += Array(#","hlc":"#.utf8)
-            out.string(created.timestamp.description)
+            out.string(stamps.text(created.timestamp))
             out.append(UInt8(ascii: "}"))
         }
         out.key("entity")
@@ -78,7 +81,7 @@ extension RecordState {
                     out += Array(#","dot":"#.utf8)
                     out.dot(entry.dot)
                     out += Array(#","hlc":"#.utf8)
-                    out.string(entry.timestamp.description)
+                    out.string(stamps.text(entry.timestamp))
                     out += Array(#","value":"#.utf8)
                     out.value(entry.value)
                     out.append(UInt8(ascii: "}"))
@@ -102,6 +105,20 @@ extension RecordState {
         }
         out.append(UInt8(ascii: "}"))
         return out
+    }
+}
+
+/// The last hybrid timestamp written and its text.
+private struct StampText {
+    var last: HybridTimestamp?
+    var lastText = ""
+
+    mutating func text(_ stamp: HybridTimestamp) -> String {
+        if stamp != last {
+            last = stamp
+            lastText = stamp.description
+        }
+        return lastText
     }
 }
 

@@ -119,7 +119,7 @@ struct SyncController: Sendable {
         // Written directly (`RecordState.wireJSON`): the same JSON as `SnapshotResponse`'s encoder writes, at a
         // fraction of the cost for the thousands of records of a page.
         var out: [UInt8] = []
-        out.reserveCapacity(page.records.count * 700 + 256)
+        out.reserveCapacity(page.records.count * 1_400 + 256)
         out += Array(#"{"cursor":"#.utf8)
         out += try WireCoding.encode(page.cursorText)
         out += Array(#","has_more":"#.utf8)
