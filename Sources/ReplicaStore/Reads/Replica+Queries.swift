@@ -84,17 +84,17 @@ extension Replica {
             arguments: condition.statementArguments
         )
         guard let limit, records.count >= limit else { return RecordPage(records: records, total: records.count) }
+        let cap = max(limit, RecordPage.countLimit)
         let counted =
             try Int.fetchOne(
                 db.cachedStatement(
                     sql: """
                         SELECT COUNT(*) FROM (SELECT 1 FROM \(entity.rawValue) WHERE _deleted = 0 AND (\(condition.text))
-                        LIMIT \(max(limit, RecordPage.countLimit) + 1))
+                        LIMIT \(cap + 1))
                         """
                 ),
                 arguments: condition.statementArguments
             ) ?? records.count
-        let cap = max(limit, RecordPage.countLimit)
         return RecordPage(records: records, total: min(counted, cap), totalIsAtLeast: counted > cap)
     }
 
@@ -165,14 +165,7 @@ extension Replica {
         let needle = text.trimmingCharacters(in: .whitespaces)
         guard !needle.isEmpty else { return [] }
         return try await read { db in
-            var found = try Self.records(
-                db,
-                .product,
-                where: "part_number >= ? AND part_number < ?",
-                orderBy: "part_number",
-                limit: limit,
-                arguments: [needle, needle + "\u{10FFFF}"]
-            )
+            var found = try Self.products(db, partNumberPrefix: needle, limit: limit)
             if needle.unicodeScalars.count >= 3 {
                 let phrase = "\"" + needle.replacingOccurrences(of: "\"", with: "\"\"") + "\""
                 found += try Self.records(

@@ -236,16 +236,19 @@ extension Replica {
 
     /// Products whose part number starts with `prefix` (case-sensitive, as part numbers are).
     public func products(partNumberPrefix prefix: String, limit: Int = 100) async throws -> [StoredRecord] {
-        try await read { db in
-            try Self.records(
-                db,
-                .product,
-                where: "part_number >= ? AND part_number < ?",
-                orderBy: "part_number",
-                limit: limit,
-                arguments: [prefix, prefix + "\u{10FFFF}"]
-            )
-        }
+        try await read { db in try Self.products(db, partNumberPrefix: prefix, limit: limit) }
+    }
+
+    /// Products whose part number starts with `prefix`, by part number (the part-number index's range).
+    static func products(_ db: Database, partNumberPrefix prefix: String, limit: Int) throws -> [StoredRecord] {
+        try Self.records(
+            db,
+            .product,
+            where: "part_number >= ? AND part_number < ?",
+            orderBy: "part_number",
+            limit: limit,
+            arguments: [prefix, prefix + "\u{10FFFF}"]
+        )
     }
 
     /// Products whose name starts with `prefix`, ignoring case.
