@@ -188,7 +188,9 @@ public struct SyncEngine: Sendable {
         summary.clockWarning = clockWarning(offset: offset, maxAhead: hello.maxClockAheadMilliseconds)
 
         let unfinished = try await replica.snapshotProgress()
-        if info.cursor == nil || unfinished != nil { try await download(into: &summary, progress: progress) }
+        if info.cursor == nil || unfinished != nil {
+            try await download(resuming: unfinished, into: &summary, progress: progress)
+        }
         // What the server holds of this replica (PROTOCOL.md §9, "Restores"): a restored server lost some of its
         // changes, which go out again; a restored or copied laptop never made some the server holds.
         let held = hello.replica.flatMap { $0.id == replica.replicaID.rawValue ? $0.counter : nil }
@@ -235,8 +237,12 @@ public struct SyncEngine: Sendable {
     /// First sync of a laptop: the server's snapshot of the rep's scope, then the cursor of its first page. Each
     /// page is installed with the download's progress in one transaction, so a download cut short resumes after
     /// the last page installed.
-    private func download(into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {
-        var saved = try await replica.snapshotProgress()
+    private func download(
+        resuming unfinished: SnapshotProgress?,
+        into summary: inout SyncSummary,
+        progress: @Sendable (SyncProgress) -> Void
+    ) async throws {
+        var saved = unfinished
         if let resumed = saved {
             summary.resumedDownload = resumed.installed
             if resumed.after == nil {
@@ -264,7 +270,7 @@ public struct SyncEngine: Sendable {
                 ? Task { [next = page.next] in try await fetch(next, cursor) } : nil
             defer { prefetch?.cancel() }
             let current = SnapshotProgress(
-                cursor: saved?.cursor ?? page.cursor,
+                cursor: cursor,
                 after: page.hasMore ? page.next : nil,
                 installed: saved?.installed ?? 0,
                 total: saved?.total ?? page.total
