@@ -180,14 +180,19 @@ extension Replica {
                 )
             }
         }
-        // Only the origins this batch moved forward.
-        for origin in movedOrigins {
+        try saveAppliedMarks(db, movedOrigins, writer)
+        return report
+    }
+
+    /// Saves the highest applied dot of these origins (only those a write moved forward), read back by
+    /// ``loadWriterState(_:)``.
+    static func saveAppliedMarks(_ db: Database, _ origins: Set<ReplicaID>, _ writer: WriterState) throws {
+        for origin in origins {
             try db.cachedStatement(
                 sql:
                     "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
             ).execute(arguments: ["applied:\(origin.rawValue)", String(writer.appliedMax[origin] ?? 0)])
         }
-        return report
     }
 
     /// The values the fields a change sets have now (its "old" values in the history).

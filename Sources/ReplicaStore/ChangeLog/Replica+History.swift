@@ -66,9 +66,8 @@ extension Replica {
                     moved.insert(change.dot.replica)
                 }
             }
-            var state = ["history:" + account.rawValue: String(now())]
-            for origin in moved { state["applied:" + origin.rawValue] = String(writer.appliedMax[origin] ?? 0) }
-            try Self.setState(db, state)
+            try Self.saveAppliedMarks(db, moved, writer)
+            try Self.setState(db, ["history:" + account.rawValue: String(now())])
             return added
         }
     }

@@ -154,12 +154,9 @@ struct SyncController: Sendable {
         out.reserveCapacity(changes.reduce(128) { $0 + $1.json.count + 1 })
         out += Array(#"{"account":"#.utf8)
         out += try WireCoding.encode(text)
-        out += Array(#","changes":["#.utf8)
-        for (index, change) in changes.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out += change.json
-        }
-        out += Array(#"],"protocol_version":"#.utf8)
+        out += Array(#","changes":"#.utf8)
+        LoggedChange.appendArray(changes, to: &out)
+        out += Array(#","protocol_version":"#.utf8)
         out += Array(String(WireVersion.current).utf8)
         out.append(UInt8(ascii: "}"))
         return jsonResponse(bytes: ByteBuffer(bytes: out), for: request)

@@ -509,12 +509,9 @@ public struct PullPage: Sendable {
     public func responseJSON() throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(changes.reduce(128) { $0 + $1.json.count + 1 })
-        out += Array(#"{"changes":["#.utf8)
-        for (index, change) in changes.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out += change.json
-        }
-        out += Array(#"],"cursor":""#.utf8)
+        out += Array(#"{"changes":"#.utf8)
+        LoggedChange.appendArray(changes, to: &out)
+        out += Array(#","cursor":""#.utf8)
         out += Array(cursorText.utf8)
         out += Array(#"","has_more":"#.utf8)
         out += Array((hasMore ? "true" : "false").utf8)
@@ -524,6 +521,19 @@ public struct PullPage: Sendable {
         out += try WireCoding.encode(removed)
         out.append(UInt8(ascii: "}"))
         return out
+    }
+}
+
+extension LoggedChange {
+    /// Writes `[change, change, …]` from the changes' stored wire JSON, without decoding them (pull pages and an
+    /// account's history).
+    static func appendArray(_ changes: [LoggedChange], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (index, change) in changes.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out += change.json
+        }
+        out.append(UInt8(ascii: "]"))
     }
 }
 
