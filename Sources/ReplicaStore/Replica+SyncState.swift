@@ -7,6 +7,8 @@ public struct SyncInfo: Hashable, Sendable {
     public var server: String?
     public var user: String?
     public var territories: [String]
+    /// The user's role as the server last said (`rep`, `manager`, `admin`); nil before a server told it.
+    public var role: String?
     /// The server's pull cursor after the last page applied.
     public var cursor: String?
     /// Milliseconds since 1970 of the last complete sync.
@@ -30,6 +32,7 @@ extension Replica {
                 server: values["server"],
                 user: values["user"],
                 territories: values["territories"].map { $0.split(separator: "\n").map(String.init) } ?? [],
+                role: values["role"],
                 cursor: values["cursor"],
                 lastSync: values["last_sync"].flatMap { Int64($0) },
                 pullFromStart: values["pull_from_start"] == "1",
@@ -41,8 +44,10 @@ extension Replica {
     }
 
     /// Registers the replica with a server and user (the CLI's `init`).
-    public func register(server: String, user: String, territories: [String]) async throws {
-        try await setState(["server": server, "user": user, "territories": territories.joined(separator: "\n")])
+    public func register(server: String, user: String, territories: [String], role: String? = nil) async throws {
+        var values = ["server": server, "user": user, "territories": territories.joined(separator: "\n")]
+        if let role { values["role"] = role }
+        try await setState(values)
     }
 
     /// Saves the pull cursor (after the page it follows has been applied); a pull from the start is then done.

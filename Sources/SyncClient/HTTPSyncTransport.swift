@@ -103,8 +103,17 @@ public final class HTTPSyncTransport: SyncTransport {
     }
 
     public func pull(replicaID: ReplicaID, cursor: String?, limit: Int) async throws -> PullResponse {
+        try await pull(replicaID: replicaID, cursor: cursor, limit: limit, pending: nil)
+    }
+
+    public func pull(replicaID: ReplicaID, cursor: String?, limit: Int, pending: Int) async throws -> PullResponse {
+        try await pull(replicaID: replicaID, cursor: cursor, limit: limit, pending: Optional(pending))
+    }
+
+    private func pull(replicaID: ReplicaID, cursor: String?, limit: Int, pending: Int?) async throws -> PullResponse {
         var query = "replica_id=\(escape(replicaID.rawValue))&limit=\(limit)"
         if let cursor { query += "&cursor=\(escape(cursor))" }
+        if let pending { query += "&pending=\(pending)" }
         return try await exchange(.GET, "/v1/pull?" + query, body: nil, as: PullResponse.self)
     }
 

@@ -161,7 +161,12 @@ public struct SyncEngine: Sendable {
                 "this replica syncs with \(existing), not \(server); use another --home"
             )
         }
-        try await replica.register(server: server, user: answer.user, territories: answer.territories)
+        try await replica.register(
+            server: server,
+            user: answer.user,
+            territories: answer.territories,
+            role: answer.role
+        )
         return answer
     }
 
@@ -181,8 +186,13 @@ public struct SyncEngine: Sendable {
                 "the token is \(hello.user)'s but this replica belongs to \(user)"
             )
         }
-        if hello.territories != info.territories {
-            try await replica.register(server: info.server ?? "", user: user, territories: hello.territories)
+        if hello.territories != info.territories || hello.role != info.role {
+            try await replica.register(
+                server: info.server ?? "",
+                user: user,
+                territories: hello.territories,
+                role: hello.role
+            )
         }
         summary.clockOffsetMilliseconds = offset
         summary.clockWarning = clockWarning(offset: offset, maxAhead: hello.maxClockAheadMilliseconds)
@@ -384,11 +394,18 @@ public struct SyncEngine: Sendable {
         progress: @Sendable (SyncProgress) -> Void
     ) async throws {
         var cursor = start
+        // What is still in the outbox after the push (rejected changes stay there): IT sees it per replica.
+        let pending = try await replica.pendingCount()
         while true {
             let page: PullResponse
             do {
                 page = try await retrying {
-                    try await transport.pull(replicaID: replica.replicaID, cursor: cursor, limit: options.pageSize)
+                    try await transport.pull(
+                        replicaID: replica.replicaID,
+                        cursor: cursor,
+                        limit: options.pageSize,
+                        pending: pending
+                    )
                 }
             } catch let error as SyncClientError where error.code == .unknownCursor && !summary.pulledFromStart {
                 // The server did not issue this cursor: pull its log from the start. Everything merges by the

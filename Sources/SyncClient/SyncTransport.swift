@@ -10,6 +10,8 @@ public protocol SyncTransport: Sendable {
     func push(_ request: PushRequest) async throws -> PushResponse
     /// Changes after `cursor` (nil: from the start) in the caller's scope.
     func pull(replicaID: ReplicaID, cursor: String?, limit: Int) async throws -> PullResponse
+    /// The same, telling the server how many changes this laptop has not sent (for IT's status page).
+    func pull(replicaID: ReplicaID, cursor: String?, limit: Int, pending: Int) async throws -> PullResponse
     /// One page of the caller's current scope; `cursor` is the first page's (nil on the first page).
     func snapshot(replicaID: ReplicaID, after: String?, cursor: String?, limit: Int) async throws -> SnapshotResponse
     /// A new replica id made by the server and bound to the token's user (`POST /v1/replicas`); nil from a server
@@ -22,6 +24,9 @@ public protocol SyncTransport: Sendable {
 
 extension SyncTransport {
     public func registerReplica() async throws -> ReplicaID? { nil }
+    public func pull(replicaID: ReplicaID, cursor: String?, limit: Int, pending: Int) async throws -> PullResponse {
+        try await pull(replicaID: replicaID, cursor: cursor, limit: limit)
+    }
     public func accountHistory(_ account: RecordID) async throws -> [Change]? { nil }
 }
 

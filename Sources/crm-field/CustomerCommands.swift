@@ -180,14 +180,43 @@ struct AccountCommand: AsyncParsableCommand {
 
     struct Delete: FieldCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Delete an account (its history stays; an edit made elsewhere meanwhile brings it back).",
-            discussion: "Example: crm-field account delete 01JD7Q8X4N1V3F2Y6Z0B9C8D7E"
+            abstract: "Delete an account (managers and admins; reps set status passive instead).",
+            discussion: """
+                Reps may not delete accounts (they set `status passive`); managers and admins may. IT can undelete \
+                any record (crm-sync-server record restore). The history stays, and an edit made elsewhere \
+                meanwhile brings the account back. Asks before it deletes; --yes answers for a script.
+                Example: crm-field account delete 01JD7Q8X4N1V3F2Y6Z0B9C8D7E --yes
+                """
         )
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The account's id.") var id: String
+        @Flag(help: "Delete without asking.") var yes = false
 
         func execute(_ context: FieldContext) async throws {
             let record = try await context.existing(.account, id)
+            let role = try await context.replica().syncInfo().role
+            guard role != "rep" else {
+                throw CLIError(
+                    "not_permitted",
+                    "reps may not delete accounts; set it passive instead: crm-field account edit \(id) --status passive",
+                    exitCode: 2
+                )
+            }
+            let name = record["name"]?.description ?? ""
+            if !yes {
+                guard isatty(STDIN_FILENO) == 1 else {
+                    throw CLIError(
+                        "confirmation_needed",
+                        "deleting \(name) needs --yes when not asked on a terminal",
+                        exitCode: 2
+                    )
+                }
+                FileHandle.standardError.write(Data("Delete account \(id) (\(name)) for everyone? [y/N] ".utf8))
+                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+                    context.print("Not deleted.")
+                    return
+                }
+            }
             try await context.replica().delete(.account, id: record.id)
             if context.json {
                 var object = Render.json(record)

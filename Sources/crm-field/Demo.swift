@@ -111,9 +111,15 @@ struct DemoData {
             ),
         ]
         for (kind, text) in csv {
-            let (rows, rejected) = CSVImport.rows(kind, csv: text)
-            guard rejected.isEmpty else { throw CLIError("demo_failed", "demo data rejected: \(rejected)") }
-            _ = try await SyncService(storage: storage).importRows(kind, rows: rows, now: now)
+            let report = try await SyncService(storage: storage).importCSV(
+                kind,
+                data: Data(text.utf8),
+                actor: "demo",
+                now: now
+            )
+            guard report.rejected.isEmpty else {
+                throw CLIError("demo_failed", "demo data rejected: \(report.lines.joined(separator: "; "))")
+            }
         }
         return DemoData(aliceToken: alice.token, bobToken: bob.token, account: account)
     }

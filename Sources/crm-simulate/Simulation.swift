@@ -184,8 +184,9 @@ struct Simulation {
         let config = config
         let outcome = ResultBox()
         try await app.test(.router) { client in
-            try await Self.loadServer(storage, clock: clock)
+            // Users first: the accounts name them as owners, and an import refuses an owner who is no user.
             for (user, issued) in users { try await storage.addUser(user, tokenHash: issued.hash) }
+            try await Self.loadServer(storage, clock: clock)
             let tokens = users.map(\.1.token)
             var result = SeedResult(seed: config.seed)
             var random = SeededGenerator.simulation(seed: config.seed)
@@ -349,8 +350,18 @@ struct Simulation {
             ),
         ]
         for (kind, text) in sheets {
-            let (rows, _) = CSVImport.rows(kind, csv: text)
-            _ = try await SyncService(storage: storage).importRows(kind, rows: rows, now: clock.now())
+            let report = try await SyncService(storage: storage).importCSV(
+                kind,
+                data: Data(text.utf8),
+                actor: "simulation",
+                now: clock.now()
+            )
+            guard report.rejected.isEmpty else {
+                throw SyncServerError(
+                    .invalidValue,
+                    "the simulation's sheet was rejected: \(report.lines.joined(separator: "; "))"
+                )
+            }
         }
     }
 

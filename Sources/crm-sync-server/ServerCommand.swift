@@ -12,8 +12,8 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "crm-sync-server",
         abstract: "The crm-field sync server and its admin commands.",
         subcommands: [
-            Serve.self, UserCommand.self, TerritoryCommand.self, Import.self, Backup.self, Restore.self, Stats.self,
-            Schema.self,
+            Serve.self, UserCommand.self, TerritoryCommand.self, RecordCommand.self, Import.self, Backup.self,
+            Restore.self, Stats.self, AuditCommand.self, Schema.self,
         ]
     )
 }
@@ -37,7 +37,20 @@ struct DatabaseOption: ParsableArguments {
         }
         return try await body(try SQLiteChangeStorage(path: database))
     }
+
+    /// Runs `body` with the sync service over the storage.
+    func withService<T: Sendable>(_ body: @Sendable (SyncService) async throws -> T) async throws -> T {
+        try await withStorage { try await body(SyncService(storage: $0)) }
+    }
 }
+
+/// Who the audit log names for an admin command run on this machine.
+let cliActor =
+    "cli:"
+    + (ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown")
+
+/// Now, in milliseconds since 1970.
+func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -119,7 +132,7 @@ struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "Add, list and revoke users, and issue new tokens.",
-        subcommands: [Add.self, List.self, Revoke.self, Token.self]
+        subcommands: [Add.self, List.self, Set.self, Revoke.self, Token.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -142,11 +155,9 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             let issued = Tokens.generate()
-            try await database.withStorage {
-                try await $0.addUser(
-                    User(name: name, role: Role(rawValue: role)!, territories: territories),
-                    tokenHash: issued.hash
-                )
+            let user = User(name: name, role: Role(rawValue: role)!, territories: territories)
+            try await database.withService {
+                try await $0.addUser(user, tokenHash: issued.hash, actor: cliActor, now: nowMilliseconds())
             }
             print(issued.token)
         }
@@ -176,7 +187,56 @@ struct UserCommand: AsyncParsableCommand {
         )
         @OptionGroup var database: DatabaseOption
         @Argument var name: String
-        func run() async throws { try await database.withStorage { try await $0.revokeUser(named: name) } }
+        func run() async throws {
+            let name = name
+            try await database.withService {
+                try await $0.revokeUser(named: name, actor: cliActor, now: nowMilliseconds())
+            }
+            print("revoked \(name)")
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a user's role or territories (the laptop follows at its next sync).",
+            discussion: """
+                --territory replaces the user's territories (repeat it for several); each must be known \
+                (crm-sync-server territory list). The user's laptop learns of the change at its next sync: what \
+                they no longer see stops coming, and their edits made before they learned of it follow the \
+                territory hand-off rules (PROTOCOL.md §9). Data of a territory gained arrives with the changes \
+                made from then on; crm-field reset downloads all of it at once.
+                Example: crm-sync-server user set alice --role manager --territory north --territory south
+                """
+        )
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: "The user name.") var name: String
+        @Option(help: "rep, manager or admin.") var role: String?
+        @Option(name: .customLong("territory"), help: "A territory (repeat for several); replaces the user's.")
+        var territories: [String] = []
+
+        func validate() throws {
+            if let role, Role(rawValue: role) == nil {
+                throw ValidationError("--role must be rep, manager or admin (got '\(role)')")
+            }
+            if role == nil, territories.isEmpty { throw ValidationError("give --role or --territory (or both)") }
+        }
+
+        func run() async throws {
+            let (name, role, territories) = (name, role.flatMap(Role.init(rawValue:)), territories)
+            let (before, after) = try await database.withService {
+                try await $0.setUser(
+                    name,
+                    role: role,
+                    territories: territories.isEmpty ? nil : territories,
+                    actor: cliActor,
+                    now: nowMilliseconds()
+                )
+            }
+            func describe(_ user: User) -> String {
+                "\(user.role.rawValue) of \(user.territories.isEmpty ? "no territory" : user.territories.joined(separator: ", "))"
+            }
+            print("\(name): \(describe(before)) → \(describe(after)) (takes effect at the laptop's next sync)")
+        }
     }
 
     struct Token: AsyncParsableCommand {
@@ -186,8 +246,10 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOption
         @Argument var name: String
         func run() async throws {
-            let issued = Tokens.generate()
-            try await database.withStorage { try await $0.setToken(named: name, tokenHash: issued.hash) }
+            let (name, issued) = (name, Tokens.generate())
+            try await database.withService {
+                try await $0.setToken(named: name, tokenHash: issued.hash, actor: cliActor, now: nowMilliseconds())
+            }
             print(issued.token)
         }
     }
@@ -196,27 +258,134 @@ struct UserCommand: AsyncParsableCommand {
 struct TerritoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "territory",
-        abstract: "Move accounts between territories.",
-        subcommands: [Assign.self]
+        abstract: "Add, list and rename territories, and move accounts between them.",
+        discussion: """
+            Territories are managed objects: an account can be assigned only to a known territory (one added \
+            here, or one a user holds).
+            """,
+        subcommands: [Add.self, List.self, Rename.self, Assign.self]
     )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a territory.",
+            discussion: "Example: crm-sync-server territory add north"
+        )
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: "The territory's name (1 to 64 of A-Z a-z 0-9 . _ - @).") var name: String
+        func run() async throws {
+            let name = name
+            try await database.withService { try await $0.addTerritory(name, actor: cliActor, now: nowMilliseconds()) }
+            print("added territory \(name)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List territories with their accounts and users.",
+            discussion: "Example: crm-sync-server territory list"
+        )
+        @OptionGroup var database: DatabaseOption
+        @Flag(help: "Print JSON.") var json = false
+        func run() async throws {
+            let territories = try await database.withService { try await $0.territories() }
+            if json {
+                print(String(decoding: try WireCoding.encode(territories), as: UTF8.self))
+                return
+            }
+            Table.print(
+                ["TERRITORY", "ACCOUNTS", "USERS"],
+                territories.map {
+                    [$0.name, String($0.accounts), $0.users.isEmpty ? "-" : $0.users.joined(separator: ", ")]
+                }
+            )
+        }
+    }
+
+    struct Rename: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rename a territory: its accounts and the users who hold it take the new name.",
+            discussion: """
+                The accounts change through server changes that sync like any other; the users' laptops follow at \
+                their next sync and lose nothing.
+                Example: crm-sync-server territory rename north north-east
+                """
+        )
+        @OptionGroup var database: DatabaseOption
+        @Argument var old: String
+        @Argument var new: String
+        func run() async throws {
+            let (old, new) = (old, new)
+            let report = try await database.withService {
+                try await $0.renameTerritory(from: old, to: new, actor: cliActor, now: nowMilliseconds())
+            }
+            let users = report.users.isEmpty ? "no users" : "users " + report.users.joined(separator: ", ")
+            print("renamed \(old) to \(new): \(report.accounts) accounts, \(users)")
+        }
+    }
 
     struct Assign: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Move an account to a territory.",
+            abstract: "Move an account (and what hangs off it) to a known territory.",
             discussion: "Example: crm-sync-server territory assign 01JD7Q8X4N1V3F2Y6Z0B9C8D7E south"
         )
         @OptionGroup var database: DatabaseOption
         @Argument var accountID: String
         @Argument var territory: String
+        @Flag(help: "Print JSON.") var json = false
         func run() async throws {
             let (accountID, territory) = (accountID, territory)
-            try await database.withStorage {
-                try await SyncService(storage: $0).assignTerritory(
+            let moved = try await database.withService {
+                try await $0.assignTerritory(
                     account: RecordID(accountID),
                     territory: territory,
-                    now: Int64(Date().timeIntervalSince1970 * 1000)
+                    actor: cliActor,
+                    now: nowMilliseconds()
                 )
             }
+            if json {
+                print(String(decoding: try WireCoding.encode(moved), as: UTF8.self))
+                return
+            }
+            func names(_ users: [String]) -> String { users.isEmpty ? "nobody" : users.joined(separator: ", ") }
+            print(
+                "moved account \(moved.account)\(moved.name.map { " (\($0))" } ?? "") from \(moved.from ?? "no territory") "
+                    + "to \(moved.to) with \(moved.records) records"
+            )
+            print("gain it: \(names(moved.gained)); lose it: \(names(moved.lost))")
+        }
+    }
+}
+
+struct RecordCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Undelete records.",
+        subcommands: [Restore.self]
+    )
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Undelete a record: a change causally after its delete, which syncs like any other.",
+            discussion: """
+                The record comes back with the values it had, on the server and on every laptop at its next sync.
+                Example: crm-sync-server record restore account 01JD7Q8X4N1V3F2Y6Z0B9C8D7E
+                """
+        )
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: "account, contact, task, deal, product, stock or invoice.") var entity: String
+        @Argument var id: String
+        func run() async throws {
+            let (entity, id) = (entity, id)
+            try await database.withService {
+                try await $0.restoreRecord(
+                    entity: EntityKind(entity),
+                    id: RecordID(id),
+                    actor: cliActor,
+                    now: nowMilliseconds()
+                )
+            }
+            print("restored \(entity) \(id)")
         }
     }
 }
@@ -234,12 +403,149 @@ struct Schema: ParsableCommand {
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Users, replicas, last sync per replica, changes, conflicts."
+        abstract: "Users, replicas with their last push and pull, pending and rejected changes, open conflicts.",
+        discussion: "Example: crm-sync-server stats --db /var/lib/crm/crm-sync.sqlite"
     )
     @OptionGroup var database: DatabaseOption
+    @Flag(help: "Print JSON (for scripts).") var json = false
     func run() async throws {
-        let stats = try await database.withStorage { try await SyncService(storage: $0).stats() }
-        print(String(decoding: try WireCoding.encode(stats), as: UTF8.self))
+        let stats = try await database.withService { try await $0.stats() }
+        if json {
+            print(String(decoding: try WireCoding.encode(stats), as: UTF8.self))
+            return
+        }
+        print(
+            "\(stats.users) users, \(stats.replicas.count) replicas, \(stats.records) records, \(stats.changes) changes, "
+                + "\(stats.recordsWithOpenConflicts) records with open conflicts"
+        )
+        if let restore = stats.lastRestore {
+            print(
+                "restored \(restore.at); \(restore.replicasNotSyncedSince) replicas have not synced since (they re-send "
+                    + "what the backup lacks when they do)"
+            )
+        }
+        if !stats.openConflictsByEntity.isEmpty {
+            print(
+                "open conflicts: "
+                    + stats.openConflictsByEntity.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+                    .joined(separator: ", ")
+            )
+        }
+        print("")
+        Table.print(
+            ["USER", "REPLICA", "LAST PUSH", "LAST PULL", "PENDING", "REJECTED"],
+            stats.replicas.sorted { ($0.user, $0.replica) < ($1.user, $1.replica) }.map {
+                [
+                    $0.user, $0.replica, Table.time($0.lastPush), Table.time($0.lastPull),
+                    $0.pending.map(String.init) ?? "-", String($0.rejected),
+                ]
+            }
+        )
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Show and verify the append-only, hash-chained audit log.",
+        discussion: """
+            Every admin action (users, tokens, revocations, territories, imports with the file's SHA-256, \
+            restores, undeletes), every delete a laptop pushed and every push with refused changes (counted by \
+            code) is an entry, chained to the one before by its hash. Entries never hold tokens or customers' \
+            values.
+            Example: crm-sync-server audit --since 2026-11-01
+            """,
+        subcommands: [Show.self, Verify.self],
+        defaultSubcommand: Show.self
+    )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "List audit entries, oldest first."
+        )
+        @OptionGroup var database: DatabaseOption
+        @Option(help: "Only entries from this time on (2026-11-01 or an ISO 8601 UTC time).") var since: String?
+        @Flag(help: "Print JSON lines (one entry per line).") var json = false
+
+        func validate() throws {
+            if let since, CSVImport.timestamp(since) == nil {
+                throw ValidationError("--since must be a date like 2026-11-01 or an ISO 8601 UTC time (got '\(since)')")
+            }
+        }
+
+        func run() async throws {
+            let from = since.flatMap(CSVImport.timestamp) ?? .min
+            let json = json
+            try await database.withStorage { storage in
+                try await storage.withReadTransaction { transaction in
+                    var after: Int64 = 0
+                    while true {
+                        let page = try await transaction.audit(after: after, limit: 1000)
+                        guard let last = page.last else { break }
+                        for entry in page where entry.at >= from {
+                            if json {
+                                print(String(decoding: try WireCoding.encode(entry), as: UTF8.self))
+                            } else {
+                                print(AuditText.line(entry))
+                            }
+                        }
+                        after = last.seq
+                    }
+                }
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the hash chain of the whole audit log; exit 1 when an entry was changed or removed.",
+            discussion: """
+                Prints the number of entries and the last entry's hash: keep it elsewhere, and a later verify that \
+                prints a different hash for the same entry shows the log was rewritten.
+                """
+        )
+        @OptionGroup var database: DatabaseOption
+        func run() async throws {
+            let result = try await database.withStorage { try await AuditLog.verify($0) }
+            if let broken = result.broken {
+                FileHandle.standardError.write(
+                    Data("crm-sync-server: the audit log is broken at entry \(broken.seq): \(broken.reason)\n".utf8)
+                )
+                throw ExitCode(1)
+            }
+            print("the audit log is intact: \(result.entries) entries, last hash \(result.head)")
+        }
+    }
+}
+
+/// An audit entry as one line for people.
+enum AuditText {
+    static func line(_ entry: AuditEntry) -> String {
+        let detail = entry.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        return "\(entry.seq)\t\(ISO8601.format(millisecondsSince1970: entry.at))\t\(entry.actor)\t\(entry.action)\t"
+            + "\(entry.target)\(detail.isEmpty ? "" : "\t" + detail)"
+    }
+}
+
+/// Columns for people.
+enum Table {
+    static func print(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        for row in [header] + rows {
+            Swift.print(
+                row.enumerated().map { index, cell in
+                    index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                }.joined(separator: "  ")
+            )
+        }
+    }
+
+    /// An ISO time as `2026-11-30 14:05Z`, or `never`.
+    static func time(_ iso: String?) -> String {
+        guard let iso, iso.count >= 16 else { return "never" }
+        return iso.prefix(10) + " " + iso.dropFirst(11).prefix(5) + "Z"
     }
 }
 
@@ -247,15 +553,39 @@ struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import products, stock recounts, invoices or accounts from accounting's CSV.",
         discussion: """
-            The header row names the fields (stock: part_number,warehouse,quantity). Rows upsert by natural key: \
-            part number; part number and warehouse; invoice number; account id (a new id when empty). Money is in \
-            minor units. Importing the same file twice changes nothing.
-            Example: crm-sync-server import products catalog.csv
+            The file is CSV as accounting exports it: UTF-8 (a byte order mark is fine), separated by `,` `;` or \
+            tab (found from the header), with a header row of field names; columns it does not know are ignored \
+            with a warning. Money: `125.00`, `125,00`, `1.250,00` or `1,250.00` (decimals of the row's currency; \
+            JPY none, KWD three) or a whole number of minor units (`12500`). Dates: `2026-11-01`, `01.11.2026` or \
+            ISO 8601 UTC times. Rows upsert by natural key: part number; part number and warehouse; invoice \
+            number; account id (a new id when empty). Importing the same file twice changes nothing, and an \
+            import never reverts a rep's newer edit with a value accounting has not changed since its previous \
+            import ("kept"). Orphans are rejected: an invoice for an unknown account, stock for an unknown part, \
+            an account whose owner is no user or whose territory is not known. Every problem of a rejected row is \
+            reported with its line; the other rows are imported. Exit 2 when a row was rejected.
+
+            \(Self.columns)
+
+            Example: crm-sync-server import products catalog.csv --dry-run
             """
     )
+
+    /// Each kind's columns with an example row.
+    static var columns: String {
+        ImportKind.allCases.map { kind in
+            """
+            \(kind.rawValue): \(kind.columns.joined(separator: ", "))
+              \(kind.example.header)
+              \(kind.example.row)
+            """
+        }.joined(separator: "\n")
+    }
+
     @OptionGroup var database: DatabaseOption
     @Argument(help: "products, stock, invoices or accounts.") var kind: String
     @Argument(help: "The CSV file.") var file: String
+    @Flag(help: "Show what the import would do and change nothing.") var dryRun = false
+    @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
         guard ImportKind(rawValue: kind) != nil else {
@@ -267,20 +597,15 @@ struct Import: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw ValidationError("cannot read \(file)")
         }
-        let kind = ImportKind(rawValue: kind)!
-        let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: data, as: UTF8.self))
-        var report = try await database.withStorage {
-            try await SyncService(storage: $0).importRows(
-                kind,
-                rows: rows,
-                now: Int64(Date().timeIntervalSince1970 * 1000)
-            )
+        let (kind, dryRun) = (ImportKind(rawValue: kind)!, dryRun)
+        let report = try await database.withService {
+            try await $0.importCSV(kind, data: data, actor: cliActor, now: nowMilliseconds(), dryRun: dryRun)
         }
-        report.rejected = (rejected + report.rejected).sorted { $0.line < $1.line }
-        print(
-            "created \(report.created), updated \(report.updated), unchanged \(report.unchanged), rejected \(report.rejected.count)"
-        )
-        for rejection in report.rejected { print("line \(rejection.line): \(rejection.reason)") }
+        if json {
+            print(String(decoding: try WireCoding.encode(report), as: UTF8.self))
+        } else {
+            for line in report.lines { print(line) }
+        }
         if !report.rejected.isEmpty { throw ExitCode(2) }
     }
 }
@@ -333,8 +658,19 @@ struct Restore: AsyncParsableCommand {
         if let backup {
             kept = try Self.replace(database.database, with: backup, now: now)
         }
-        let mark = try await database.withStorage { storage in
-            try await SyncService(storage: storage).markRestored(now: now)
+        let backup = backup
+        let mark = try await database.withService { service -> RestoreMark? in
+            let mark = try await service.markRestored(now: now)
+            if let mark {
+                try await service.audit(
+                    actor: cliActor,
+                    action: "restore",
+                    target: backup.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "database as it is",
+                    detail: ["old_log": mark.oldLogID, "new_log": mark.newLogID, "through": String(mark.through)],
+                    now: now
+                )
+            }
+            return mark
         }
         guard let mark else { return }
         if !database.isPostgres {

@@ -96,7 +96,8 @@ struct DeploymentStoryTests {
             #expect(history.out.contains("before the backup"), "\(home): \(history.out)")
         }
         // IT sees that both laptops have synced since the restore.
-        let stats = try JSONSerialization.jsonObject(with: Data(try it.admin(["stats"]).utf8)) as? [String: Any]
+        let stats =
+            try JSONSerialization.jsonObject(with: Data(try it.admin(["stats", "--json"]).utf8)) as? [String: Any]
         let replicas = stats?["replicas"] as? [[String: Any]] ?? []
         let synced = replicas.filter { $0["synced_since_restore"] as? Bool == true }.compactMap {
             $0["user"] as? String
@@ -313,12 +314,17 @@ struct ITServer: Sendable {
     }
 
     func importAccounts() throws {
+        // South is a territory nobody holds yet: IT adds it first (assigning to an unknown one is refused).
+        if !(try admin(["territory", "list"])).contains("south") { try admin(["territory", "add", "south"]) }
+        // An owner must be a user (an import refuses one who is not): only those this test added.
+        let users = try admin(["user", "list"])
+        func owner(_ name: String) -> String { users.contains(name + "\t") ? name : "" }
         let file = folder.appendingPathComponent("accounts.csv").path
         try """
         id,name,kind,industry,region,status,phone,territory,owner
-        acc-mueller,Müller Haustechnik GmbH,customer,Plumbing,Berlin,active,+49 30 1234 567,north,alice
-        acc-schmidt,Schmidt Bau AG,prospect,Construction,Potsdam,active,+49 331 987 65,north,bob
-        acc-south,Süd Wärme KG,customer,Heating,München,active,+49 89 1,south,carol
+        acc-mueller,Müller Haustechnik GmbH,customer,Plumbing,Berlin,active,+49 30 1234 567,north,\(owner("alice"))
+        acc-schmidt,Schmidt Bau AG,prospect,Construction,Potsdam,active,+49 331 987 65,north,\(owner("bob"))
+        acc-south,Süd Wärme KG,customer,Heating,München,active,+49 89 1,south,
 
         """.write(toFile: file, atomically: true, encoding: .utf8)
         try admin(["import", "accounts", file])

@@ -41,10 +41,11 @@ struct ImportTests {
                 body: Data(csv.utf8)
             )
             #expect(first.status == .ok)
-            #expect(first.json["created"] as? Int == 2)
+            // 12.50 is a decimal amount (1250 minor units); 9 without a separator is minor units.
+            #expect(first.json["created"] as? Int == 3)
             let rejected = try #require(first.json["rejected"] as? [[String: Any]])
-            #expect(rejected.map { $0["line"] as? Int } == [4, 5])
-            #expect((rejected.first?["reason"] as? String)?.contains("minor units") == true)
+            #expect(rejected.map { $0["line"] as? Int } == [5])
+            #expect((rejected.first?["reason"] as? String)?.contains("part_number is missing") == true)
 
             let again = try await client.send(
                 .post,
@@ -54,7 +55,7 @@ struct ImportTests {
             )
             #expect(
                 again.json["created"] as? Int == 0 && again.json["updated"] as? Int == 0
-                    && again.json["unchanged"] as? Int == 2
+                    && again.json["unchanged"] as? Int == 3
             )
             let repriced = csv.replacingOccurrences(of: "19900,15900", with: "18900,15900")
             let third = try await client.send(
@@ -63,7 +64,7 @@ struct ImportTests {
                 token: client.adminToken,
                 body: Data(repriced.utf8)
             )
-            #expect(third.json["updated"] as? Int == 1 && third.json["unchanged"] as? Int == 1)
+            #expect(third.json["updated"] as? Int == 1 && third.json["unchanged"] as? Int == 2)
 
             let token = try await client.addUser("alice", territories: ["north"])
             let alice = try await makeReplica(user: "alice", territories: ["north"])
@@ -93,6 +94,12 @@ struct ImportTests {
         try await harness.run { client in
             let token = try await client.addUser("alice", territories: ["north"])
             let alice = try await makeReplica(user: "alice", territories: ["north"])
+            _ = try await client.send(
+                .post,
+                "/v1/admin/import/products",
+                token: client.adminToken,
+                body: Data("part_number,name\nPU-100,Pump small\n".utf8)
+            )
             let stock = "part_number,warehouse,quantity\nPU-100,main,10\n"
             let imported = try await client.send(
                 .post,

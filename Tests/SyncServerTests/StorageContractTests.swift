@@ -354,6 +354,8 @@ struct StorageContractTests {
     @Test("an import creates, updates only what differs, and recounts stock", arguments: Backend.available)
     func imports(backend: Backend) async throws {
         try await Self.withStorage(backend) { service in
+            let products = CSVImport.rows(.products, csv: "part_number,name\nP-1,Pump\nP-2,Valve\n").rows
+            #expect(try await service.importRows(.products, rows: products, now: Self.now).created == 2)
             let (rows, rejected) = CSVImport.rows(
                 .stock,
                 csv: "part_number,warehouse,quantity\nP-1,main,10\nP-2,main,4\n"
@@ -367,7 +369,7 @@ struct StorageContractTests {
             report = try await service.importRows(.stock, rows: changed, now: Self.now)
             #expect(report.updated == 1)
             let pulled = try await Self.pullAll(service, Self.south, replica: "c")
-            #expect(pulled.changes.map(\.dot.counter) == [1, 2, 3, 4, 5], "server counters follow one another")
+            #expect(pulled.changes.map(\.dot.counter) == Array(1...7), "server counters follow one another")
         }
     }
 

@@ -47,6 +47,9 @@ public struct ChangeRejection: Error, Hashable, Sendable, Codable, CustomStringC
         /// author's laptop re-sends when it syncs. The client keeps the change and sends it again at a later sync
         /// (like `sequence_gap`, the counter is not used).
         public static let awaitingRestore = Code(rawValue: "awaiting_restore")
+        /// The user's role may not do this: a rep deleting an account, or a record someone else created or that
+        /// carries data from accounting.
+        public static let notPermitted = Code(rawValue: "not_permitted")
     }
 
     public var code: Code

@@ -1,5 +1,6 @@
-/// A small RFC 4180 CSV reader: commas, double-quoted fields with `""` escapes, CRLF or LF line ends, newlines
-/// inside quotes. Returns each record with the line it starts on (1-based).
+/// A small RFC 4180 CSV reader: one separator (comma, semicolon or tab), double-quoted fields with `""` escapes,
+/// CRLF or LF line ends, newlines inside quotes, a UTF-8 byte order mark ignored. Returns each record with the line
+/// it starts on (1-based).
 enum CSVParser {
     struct Record {
         var line: Int
@@ -11,7 +12,39 @@ enum CSVParser {
         var message: String
     }
 
-    static func parse(_ text: String) throws(Failure) -> [Record] {
+    /// The separators accounting programs write.
+    static let separators: [Unicode.Scalar] = [",", ";", "\t"]
+
+    /// The text without a leading byte order mark.
+    static func withoutBOM(_ text: String) -> Substring {
+        text.unicodeScalars.first == "\u{FEFF}" ? Substring(text.unicodeScalars.dropFirst()) : Substring(text)
+    }
+
+    /// The separator of the header line: whichever of comma, semicolon and tab occurs most often outside quotes
+    /// (a comma when none does, a one-column file).
+    static func detectSeparator(_ text: Substring) -> Unicode.Scalar {
+        var counts: [Unicode.Scalar: Int] = [:]
+        var inQuotes = false
+        for scalar in text.unicodeScalars {
+            if scalar == "\"" { inQuotes.toggle() }
+            if inQuotes { continue }
+            if scalar == "\n" { break }
+            if separators.contains(scalar) { counts[scalar, default: 0] += 1 }
+        }
+        // The first of the most frequent: a comma on a tie or when there is none.
+        var best: Unicode.Scalar = ","
+        for separator in separators where counts[separator, default: 0] > counts[best, default: 0] { best = separator }
+        return best
+    }
+
+    /// Parses `text` with its detected separator; returns the records and the separator.
+    static func parseDetecting(_ text: String) throws(Failure) -> (records: [Record], separator: Unicode.Scalar) {
+        let body = withoutBOM(text)
+        let separator = detectSeparator(body)
+        return (try parse(body, separator: separator), separator)
+    }
+
+    static func parse(_ text: some StringProtocol, separator: Unicode.Scalar = ",") throws(Failure) -> [Record] {
         var records: [Record] = []
         var field = ""
         var fields: [String] = []
@@ -48,7 +81,7 @@ enum CSVParser {
                 continue
             }
             switch scalar {
-            case ",":
+            case separator:
                 fields.append(field)
                 field = ""
                 afterQuote = false

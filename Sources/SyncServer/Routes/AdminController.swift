@@ -53,30 +53,37 @@ struct AdminController: Sendable {
             throw SyncServerError(.invalidValue, "a user name is 1 to 64 of A-Z a-z 0-9 . _ - @")
         }
         let issued = Tokens.generate()
-        try await storage.addUser(
+        try await service.addUser(
             User(name: body.name, role: body.role, territories: body.territories ?? []),
-            tokenHash: issued.hash
+            tokenHash: issued.hash,
+            actor: actor(context),
+            now: now()
         )
         return try jsonResponse(IssuedToken(name: body.name, token: issued.token), status: .created)
     }
 
     @Sendable func revokeUser(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
-        try await storage.revokeUser(named: name)
+        try await service.revokeUser(named: name, actor: actor(context), now: now())
         return try jsonResponse(["name": name, "status": "revoked"])
     }
 
     @Sendable func issueToken(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
         let issued = Tokens.generate()
-        try await storage.setToken(named: name, tokenHash: issued.hash)
+        try await service.setToken(named: name, tokenHash: issued.hash, actor: actor(context), now: now())
         return try jsonResponse(IssuedToken(name: name, token: issued.token))
     }
 
     @Sendable func assignTerritory(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let body = try await decodeBody(TerritoryAssignment.self, from: request, configuration: configuration)
-        try await service.assignTerritory(account: RecordID(body.accountID), territory: body.territory, now: now())
-        return try jsonResponse(["account_id": body.accountID, "territory": body.territory])
+        let moved = try await service.assignTerritory(
+            account: RecordID(body.accountID),
+            territory: body.territory,
+            actor: actor(context),
+            now: now()
+        )
+        return try jsonResponse(moved)
     }
 
     @Sendable func importFile(_ request: Request, context: SyncRequestContext) async throws -> Response {
@@ -93,11 +100,19 @@ struct AdminController: Sendable {
             deadlineSeconds: configuration.requestDeadlineSeconds,
             stallSeconds: configuration.bodyStallSeconds
         )
-        let (rows, rejected) = CSVImport.rows(kind, csv: String(decoding: buffer.readableBytesView, as: UTF8.self))
-        var report = try await service.importRows(kind, rows: rows, now: now())
-        report.rejected = (rejected + report.rejected).sorted { $0.line < $1.line }
+        let dryRun = request.uri.queryParameters["dry_run"].map { $0 == "true" || $0 == "1" } ?? false
+        let report = try await service.importCSV(
+            kind,
+            data: Data(buffer.readableBytesView),
+            actor: actor(context),
+            now: now(),
+            dryRun: dryRun
+        )
         return try jsonResponse(report)
     }
+
+    /// Who the audit log names for a request: the signed-in admin.
+    func actor(_ context: SyncRequestContext) -> String { context.user?.name ?? "unknown" }
 
     @Sendable func stats(_ request: Request, context: SyncRequestContext) async throws -> Response {
         try jsonResponse(try await SyncService(storage: storage).stats())

@@ -88,12 +88,19 @@ struct SyncController: Sendable {
         }
         let replica = ReplicaID(unchecked: replicaText)
         let limit = try pageLimit(query["limit"].map(String.init))
+        let pending = try query["pending"].map { text -> Int in
+            guard let count = Int(String(text)), count >= 0 else {
+                throw SyncServerError(.malformed, "pending must be a count of changes (0 or more)")
+            }
+            return count
+        }
         let page = try await service.pull(
             user: user,
             replica: replica,
             cursor: query["cursor"].map(String.init),
             limit: limit,
-            now: now()
+            now: now(),
+            pending: pending
         )
         metrics.pulled(page.changes.count)
         return jsonResponse(bytes: ByteBuffer(bytes: try page.responseJSON()), for: request)

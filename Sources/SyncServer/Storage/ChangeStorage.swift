@@ -92,6 +92,14 @@ public protocol StorageReadTransaction: Sendable {
 
     /// Whether `viewer` may see the account (and so what hangs off it).
     func isVisible(account: RecordID, to viewer: User) async throws -> Bool
+
+    /// The server's own small documents of one space (``DocumentSpace``), by key: all of the space when `keys` is
+    /// nil.
+    func documents(_ space: String, keys: [String]?) async throws -> [String: String]
+    /// Up to `limit` audit entries after sequence number `seq`, in order.
+    func audit(after seq: Int64, limit: Int) async throws -> [AuditEntry]
+    /// The newest `limit` audit entries, newest first.
+    func latestAudit(limit: Int) async throws -> [AuditEntry]
 }
 
 /// The reads and writes of a push, an import or a territory move, in one serialised transaction.
@@ -124,6 +132,32 @@ public protocol StorageWriteTransaction: Sendable {
     func saveReplica(_ record: ReplicaRecord) async throws
     /// Records a territory move at the log position of its change.
     func recordMove(_ move: TerritoryMove) async throws
+
+    /// The server's own small documents of one space, as in a read transaction.
+    func documents(_ space: String, keys: [String]?) async throws -> [String: String]
+    /// Inserts or replaces documents of one space.
+    func saveDocuments(_ space: String, _ values: [String: String]) async throws
+    /// Removes documents of one space.
+    func deleteDocuments(_ space: String, keys: [String]) async throws
+    /// The newest `limit` audit entries, newest first.
+    func latestAudit(limit: Int) async throws -> [AuditEntry]
+    /// Appends one audit entry (``StorageWriteTransaction/audit(actor:action:target:detail:at:)`` chains it).
+    func appendAudit(_ entry: AuditEntry) async throws
+    /// Every user, by name.
+    func users() async throws -> [User]
+    /// Changes a user's role and territories; throws ``SyncServerError/Code/notFound`` for an unknown name.
+    func updateUser(_ user: User) async throws
+}
+
+/// The spaces of the server's documents (`server_document`): small JSON values the sync decisions keep beside
+/// the records.
+enum DocumentSpace {
+    /// The values the last import of a row wrote, by record id (`import:account`, …).
+    static func importBaseline(_ entity: EntityKind) -> String { "import:" + entity.rawValue }
+    /// The territories IT added, by name.
+    static let territory = "territory"
+    /// Each replica's last push and pull, and its rejected and pending changes (``ReplicaActivity``).
+    static let replicaActivity = "replica_activity"
 }
 
 extension StorageReadTransaction {
@@ -234,6 +268,12 @@ public struct ServerStats: Sendable, Codable {
         public var lastCounter: Int64
         /// After a restore: whether the replica has synced since (it then re-sent what the server had lost).
         public var syncedSinceRestore: Bool?
+        /// When it last pushed changes, and when it last pulled to the end of the log.
+        public var lastPush: String?
+        public var lastPull: String?
+        /// How many of its changes the server refused, in all; how many it had not sent yet at its last contact.
+        public var rejected: Int = 0
+        public var pending: Int?
         /// Milliseconds since 1970 of `lastSeen`, for the comparison (not encoded).
         public var lastSeenMilliseconds: Int64 = 0
 
@@ -242,6 +282,9 @@ public struct ServerStats: Sendable, Codable {
             case lastSeen = "last_seen"
             case lastCounter = "last_counter"
             case syncedSinceRestore = "synced_since_restore"
+            case lastPush = "last_push"
+            case lastPull = "last_pull"
+            case rejected, pending
         }
 
         public init(replica: String, user: String, lastSeen: Int64, lastCounter: Int64) {
@@ -272,6 +315,10 @@ public struct ServerStats: Sendable, Codable {
     public var changes: Int64
     public var records: Int64
     public var recordsWithOpenConflicts: Int64
+    /// Records with open conflicts, by entity.
+    public var openConflictsByEntity: [String: Int64] = [:]
+    /// Accounts (deleted ones included) by territory.
+    public var accountsByTerritory: [String: Int64] = [:]
     /// The log's identity (the part of a cursor before the dot).
     public var logID: String?
     public var lastRestore: RestoreInfo?
@@ -279,6 +326,8 @@ public struct ServerStats: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case users, replicas, changes, records
         case recordsWithOpenConflicts = "records_with_open_conflicts"
+        case openConflictsByEntity = "open_conflicts_by_entity"
+        case accountsByTerritory = "accounts_by_territory"
         case logID = "log_id"
         case lastRestore = "last_restore"
     }

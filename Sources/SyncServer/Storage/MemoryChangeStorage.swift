@@ -31,6 +31,14 @@ public final class MemoryChangeStorage: ChangeStorage, @unchecked Sendable {
         var records: [RecordKey: StoredRecord] = [:]
         var moves: [TerritoryMove] = []
         var meta: [String: String] = [ServerMeta.logID: makeLogID()]
+        var documents: [String: [String: String]] = [:]
+        var audit: [AuditEntry] = []
+
+        func documents(_ space: String, keys: [String]?) -> [String: String] {
+            let all = documents[space] ?? [:]
+            guard let keys else { return all }
+            return all.filter { Set(keys).contains($0.key) }
+        }
     }
 
     // NOTE: `lock` serialises access to `state`; `writer` keeps one write transaction at a time.
@@ -119,7 +127,15 @@ public final class MemoryChangeStorage: ChangeStorage, @unchecked Sendable {
             },
             changes: Int64(state.log.count),
             records: Int64(state.records.count),
-            recordsWithOpenConflicts: Int64(state.records.values.filter(\.row.hasConflicts).count)
+            recordsWithOpenConflicts: Int64(state.records.values.filter(\.row.hasConflicts).count),
+            openConflictsByEntity: state.records.values.filter(\.row.hasConflicts).reduce(into: [:]) {
+                $0[$1.state.entity.rawValue, default: 0] += 1
+            },
+            accountsByTerritory: state.records.values.reduce(into: [:]) { counts, stored in
+                if stored.state.entity == .account, let territory = stored.row.territory {
+                    counts[territory, default: 0] += 1
+                }
+            }
         )
     }
 
@@ -150,6 +166,16 @@ private struct MemoryReadTransaction: StorageReadTransaction {
     func highWaterMark() async throws -> Int64 { state.log.last?.seq ?? 0 }
 
     func meta(_ key: String) async throws -> String? { state.meta[key] }
+
+    func documents(_ space: String, keys: [String]?) async throws -> [String: String] {
+        state.documents(space, keys: keys)
+    }
+
+    func audit(after seq: Int64, limit: Int) async throws -> [AuditEntry] {
+        Array(state.audit.filter { $0.seq > seq }.prefix(limit))
+    }
+
+    func latestAudit(limit: Int) async throws -> [AuditEntry] { Array(state.audit.reversed().prefix(limit)) }
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? { state.replicas[id] }
 
@@ -300,5 +326,46 @@ private final class MemoryWriteTransaction: StorageWriteTransaction, @unchecked 
 
     func recordMove(_ move: TerritoryMove) async throws {
         lock.withLock { state.moves.append(move) }
+    }
+
+    func documents(_ space: String, keys: [String]?) async throws -> [String: String] {
+        lock.withLock { state.documents(space, keys: keys) }
+    }
+
+    func saveDocuments(_ space: String, _ values: [String: String]) async throws {
+        lock.withLock { state.documents[space, default: [:]].merge(values) { $1 } }
+    }
+
+    func latestAudit(limit: Int) async throws -> [AuditEntry] {
+        lock.withLock { Array(state.audit.reversed().prefix(limit)) }
+    }
+
+    func deleteDocuments(_ space: String, keys: [String]) async throws {
+        lock.withLock { for key in keys { state.documents[space]?[key] = nil } }
+    }
+
+    func appendAudit(_ entry: AuditEntry) async throws {
+        try lock.withLock {
+            // The twin of the table's primary key.
+            guard entry.seq == (state.audit.last?.seq ?? 0) + 1 else {
+                throw SyncServerError(.unavailable, "storage error: audit entry \(entry.seq) is out of order")
+            }
+            state.audit.append(entry)
+        }
+    }
+
+    func users() async throws -> [User] {
+        lock.withLock { state.users.values.map(\.user).sorted { $0.name < $1.name } }
+    }
+
+    func updateUser(_ user: User) async throws {
+        try lock.withLock {
+            guard var stored = state.users[user.name] else {
+                throw SyncServerError(.notFound, "no user named \(user.name)")
+            }
+            stored.user.role = user.role
+            stored.user.territories = user.territories
+            state.users[user.name] = stored
+        }
     }
 }

@@ -19,7 +19,7 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
     let logger: Logger
     static let writeLock: Int64 = 0x0063_726D_7379_6E63  // "crmsync"
     /// The schema version ``migrate()`` brings a database to.
-    static let schemaVersion = 4
+    static let schemaVersion = 5
 
     /// `postgres://user[:password]@host[:port]/database`
     public init(url: String, logger: Logger) throws {
@@ -133,6 +133,28 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
         CREATE TABLE IF NOT EXISTS scope_move (seq BIGINT PRIMARY KEY, account_id TEXT NOT NULL, old_territory TEXT,
             new_territory TEXT NOT NULL)
         """,
+        // Version 5: the server's documents and the append-only audit log.
+        """
+        CREATE TABLE IF NOT EXISTS server_document (space TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (space, key))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS audit_log (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL,
+            action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL)
+        """,
+        """
+        CREATE OR REPLACE FUNCTION crm_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$
+        """,
+        """
+        CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION crm_audit_append_only()
+        """,
+        """
+        CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+            FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_append_only()
+        """,
     ]
 
     private func exists(_ connection: PostgresConnection, table: String) async throws -> Bool {
@@ -225,18 +247,22 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
 
     public func users() async throws -> [User] {
         try await mappingErrors {
-            let rows = try await client.query(
-                "SELECT name, role, territories, revoked FROM crm_user ORDER BY name",
-                logger: logger
-            )
-            var users: [User] = []
-            for try await (name, role, territories, revoked) in rows.decode((String, String, [String], Bool).self) {
-                users.append(
-                    User(name: name, role: Role(rawValue: role) ?? .rep, territories: territories, isRevoked: revoked)
-                )
-            }
-            return users
+            try await client.withConnection { try await Self.users(on: $0, logger: self.logger) }
         }
+    }
+
+    static func users(on connection: PostgresConnection, logger: Logger) async throws -> [User] {
+        let rows = try await connection.query(
+            "SELECT name, role, territories, revoked FROM crm_user ORDER BY name",
+            logger: logger
+        )
+        var users: [User] = []
+        for try await (name, role, territories, revoked) in rows.decode((String, String, [String], Bool).self) {
+            users.append(
+                User(name: name, role: Role(rawValue: role) ?? .rep, territories: territories, isRevoked: revoked)
+            )
+        }
+        return users
     }
 
     public func revokeUser(named name: String) async throws {
@@ -317,6 +343,8 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
             throw SyncServerError(.unavailable, "the database failed (SQLSTATE \(state)); try again")
         } catch let error as SyncServerError {
             throw error
+        } catch let error as any PassedThroughStorage {
+            throw error
         } catch let error as WireFormatError {
             throw SyncServerError(.unavailable, "stored data is damaged: \(error.message)")
         } catch is CancellationError {
@@ -344,12 +372,30 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
             ).decode((String, String, Int64, Int64).self) {
                 replicas.append(.init(replica: id, user: user, lastSeen: seen, lastCounter: counter))
             }
+            func grouped(_ query: PostgresQuery) async throws -> [String: Int64] {
+                var found: [String: Int64] = [:]
+                for try await (key, value) in try await connection.query(query, logger: self.logger).decode(
+                    (String, Int64).self
+                ) {
+                    found[key] = value
+                }
+                return found
+            }
             return ServerStats(
                 users: Int(try await count("SELECT COUNT(*) FROM crm_user")),
                 replicas: replicas,
                 changes: try await count("SELECT COUNT(*) FROM change_log"),
                 records: try await count("SELECT COUNT(*) FROM record"),
-                recordsWithOpenConflicts: try await count("SELECT COUNT(*) FROM record WHERE has_conflicts")
+                recordsWithOpenConflicts: try await count("SELECT COUNT(*) FROM record WHERE has_conflicts"),
+                openConflictsByEntity: try await grouped(
+                    "SELECT entity, COUNT(*) FROM record WHERE has_conflicts GROUP BY entity"
+                ),
+                accountsByTerritory: try await grouped(
+                    """
+                    SELECT territory, COUNT(*) FROM record WHERE entity = 'account' AND territory IS NOT NULL
+                    GROUP BY territory
+                    """
+                )
             )
         }
     }
@@ -391,6 +437,70 @@ extension PostgresChangeStorage {
             return value
         }
         return 0
+    }
+
+    static func documents(
+        _ space: String,
+        keys: [String]?,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [String: String] {
+        let query: PostgresQuery =
+            if let keys {
+                "SELECT key, value FROM server_document WHERE space = \(space) AND key = ANY(\(Array(Set(keys))))"
+            } else {
+                "SELECT key, value FROM server_document WHERE space = \(space)"
+            }
+        var found: [String: String] = [:]
+        for try await (key, value) in try await connection.query(query, logger: logger).decode((String, String).self) {
+            found[key] = value
+        }
+        return found
+    }
+
+    static func audit(
+        _ query: PostgresQuery,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws
+        -> [AuditEntry]
+    {
+        var entries: [AuditEntry] = []
+        for try await (seq, at, actor, action, target, detail, previous, hash) in try await connection.query(
+            query,
+            logger: logger
+        ).decode((Int64, Int64, String, String, String, String, String, String).self) {
+            entries.append(
+                AuditEntry(
+                    seq: seq,
+                    at: at,
+                    actor: actor,
+                    action: action,
+                    target: target,
+                    detailJSON: detail,
+                    previousHash: previous,
+                    hash: hash
+                )
+            )
+        }
+        return entries
+    }
+
+    static func latestAudit(
+        limit: Int,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws
+        -> [AuditEntry]
+    {
+        try await audit(
+            """
+            SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit_log
+            ORDER BY seq DESC LIMIT \(limit)
+            """,
+            on: connection,
+            logger: logger
+        )
     }
 
     static func meta(_ key: String, on connection: PostgresConnection, logger: Logger) async throws -> String? {
@@ -436,6 +546,25 @@ private struct PostgresReadTransaction: StorageReadTransaction {
 
     func replica(_ id: ReplicaID) async throws -> ReplicaRecord? {
         try await PostgresChangeStorage.replica(id, on: connection, logger: logger)
+    }
+
+    func documents(_ space: String, keys: [String]?) async throws -> [String: String] {
+        try await PostgresChangeStorage.documents(space, keys: keys, on: connection, logger: logger)
+    }
+
+    func audit(after seq: Int64, limit: Int) async throws -> [AuditEntry] {
+        try await PostgresChangeStorage.audit(
+            """
+            SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit_log
+            WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)
+            """,
+            on: connection,
+            logger: logger
+        )
+    }
+
+    func latestAudit(limit: Int) async throws -> [AuditEntry] {
+        try await PostgresChangeStorage.latestAudit(limit: limit, on: connection, logger: logger)
     }
 
     func changes(
@@ -768,5 +897,61 @@ private struct PostgresWriteTransaction: StorageWriteTransaction {
             """,
             logger: logger
         )
+    }
+
+    func documents(_ space: String, keys: [String]?) async throws -> [String: String] {
+        try await PostgresChangeStorage.documents(space, keys: keys, on: connection, logger: logger)
+    }
+
+    func saveDocuments(_ space: String, _ values: [String: String]) async throws {
+        guard !values.isEmpty else { return }
+        let keys = Array(values.keys)
+        try await connection.query(
+            """
+            INSERT INTO server_document (space, key, value)
+            SELECT \(space), k, v FROM unnest(\(keys)::text[], \(keys.map { values[$0]! })::text[]) AS u(k, v)
+            ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value
+            """,
+            logger: logger
+        )
+    }
+
+    func latestAudit(limit: Int) async throws -> [AuditEntry] {
+        try await PostgresChangeStorage.latestAudit(limit: limit, on: connection, logger: logger)
+    }
+
+    func deleteDocuments(_ space: String, keys: [String]) async throws {
+        try await connection.query(
+            "DELETE FROM server_document WHERE space = \(space) AND key = ANY(\(keys))",
+            logger: logger
+        )
+    }
+
+    func appendAudit(_ entry: AuditEntry) async throws {
+        try await connection.query(
+            """
+            INSERT INTO audit_log (seq, at, actor, action, target, detail, prev_hash, hash)
+            VALUES (\(entry.seq), \(entry.at), \(entry.actor), \(entry.action), \(entry.target), \(entry.detailJSON),
+                \(entry.previousHash), \(entry.hash))
+            """,
+            logger: logger
+        )
+    }
+
+    func users() async throws -> [User] {
+        try await PostgresChangeStorage.users(on: connection, logger: logger)
+    }
+
+    func updateUser(_ user: User) async throws {
+        for try await _ in try await connection.query(
+            """
+            UPDATE crm_user SET role = \(user.role.rawValue), territories = \(user.territories)
+            WHERE name = \(user.name) RETURNING name
+            """,
+            logger: logger
+        ) {
+            return
+        }
+        throw SyncServerError(.notFound, "no user named \(user.name)")
     }
 }

@@ -110,6 +110,32 @@ public final class SQLiteChangeStorage: ChangeStorage {
         migrator.registerMigration("v4: the digest of each processed change, to tell a reused dot from a retry") { db in
             try db.execute(sql: "ALTER TABLE push_result ADD COLUMN digest BLOB")
         }
+        migrator.registerMigration("v5: the server's documents and the append-only audit log") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE server_document (
+                        space TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        value TEXT NOT NULL,
+                        PRIMARY KEY (space, key)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE audit_log (
+                        seq INTEGER PRIMARY KEY,
+                        at INTEGER NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        target TEXT NOT NULL,
+                        detail TEXT NOT NULL,
+                        prev_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL
+                    );
+                    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+                    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+                    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                    """
+            )
+        }
         return migrator
     }
 
@@ -142,11 +168,11 @@ public final class SQLiteChangeStorage: ChangeStorage {
     }
 
     public func users() async throws -> [User] {
-        try await read { db in
-            try Row.fetchAll(db, sql: "SELECT name, role, territories, revoked FROM user ORDER BY name").map(
-                Self.user(from:)
-            )
-        }
+        try await read { db in try Self.users(db) }
+    }
+
+    static func users(_ db: Database) throws -> [User] {
+        try Row.fetchAll(db, sql: "SELECT name, role, territories, revoked FROM user ORDER BY name").map(user(from:))
     }
 
     static func user(from row: Row) -> User {
@@ -233,7 +259,22 @@ public final class SQLiteChangeStorage: ChangeStorage {
                 recordsWithOpenConflicts: try Int64.fetchOne(
                     db,
                     sql: "SELECT COUNT(*) FROM record WHERE has_conflicts = 1"
-                ) ?? 0
+                ) ?? 0,
+                openConflictsByEntity: Dictionary(
+                    uniqueKeysWithValues: try Row.fetchAll(
+                        db,
+                        sql: "SELECT entity, COUNT(*) FROM record WHERE has_conflicts = 1 GROUP BY entity"
+                    ).map { ($0[0] as String, $0[1] as Int64) }
+                ),
+                accountsByTerritory: Dictionary(
+                    uniqueKeysWithValues: try Row.fetchAll(
+                        db,
+                        sql: """
+                            SELECT territory, COUNT(*) FROM record
+                            WHERE entity = 'account' AND territory IS NOT NULL GROUP BY territory
+                            """
+                    ).map { ($0[0] as String, $0[1] as Int64) }
+                )
             )
         }
     }
@@ -321,6 +362,46 @@ extension SQLiteChangeStorage {
         try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM change_log") ?? 0
     }
 
+    static func documents(_ db: Database, _ space: String, keys: [String]?) throws -> [String: String] {
+        var found: [String: String] = [:]
+        guard let keys else {
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT key, value FROM server_document WHERE space = ?",
+                arguments: [space]
+            ) {
+                found[row[0]] = row[1]
+            }
+            return found
+        }
+        let statement = try db.cachedStatement(sql: "SELECT value FROM server_document WHERE space = ? AND key = ?")
+        for key in Set(keys) {
+            if let value = try String.fetchOne(statement, arguments: [space, key]) { found[key] = value }
+        }
+        return found
+    }
+
+    static func audit(_ db: Database, sql: String, arguments: StatementArguments) throws -> [AuditEntry] {
+        try Row.fetchAll(db, sql: sql, arguments: arguments).map {
+            AuditEntry(
+                seq: $0[0],
+                at: $0[1],
+                actor: $0[2],
+                action: $0[3],
+                target: $0[4],
+                detailJSON: $0[5],
+                previousHash: $0[6],
+                hash: $0[7]
+            )
+        }
+    }
+
+    static let auditColumns = "seq, at, actor, action, target, detail, prev_hash, hash"
+
+    static func latestAudit(_ db: Database, limit: Int) throws -> [AuditEntry] {
+        try audit(db, sql: "SELECT \(auditColumns) FROM audit_log ORDER BY seq DESC LIMIT ?", arguments: [limit])
+    }
+
     static func meta(_ db: Database, _ key: String) throws -> String? {
         try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = ?"), arguments: [key])
     }
@@ -342,6 +423,24 @@ private struct SQLiteReadTransaction: StorageReadTransaction {
 
     func highWaterMark() async throws -> Int64 {
         try await reader.read { db in try SQLiteChangeStorage.highWaterMark(db) }
+    }
+
+    func documents(_ space: String, keys: [String]?) async throws -> [String: String] {
+        try await reader.read { db in try SQLiteChangeStorage.documents(db, space, keys: keys) }
+    }
+
+    func audit(after seq: Int64, limit: Int) async throws -> [AuditEntry] {
+        try await reader.read { db in
+            try SQLiteChangeStorage.audit(
+                db,
+                sql: "SELECT \(SQLiteChangeStorage.auditColumns) FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                arguments: [seq, limit]
+            )
+        }
+    }
+
+    func latestAudit(limit: Int) async throws -> [AuditEntry] {
+        try await reader.read { db in try SQLiteChangeStorage.latestAudit(db, limit: limit) }
     }
 
     func meta(_ key: String) async throws -> String? {
@@ -618,6 +717,60 @@ private struct SQLiteWriteTransaction: StorageWriteTransaction {
                 sql: "INSERT INTO scope_move (seq, account_id, old_territory, new_territory) VALUES (?, ?, ?, ?)",
                 arguments: [move.seq, move.account.rawValue, move.oldTerritory, move.newTerritory]
             )
+        }
+    }
+
+    func documents(_ space: String, keys: [String]?) async throws -> [String: String] {
+        try await pool.writeWithoutTransaction { db in try SQLiteChangeStorage.documents(db, space, keys: keys) }
+    }
+
+    func saveDocuments(_ space: String, _ values: [String: String]) async throws {
+        guard !values.isEmpty else { return }
+        try await pool.writeWithoutTransaction { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO server_document (space, key, value) VALUES (?, ?, ?)
+                    ON CONFLICT (space, key) DO UPDATE SET value = excluded.value
+                    """
+            )
+            for (key, value) in values { try statement.execute(arguments: [space, key, value]) }
+        }
+    }
+
+    func deleteDocuments(_ space: String, keys: [String]) async throws {
+        try await pool.writeWithoutTransaction { db in
+            let statement = try db.cachedStatement(sql: "DELETE FROM server_document WHERE space = ? AND key = ?")
+            for key in keys { try statement.execute(arguments: [space, key]) }
+        }
+    }
+
+    func latestAudit(limit: Int) async throws -> [AuditEntry] {
+        try await pool.writeWithoutTransaction { db in try SQLiteChangeStorage.latestAudit(db, limit: limit) }
+    }
+
+    func appendAudit(_ entry: AuditEntry) async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(
+                sql: "INSERT INTO audit_log (\(SQLiteChangeStorage.auditColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    entry.seq, entry.at, entry.actor, entry.action, entry.target, entry.detailJSON,
+                    entry.previousHash, entry.hash,
+                ]
+            )
+        }
+    }
+
+    func users() async throws -> [User] {
+        try await pool.writeWithoutTransaction { db in try SQLiteChangeStorage.users(db) }
+    }
+
+    func updateUser(_ user: User) async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(
+                sql: "UPDATE user SET role = ?, territories = ? WHERE name = ?",
+                arguments: [user.role.rawValue, user.territories.joined(separator: "\n"), user.name]
+            )
+            if db.changesCount == 0 { throw SyncServerError(.notFound, "no user named \(user.name)") }
         }
     }
 }

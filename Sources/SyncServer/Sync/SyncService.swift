@@ -69,6 +69,7 @@ public struct SyncService: Sendable {
             try await transaction.saveReplica(
                 ReplicaRecord(id: replica, user: user.name, lastCounter: outcome.lastCounter, lastSeen: now)
             )
+            try await Self.recordPush(outcome, changes: changes, replica: replica, user: user, now: now, transaction)
             return PushSummary(results: outcome.results, conflicts: outcome.conflicts)
         }
     }
@@ -109,6 +110,45 @@ public struct SyncService: Sendable {
             guard let territory, !user.territories.contains(territory) else { continue }
             if let move = try await transaction.lastMove(ofAccount: key.id) { loaded.moves[key.id] = move }
         }
+    }
+
+    /// What a push leaves for IT: the replica's last push and its refused changes (``ReplicaActivity``), an
+    /// audit entry for each accepted delete, and one counting the newly refused changes by code.
+    static func recordPush(
+        _ outcome: PushProcessor.Outcome,
+        changes: [Change],
+        replica: ReplicaID,
+        user: User,
+        now: Int64,
+        _ transaction: any StorageWriteTransaction
+    ) async throws {
+        var refused: [String: Int] = [:]
+        for (_, stored) in outcome.newResults {
+            if let code = stored.result.rejection?.code { refused[code.rawValue, default: 0] += 1 }
+        }
+        var activity = try await ReplicaActivity.load(replica, transaction)
+        if !changes.isEmpty { activity.lastPush = now }
+        activity.rejected += refused.values.reduce(0, +)
+        try await activity.save(replica, transaction)
+        for entry in outcome.log where entry.change.operation.name == "delete" {
+            try await transaction.audit(
+                actor: user.name,
+                action: "record.delete",
+                target: "\(entry.change.entity.rawValue)/\(entry.change.recordID.rawValue)",
+                detail: ["replica": replica.rawValue],
+                at: now
+            )
+        }
+        guard !refused.isEmpty else { return }
+        var detail = refused.mapValues(String.init)
+        detail["replica"] = replica.rawValue
+        try await transaction.audit(
+            actor: user.name,
+            action: "push.refused",
+            target: user.name,
+            detail: detail,
+            at: now
+        )
     }
 
     // MARK: - Replicas
@@ -173,7 +213,14 @@ public struct SyncService: Sendable {
     ///
     /// The replica id must be the user's (403 otherwise); one never seen is bound to the user (see
     /// ``claim(_:for:now:)``), checked in the pull's own read transaction so a known replica costs no extra one.
-    public func pull(user: User, replica: ReplicaID, cursor: String?, limit: Int, now: Int64) async throws -> PullPage {
+    public func pull(
+        user: User,
+        replica: ReplicaID,
+        cursor: String?,
+        limit: Int,
+        now: Int64,
+        pending: Int? = nil
+    ) async throws -> PullPage {
         try Self.checkNotReserved(replica)
         let unknown = Flag()
         let wentBack = Flag()
@@ -192,6 +239,7 @@ public struct SyncService: Sendable {
             throw error
         }
         if unknown.isSet { try await claim(replica, for: user, now: now) }
+        if !page.hasMore { try await recordPull(replica, pending: pending, now: now) }
         return page
     }
 
@@ -359,14 +407,22 @@ public struct SyncService: Sendable {
     /// re-sent what the restore lost).
     public func stats() async throws -> ServerStats {
         var stats = try await storage.stats()
-        let (logID, restoredAt, through) = try await storage.withReadTransaction { transaction in
+        let (logID, restoredAt, through, activities) = try await storage.withReadTransaction { transaction in
             (
                 try await transaction.logID(),
                 try await transaction.meta(ServerMeta.restoredAt).flatMap { Int64($0) },
-                try await transaction.meta(ServerMeta.restoredThrough).flatMap { Int64($0) }
+                try await transaction.meta(ServerMeta.restoredThrough).flatMap { Int64($0) },
+                try await transaction.documents(DocumentSpace.replicaActivity, keys: nil)
             )
         }
         stats.logID = logID
+        for index in stats.replicas.indices {
+            let activity = ReplicaActivity.decode(activities[stats.replicas[index].replica])
+            stats.replicas[index].lastPush = activity.lastPush.map { ISO8601.format(millisecondsSince1970: $0) }
+            stats.replicas[index].lastPull = activity.lastPull.map { ISO8601.format(millisecondsSince1970: $0) }
+            stats.replicas[index].rejected = activity.rejected
+            stats.replicas[index].pending = activity.pending
+        }
         if let restoredAt {
             for index in stats.replicas.indices {
                 stats.replicas[index].syncedSinceRestore = stats.replicas[index].lastSeenMilliseconds >= restoredAt
@@ -400,70 +456,6 @@ public struct SyncService: Sendable {
             known.lastSeen = now
             try await transaction.saveReplica(known)
             return HandshakeResponse.ReplicaStatus(id: replica, counter: known.lastCounter)
-        }
-    }
-
-    // MARK: - Admin
-
-    /// Moves an account to another territory: a server change that syncs like any other, and a move that pulls
-    /// turn into history for the reps it joins and removal notices for those it leaves.
-    public func assignTerritory(account: RecordID, territory: String, now: Int64) async throws {
-        try await storage.withWriteTransaction { transaction in
-            let key = RecordKey(entity: .account, id: account)
-            guard var state = try await transaction.states([key])[key] else {
-                throw SyncServerError(.notFound, "no account with id \(account)")
-            }
-            var clock = HybridClock()
-            let change = Change(
-                dot: Dot(replica: .server, counter: try await Self.serverCounter(transaction) + 1),
-                context: state.clock,
-                timestamp: clock.send(now: now),
-                author: "admin",
-                entity: .account,
-                recordID: account,
-                operation: .set(["territory": .string(territory)])
-            )
-            let oldTerritory = state.values(schema: CRMSchema.account)["territory"]?.stringValue
-            _ = state.apply(change, schema: CRMSchema.account, authority: .server)
-            try await transaction.save([state])
-            let seqs = try await transaction.append([
-                LogAppend(change, scope: ScopeTag(account: account, owner: nil))
-            ])
-            try await transaction.recordMove(
-                TerritoryMove(seq: seqs[0], account: account, oldTerritory: oldTerritory, newTerritory: territory)
-            )
-        }
-    }
-
-    /// Upserts imported rows by their natural key, as server changes; one transaction for the whole file.
-    public func importRows(_ kind: ImportKind, rows: [ImportRow], now: Int64) async throws -> ImportReport {
-        try await storage.withWriteTransaction { transaction in
-            var report = ImportReport()
-            var planner = ImportPlanner(
-                counter: try await Self.serverCounter(transaction),
-                clock: HybridClock(),
-                now: now
-            )
-            var states = try await transaction.states(
-                Array(Set(rows.compactMap { $0.id.map { RecordKey(entity: kind.entity, id: $0) } }))
-            )
-            var written: [RecordKey: RecordState] = [:]
-            var log: [LogAppend] = []
-            let schema = CRMSchema.schema(for: kind.entity)
-            for row in rows {
-                let current = row.id.flatMap { states[RecordKey(entity: kind.entity, id: $0)] }
-                let step = planner.step(row, kind: kind, current: current)
-                report.count(step)
-                guard case .write(let record, let changes, _) = step else { continue }
-                let key = RecordKey(entity: record.entity, id: record.id)
-                states[key] = record
-                written[key] = record
-                let scope = ScopeTag.of(record, schema: schema)
-                log += changes.map { LogAppend($0, scope: scope) }
-            }
-            try await transaction.save(Array(written.values))
-            try await transaction.append(log)
-            return report
         }
     }
 }
