@@ -45,9 +45,13 @@ struct DatabaseOption: ParsableArguments {
 }
 
 /// Who the audit log names for an admin command run on this machine.
-let cliActor =
-    "cli:"
-    + (ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown")
+let cliActor = "cli:" + (ProcessInfo.processInfo.environment["SUDO_USER"] ?? loginName())
+
+/// The name of the user this process runs as.
+func loginName() -> String {
+    if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+    return ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
+}
 
 /// Now, in milliseconds since 1970.
 func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
