@@ -45,6 +45,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Answers a redirect as it is (its status is what the spec declares), not by following it."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
+
+
 def call(port, method, path, token=None, body=None, content_type="application/json"):
     headers = {"Content-Type": content_type}
     if token:
@@ -82,6 +92,9 @@ def main():
                   "fields": {"name": "Newco", "territory": "north"}}
         requests = {
             ("get", "/healthz"): (None, None, None),
+            ("get", "/"): (None, None, None),
+            ("post", "/login"): (None, b"token=" + admin.encode(), None),
+            ("post", "/logout"): (None, None, None),
             ("get", "/metrics"): (None, None, None),
             ("get", "/v1/handshake"): (rep, None, None),
             ("post", "/v1/replicas"): (rep, {"protocol_version": 1}, None),
@@ -93,7 +106,7 @@ def main():
             ("post", "/v1/admin/users"): (admin, {"name": "bob", "role": "rep", "territories": ["north"]}, None),
             ("post", "/v1/admin/users/{name}/revoke"): (admin, None, None),
             ("post", "/v1/admin/users/{name}/token"): (admin, None, None),
-            ("post", "/v1/admin/territory"): (admin, {"account_id": "acc-1", "territory": "south"}, None),
+            ("post", "/v1/admin/territory"): (admin, {"account_id": "acc-1", "territory": "north"}, None),
             ("post", "/v1/admin/import/{kind}"): (admin, b"part_number,name\nP-1,Pump\n", None),
             ("get", "/v1/admin/stats"): (admin, None, None),
         }
@@ -106,6 +119,8 @@ def main():
                 token, body, query = requests[key]
                 concrete = path.replace("{name}", "bob").replace("{kind}", "products") + (query or "")
                 content_type = "text/csv" if path.endswith("{kind}") else "application/json"
+                if path == "/login":
+                    content_type = "application/x-www-form-urlencoded"
                 status, media, payload = call(port, method, concrete, token, body, content_type)
                 checked += 1
                 declared = operation["responses"]
@@ -120,6 +135,8 @@ def main():
                     for error in errors[:3]:
                         failures.append(f"{method.upper()} {path}: {error.message}")
                 elif "text/plain" in content and not media.startswith("text/plain"):
+                    failures.append(f"{method.upper()} {path}: content type {media}")
+                elif "text/html" in content and not media.startswith("text/html"):
                     failures.append(f"{method.upper()} {path}: content type {media}")
         # Errors: every error body has the Error shape.
         status, _, payload = call(port, "get", "/v1/handshake")
