@@ -20,6 +20,51 @@ struct ImportTests {
         #expect(throws: CSVParser.Failure.self) { try CSVParser.parse("a\nx\"y") }
     }
 
+    @Test("money is read from its digits: . or , decimals in the row's currency, grouping, minor units, rounding")
+    func money() {
+        let cases: [(String, Int, Int64?)] = [
+            ("125.00", 2, 12500), ("125,00", 2, 12500), ("125,5", 2, 12550), ("1.250,50", 2, 125_050),
+            ("1,250.50", 2, 125_050), ("1 250,50", 2, 125_050), ("1'250.50", 2, 125_050), ("1.250.000", 2, 125_000_000),
+            ("12500", 2, 12500), ("-3,20", 2, -320), ("0,005", 2, 1), ("0,004", 2, 0), ("-0,005", 2, -1),
+            ("2,675", 2, 268), ("15000", 0, 15000), ("15.000,4", 0, 15000), ("1,2345", 3, 1235), (".5", 2, 50),
+            ("twelve", 2, nil), ("1.2.3,4,5", 2, nil), ("1,250.50.1", 2, nil), ("", 2, nil),
+            ("9223372036854775807,99", 2, nil),
+        ]
+        for (text, exponent, expected) in cases {
+            #expect(CSVImport.money(text, exponent: exponent) == expected, "\(text) with \(exponent) decimals")
+        }
+        #expect(Money.exponent(of: "JPY") == 0 && Money.exponent(of: "KWD") == 3 && Money.exponent(of: "EUR") == 2)
+    }
+
+    @Test("dates: ISO, DD.MM.YYYY with or without a time, impossible days refused")
+    func dates() {
+        #expect(CSVImport.timestamp("2026-11-01") == ISO8601.parseTimestamp("2026-11-01T00:00:00Z"))
+        #expect(CSVImport.timestamp("01.11.2026") == ISO8601.parseTimestamp("2026-11-01T00:00:00Z"))
+        #expect(CSVImport.timestamp("1.2.2026 14:30") == ISO8601.parseTimestamp("2026-02-01T14:30:00Z"))
+        #expect(CSVImport.timestamp("2026-11-01T10:00:00Z") == ISO8601.parseTimestamp("2026-11-01T10:00:00Z"))
+        #expect(CSVImport.timestamp("32.10.2026") == nil && CSVImport.timestamp("29.02.2026") == nil)
+        #expect(CSVImport.date("29.02.2028") == "2028-02-29" && CSVImport.date("2026-13-01") == nil)
+    }
+
+    @Test("the separator is found from the header; a byte order mark is dropped; quotes keep separators")
+    func separators() throws {
+        let semicolon = try CSVParser.parseDetecting("\u{FEFF}a;b;c\r\n1;\"x;y\";3\r\n")
+        #expect(
+            semicolon.separator == ";" && semicolon.records.map(\.fields) == [["a", "b", "c"], ["1", "x;y", "3"]]
+        )
+        #expect(try CSVParser.parseDetecting("a\tb\n1\t2\n").records.map(\.fields) == [["a", "b"], ["1", "2"]])
+        #expect(try CSVParser.parseDetecting("\"a,b\";c;d\n").separator == ";")
+        #expect(try CSVParser.parseDetecting("single\nx\n").separator == ",")
+        let parsed = CSVImport.parse(.products, csv: "\u{FEFF}part_number;name;vat_rate;VAT_RATE\nP-1;Pump;19;19\n")
+        #expect(parsed.rows.count == 1 && parsed.rejected.isEmpty)
+        #expect(
+            parsed.warnings.count == 1 && parsed.warnings[0].hasPrefix("ignored column 'vat_rate'"),
+            "\(parsed.warnings)"
+        )
+        let missing = CSVImport.parse(.stock, csv: "part_number,quantity\nP-1,3\n")
+        #expect(missing.rejected.first?.reason == "the header has no warehouse column")
+    }
+
     @Test(
         "products upsert by part number; a re-import changes nothing; bad rows are reported by line",
         arguments: Backend.available
