@@ -186,6 +186,9 @@ public struct SyncEngine: Sendable {
                 "the token is \(hello.user)'s but this replica belongs to \(user)"
             )
         }
+        // Territories the user gained since the last sync (IT's `user set`): their records were never sent to this
+        // laptop, and pulls bring only what changes from now on, so they are downloaded like a first sync's.
+        let gained = info.cursor != nil && !Set(hello.territories).subtracting(info.territories).isEmpty
         if hello.territories != info.territories || hello.role != info.role {
             try await replica.register(
                 server: info.server ?? "",
@@ -200,6 +203,8 @@ public struct SyncEngine: Sendable {
         let unfinished = try await replica.snapshotProgress()
         if info.cursor == nil || unfinished != nil {
             try await download(resuming: unfinished, into: &summary, progress: progress)
+        } else if gained {
+            try await download(resuming: nil, keepCursor: info.cursor, into: &summary, progress: progress)
         }
         // What the server holds of this replica (PROTOCOL.md §9, "Restores"): a restored server lost some of its
         // changes, which go out again; a restored or copied laptop never made some the server holds.
@@ -249,6 +254,7 @@ public struct SyncEngine: Sendable {
     /// the last page installed.
     private func download(
         resuming unfinished: SnapshotProgress?,
+        keepCursor: String? = nil,
         into summary: inout SyncSummary,
         progress: @Sendable (SyncProgress) -> Void
     ) async throws {
@@ -257,7 +263,7 @@ public struct SyncEngine: Sendable {
             summary.resumedDownload = resumed.installed
             if resumed.after == nil {
                 // Every page is in; only the cursor was not saved yet.
-                try await replica.finishSnapshot(cursor: resumed.cursor)
+                try await replica.finishSnapshot(cursor: resumed.keepCursor ?? resumed.cursor)
                 return
             }
         }
@@ -283,7 +289,8 @@ public struct SyncEngine: Sendable {
                 cursor: cursor,
                 after: page.hasMore ? page.next : nil,
                 installed: saved?.installed ?? 0,
-                total: saved?.total ?? page.total
+                total: saved?.total ?? page.total,
+                keepCursor: saved?.keepCursor ?? keepCursor
             )
             let result = try await replica.installSnapshotPage(page.records, progress: current)
             summary.downloaded += result.installed
@@ -302,7 +309,7 @@ public struct SyncEngine: Sendable {
             guard let prefetch else { break }
             page = try await prefetch.value
         }
-        if let cursor = saved?.cursor { try await replica.finishSnapshot(cursor: cursor) }
+        if let cursor = saved?.keepCursor ?? saved?.cursor { try await replica.finishSnapshot(cursor: cursor) }
     }
 
     private func push(into summary: inout SyncSummary, progress: @Sendable (SyncProgress) -> Void) async throws {

@@ -225,6 +225,10 @@ struct ITStoryTests {
         #expect(await cli(["sync"], home: aliceHome).exitCode == 0)
         let status = await cli(["status", "--json"], home: aliceHome)
         #expect(status.out.contains("sued"), "\(status.out)")
+        // The territory she gained arrives whole at that sync: the account and its history from before.
+        let gained = await cli(["account", "show", "acc-mueller", "--json"], home: aliceHome)
+        #expect(gained.object["territory"] as? String == "sued", "\(gained.out) \(gained.err)")
+        #expect(await cli(["history", "acc-mueller"], home: aliceHome).out.contains("asked for a quote"))
 
         let audit = try it.admin(["audit"])
         for action in [

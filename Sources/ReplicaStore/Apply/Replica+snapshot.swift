@@ -12,12 +12,16 @@ public struct SnapshotProgress: Hashable, Sendable {
     public var installed: Int
     /// The records the server said the snapshot holds, when it said (for the estimate).
     public var total: Int?
+    /// A download that fills in territories the user gained: the pull cursor the laptop had, kept when the download
+    /// ends (records it already held are skipped, so the changes they missed since must still come by pull).
+    public var keepCursor: String?
 
-    public init(cursor: String, after: String?, installed: Int, total: Int?) {
+    public init(cursor: String, after: String?, installed: Int, total: Int?, keepCursor: String? = nil) {
         self.cursor = cursor
         self.after = after
         self.installed = installed
         self.total = total
+        self.keepCursor = keepCursor
     }
 }
 
@@ -45,6 +49,7 @@ extension Replica {
                 "snapshot_installed": String(progress.installed + result.installed),
             ]
             if let total = progress.total { values["snapshot_total"] = String(total) }
+            if let keep = progress.keepCursor { values["snapshot_keep_cursor"] = keep }
             try Self.setState(db, values)
             return result
         }
@@ -62,7 +67,8 @@ extension Replica {
                 cursor: cursor,
                 after: after.isEmpty ? nil : after,
                 installed: Int(values["snapshot_installed"] ?? "") ?? 0,
-                total: values["snapshot_total"].flatMap { Int($0) }
+                total: values["snapshot_total"].flatMap { Int($0) },
+                keepCursor: values["snapshot_keep_cursor"]
             )
         }
     }
