@@ -54,6 +54,63 @@ struct DistrustTests {
         }
     }
 
+    @Test(
+        "a rep may not delete an account or a colleague's contact: not_permitted, audited by code, counted per replica",
+        arguments: Backend.available
+    )
+    func deletesByRole(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
+        let storage = harness.storage
+        try await harness.run { client in
+            let annaToken = try await client.addUser("anna", territories: ["north"])
+            let benToken = try await client.addUser("ben", territories: ["north"])
+            let anna = try await Self.register(client, token: annaToken)
+            let ben = try await Self.register(client, token: benToken)
+            let account = Self.change(
+                "anna",
+                anna,
+                1,
+                .account,
+                "acc-1",
+                .create(["name": "Müller GmbH", "territory": "north", "owner": "anna"])
+            )
+            let own = Self.change(
+                "anna",
+                anna,
+                2,
+                .contact,
+                "c-1",
+                .create(["account_id": "acc-1", "first_name": "Lena"])
+            )
+            _ = try await client.push([account, own], replica: ReplicaID(unchecked: anna), token: annaToken)
+            let colleagues = Self.change(
+                "ben",
+                ben,
+                1,
+                .contact,
+                "c-2",
+                .create(["account_id": "acc-1", "first_name": "Tom"])
+            )
+            _ = try await client.push([colleagues], replica: ReplicaID(unchecked: ben), token: benToken)
+
+            let deletes = [
+                Self.change("anna", anna, 3, .account, "acc-1", .delete),
+                Self.change("anna", anna, 4, .contact, "c-2", .delete),
+            ]
+            let (_, answer) = try await client.push(deletes, replica: ReplicaID(unchecked: anna), token: annaToken)
+            #expect(Self.statuses(answer) == ["rejected:not_permitted", "rejected:not_permitted"])
+            #expect(answer?.results.first?.rejection?.reason.contains("status to passive") == true)
+
+            let audit = try await storage.withReadTransaction { try await $0.latestAudit(limit: 5) }
+            let refused = try #require(audit.first { $0.action == "push.refused" })
+            #expect(refused.actor == "anna" && refused.detail["not_permitted"] == "2", "\(refused)")
+            #expect(refused.detail["replica"] == anna)
+            let stats = try await SyncService(storage: storage).stats()
+            #expect(stats.replicas.first { $0.replica == anna }?.rejected == 2)
+            #expect(stats.replicas.first { $0.replica == anna }?.lastPush != nil)
+        }
+    }
+
     @Test("a second create of an existing account cannot move it or change its owner", arguments: Backend.available)
     func createCannotSteal(backend: Backend) async throws {
         let harness = try await ServerHarness(backend: backend)
