@@ -351,6 +351,50 @@ struct StorageContractTests {
         }
     }
 
+    @Test(
+        "documents are saved, read by key or whole space, replaced and removed; audit entries chain, and roll back",
+        arguments: Backend.available
+    )
+    func documentsAndAudit(backend: Backend) async throws {
+        try await Self.withStorage(backend) { service in
+            let storage = service.storage
+            try await storage.withWriteTransaction { transaction in
+                try await transaction.saveDocuments("space", ["a": "1", "b": "2", "ü": "{\"x\":\"ß\"}"])
+                #expect(try await transaction.documents("space", keys: ["a", "missing"]) == ["a": "1"])
+                try await transaction.saveDocuments("space", ["a": "3"])
+                try await transaction.deleteDocuments("space", keys: ["b"])
+                #expect(try await transaction.documents("other", keys: nil).isEmpty)
+            }
+            let all = try await storage.withReadTransaction { try await $0.documents("space", keys: nil) }
+            #expect(all == ["a": "3", "ü": "{\"x\":\"ß\"}"])
+
+            for number in 1...3 {
+                try await service.audit(
+                    actor: "cli:it",
+                    action: "test.\(number)",
+                    target: "t",
+                    detail: ["n": String(number)],
+                    now: Self.now + Int64(number)
+                )
+            }
+            // A transaction that fails leaves no entry behind.
+            await #expect(throws: SyncServerError.self) {
+                try await storage.withWriteTransaction { transaction in
+                    try await transaction.audit(actor: "cli:it", action: "lost", target: "t", at: Self.now)
+                    throw SyncServerError(.conflict, "rolled back")
+                }
+            }
+            let entries = try await storage.withReadTransaction { try await $0.audit(after: 0, limit: 10) }
+            #expect(entries.map(\.seq) == [1, 2, 3] && entries.map(\.action) == ["test.1", "test.2", "test.3"])
+            #expect(entries[0].previousHash == AuditLog.genesis && entries[1].previousHash == entries[0].hash)
+            #expect(entries[2].detail == ["n": "3"] && entries[2].at == Self.now + 3)
+            let latest = try await storage.withReadTransaction { try await $0.latestAudit(limit: 2) }
+            #expect(latest.map(\.seq) == [3, 2])
+            let verified = try await AuditLog.verify(storage)
+            #expect(verified.entries == 3 && verified.broken == nil && verified.head == entries[2].hash)
+        }
+    }
+
     @Test("an import creates, updates only what differs, and recounts stock", arguments: Backend.available)
     func imports(backend: Backend) async throws {
         try await Self.withStorage(backend) { service in

@@ -135,7 +135,7 @@ public enum AuditLog {
 
 extension StorageWriteTransaction {
     /// Appends one entry to the audit log, chained to the last one, in this transaction.
-    func audit(
+    public func audit(
         actor: String,
         action: String,
         target: String,
