@@ -189,6 +189,14 @@ public struct SyncEngine: Sendable {
         // Territories the user gained since the last sync (IT's `user set`): their records were never sent to this
         // laptop, and pulls bring only what changes from now on, so they are downloaded like a first sync's.
         let gained = info.cursor != nil && !Set(hello.territories).subtracting(info.territories).isEmpty
+        // Territories the user lost: their records leave this laptop (before the new territories are saved, so a
+        // sync cut short here does it again); unsent edits to them stay in the outbox and go out at the push.
+        let lost = info.territories.filter { !hello.territories.contains($0) }
+        if !lost.isEmpty {
+            let dropped = try await replica.removeTerritories(lost)
+            summary.removed += dropped.removed
+            summary.unsentEditsOfRemoved += dropped.unsent
+        }
         if hello.territories != info.territories || hello.role != info.role {
             try await replica.register(
                 server: info.server ?? "",

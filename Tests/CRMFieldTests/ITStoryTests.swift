@@ -241,6 +241,34 @@ struct ITStoryTests {
     }
 
     @Test(
+        "a rep moved to another territory: her offline edit is handed on, the old accounts leave, the new ones arrive",
+        arguments: ITServer.Backend.available
+    )
+    func userMovedToAnotherTerritory(backend: ITServer.Backend) async throws {
+        let it = try ITServer(backend)
+        defer { it.cleanUp() }
+        let alice = try it.addRep("alice")
+        let bob = try it.addRep("bob")
+        try it.importAccounts()
+        let server = try await it.serve()
+        defer { server.stop() }
+        let aliceHome = try await it.laptop(alice, server: server)
+        let bobHome = try await it.laptop(bob, server: server)
+        // Offline at the customer's, before IT moves her to the south.
+        _ = await cli(["account", "edit", "acc-mueller", "--phone", "+49 30 4242"], home: aliceHome)
+        try it.admin(["user", "set", "alice", "--territory", "south"])
+        let run = await cli(["sync", "--json"], home: aliceHome)
+        #expect(run.exitCode == 0, "\(run.err)")
+        #expect((run.object["rejected"] as? [[String: Any]])?.isEmpty == true, "handed on: \(run.out)")
+        #expect(await cli(["account", "show", "acc-mueller"], home: aliceHome).exitCode != 0, "north left her laptop")
+        let south = await cli(["account", "show", "acc-south", "--json"], home: aliceHome)
+        #expect(south.object["name"] as? String == "Süd Wärme KG", "the south arrived: \(south.out) \(south.err)")
+        #expect(await cli(["sync"], home: bobHome).exitCode == 0)
+        let shown = await cli(["account", "show", "acc-mueller", "--json"], home: bobHome).object
+        #expect(shown["phone"] as? String == "+49 30 4242", "\(shown)")
+    }
+
+    @Test(
         "the audit log is hash-chained: verify passes, and a changed entry is found",
         arguments: ITServer.Backend.available
     )

@@ -222,6 +222,35 @@ extension Replica {
         try await write { db, _ in try Self.remove(db, notices) }
     }
 
+    /// Drops the accounts of territories the user no longer holds (IT's `user set`) and what hangs off them, as a
+    /// move's removal notices would. Returns the local changes to them still in the outbox: they stay there, go out
+    /// at the push (the server hands them on within its grace period) and are reported.
+    @discardableResult
+    public func removeTerritories(_ territories: [String]) async throws -> (removed: [ScopeNotice], unsent: [Change]) {
+        guard !territories.isEmpty else { return ([], []) }
+        return try await write { db, _ in
+            let placeholders = territories.map { _ in "?" }.joined(separator: ", ")
+            let accounts = "SELECT id FROM account WHERE territory IN (\(placeholders))"
+            var notices: [ScopeNotice] = []
+            for schema in CRMSchema.entities.values {
+                guard case .account(let field) = schema.scope, let table = EntityTable.of(schema.entity) else {
+                    continue
+                }
+                for id in try String.fetchAll(
+                    db,
+                    sql: "SELECT id FROM \(table.name) WHERE \(field) IN (\(accounts))",
+                    arguments: StatementArguments(territories)
+                ) {
+                    notices.append(ScopeNotice(entity: schema.entity, recordID: RecordID(id)))
+                }
+            }
+            for id in try String.fetchAll(db, sql: accounts, arguments: StatementArguments(territories)) {
+                notices.append(ScopeNotice(entity: .account, recordID: RecordID(id)))
+            }
+            return (notices, try Self.remove(db, notices))
+        }
+    }
+
     static func remove(_ db: Database, _ notices: [ScopeNotice]) throws -> [Change] {
         var pending: [Change] = []
         for notice in notices {

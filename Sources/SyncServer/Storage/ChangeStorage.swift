@@ -156,6 +156,8 @@ enum DocumentSpace {
     static func importBaseline(_ entity: EntityKind) -> String { "import:" + entity.rawValue }
     /// The territories IT added, by name.
     static let territory = "territory"
+    /// The territories IT took from each user, by user name (``TerritoryLoss``).
+    static let territoryLoss = "territory_loss"
     /// Each replica's last push and pull, and its rejected and pending changes (``ReplicaActivity``).
     static let replicaActivity = "replica_activity"
 }

@@ -24,6 +24,8 @@ struct PushProcessor {
         var pulledThrough: Int64? = nil
         /// The latest move of each loaded account the user no longer sees (for the territory hand-off).
         var moves: [RecordID: TerritoryMove] = [:]
+        /// Territories IT took from the user (`user set`), with when and where the log was then.
+        var lostTerritories: [String: TerritoryLoss] = [:]
         /// Within the days after a restore: a change to a record the server lacks waits (`awaiting_restore`), and
         /// a context may name changes the server lost and gets back when their laptops sync (PROTOCOL.md §9,
         /// "Restores").
@@ -70,6 +72,7 @@ struct PushProcessor {
         let handOff = HandOff(
             pulledThrough: loaded.pulledThrough,
             moves: loaded.moves,
+            lostTerritories: loaded.lostTerritories,
             afterRestore: loaded.afterRestore
         )
         outcome.lastCounter = loaded.lastCounter
@@ -232,6 +235,7 @@ struct PushProcessor {
     struct HandOff {
         var pulledThrough: Int64?
         var moves: [RecordID: TerritoryMove]
+        var lostTerritories: [String: TerritoryLoss] = [:]
         var afterRestore: Bool
     }
 
@@ -262,7 +266,11 @@ struct PushProcessor {
         case .account(let field):
             accountID = Self.account(field, of: change, existing: existing, schema: schema)
         }
-        guard let accountID, let move = handOff.moves[accountID], pulledThrough < move.seq,
+        guard let accountID else { return .notMoved }
+        if let lost = lostTerritoryDecision(change, account: accountID, states: states, handOff: handOff) {
+            return lost
+        }
+        guard let move = handOff.moves[accountID], pulledThrough < move.seq,
             let old = move.oldTerritory, user.territories.contains(old),
             let account = states[RecordKey(entity: .account, id: accountID)], account.exists,
             let moved = account.winner(of: "territory", schema: CRMSchema.account)
@@ -274,6 +282,34 @@ struct PushProcessor {
                     .outOfScope,
                     "the account moved from \(old) to \(move.newTerritory) \(age / 86_400_000) days ago, longer than "
                         + "the \(handOffGrace / 86_400_000)-day hand-off period; ask the new territory's rep"
+                )
+            )
+        }
+        return .handedOff
+    }
+
+    /// The hand-off of an account whose territory IT took from the user (`user set`) after the laptop last
+    /// pulled: an edit made before that (its stamp is older, and the laptop has not pulled since) is taken within
+    /// the grace period, for the territory's other reps.
+    private func lostTerritoryDecision(
+        _ change: Change,
+        account: RecordID,
+        states: [RecordKey: RecordState],
+        handOff: HandOff
+    ) -> HandOffDecision? {
+        guard let pulledThrough = handOff.pulledThrough,
+            let state = states[RecordKey(entity: .account, id: account)], state.exists,
+            let territory = state.values(schema: CRMSchema.account)["territory"]?.stringValue,
+            let loss = handOff.lostTerritories[territory], pulledThrough <= loss.seq,
+            change.timestamp.wallMilliseconds < loss.at
+        else { return nil }
+        let age = now - loss.at
+        guard age <= handOffGrace else {
+            return .tooLate(
+                ChangeRejection(
+                    .outOfScope,
+                    "you no longer hold territory \(territory) (for \(age / 86_400_000) days, longer than the "
+                        + "\(handOffGrace / 86_400_000)-day hand-off period); ask its rep"
                 )
             )
         }

@@ -484,6 +484,16 @@ extension SyncService {
                 after.territories = territories
             }
             try await transaction.updateUser(after)
+            let lost = Set(before.territories).subtracting(after.territories)
+            if !lost.isEmpty {
+                try await TerritoryLoss.record(
+                    lost,
+                    of: name,
+                    seq: try await transaction.highWaterMark(),
+                    at: now,
+                    transaction
+                )
+            }
             try await transaction.audit(
                 actor: actor,
                 action: "user.set",
@@ -612,5 +622,37 @@ extension SyncService {
             if let pending { activity.pending = pending }
             try await activity.save(replica, transaction)
         }
+    }
+}
+
+/// A territory IT took from a user (`user set`): where the log was and when, for the hand-off of the edits the
+/// user's laptop made before it learned of it (``PushProcessor``).
+struct TerritoryLoss: Codable, Sendable, Hashable {
+    var seq: Int64
+    var at: Int64
+
+    static func load(
+        _ user: String,
+        _ transaction: any StorageWriteTransaction
+    ) async throws
+        -> [String: TerritoryLoss]
+    {
+        guard let text = try await transaction.documents(DocumentSpace.territoryLoss, keys: [user])[user] else {
+            return [:]
+        }
+        return (try? WireCoding.decode([String: TerritoryLoss].self, from: Data(text.utf8))) ?? [:]
+    }
+
+    static func record(
+        _ territories: Set<String>,
+        of user: String,
+        seq: Int64,
+        at now: Int64,
+        _ transaction: any StorageWriteTransaction
+    ) async throws {
+        var losses = try await load(user, transaction)
+        for territory in territories { losses[territory] = TerritoryLoss(seq: seq, at: now) }
+        let json = String(decoding: try WireCoding.encode(losses), as: UTF8.self)
+        try await transaction.saveDocuments(DocumentSpace.territoryLoss, [user: json])
     }
 }

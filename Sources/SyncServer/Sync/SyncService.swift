@@ -105,6 +105,7 @@ public struct SyncService: Sendable {
             ).seq
         else { return }
         loaded.pulledThrough = seq
+        loaded.lostTerritories = try await TerritoryLoss.load(user.name, transaction)
         for (key, state) in loaded.states where key.entity == .account {
             let territory = state.values(schema: CRMSchema.account)["territory"]?.stringValue
             guard let territory, !user.territories.contains(territory) else { continue }
