@@ -54,7 +54,9 @@ public func buildRouter(
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     router.add(middleware: JSONErrorMiddleware(routes: table))
     router.addRoutes(HealthController(metrics: metrics).routes)
-    router.addRoutes(StatusPageController(service: service, configuration: configuration, started: now(), now: now).routes)
+    router.addRoutes(
+        StatusPageController(service: service, configuration: configuration, started: now(), now: now).routes
+    )
     let v1 = router.group("v1").add(middleware: AuthMiddleware(storage: storage))
     v1.addRoutes(SyncController(service: service, configuration: configuration, metrics: metrics, now: now).routes)
     v1.group("admin").add(middleware: AdminOnlyMiddleware())
