@@ -196,7 +196,7 @@ struct Simulation {
                 let skew = Int64(random.below(40_000)) - 20_000
                 let path = folder.appendingPathComponent("laptop-\(index).sqlite").path
                 let replica = try Self.open(path, clock: clock, skew: skew)
-                try await replica.register(server: "sim", user: "rep\(index)", territories: ["north"])
+                try await replica.register(server: "sim", user: "rep\(index)", territories: ["north"], role: "rep")
                 let inner = RouterTransport(client: client, token: tokens[index])
                 let laptop = Laptop(
                     index: index,
@@ -523,8 +523,12 @@ struct Simulation {
             let entity = random.pick([EntityKind.contact, .task, .deal])
             let ids = try await known(entity)
             if let id = ids.isEmpty ? nil : random.pick(ids) {
-                try await replica.delete(entity, id: id)
-                laptop.localChanges += 1
+                do {
+                    try await replica.delete(entity, id: id)
+                    laptop.localChanges += 1
+                } catch let error as ReplicaError where error.rejection?.code == .notPermitted {
+                    // A rep deletes only what they created (PRODUCT.md): the laptop refuses the others first.
+                }
             }
         }
     }

@@ -663,18 +663,12 @@ struct Restore: AsyncParsableCommand {
             kept = try Self.replace(database.database, with: backup, now: now)
         }
         let backup = backup
-        let mark = try await database.withService { service -> RestoreMark? in
-            let mark = try await service.markRestored(now: now)
-            if let mark {
-                try await service.audit(
-                    actor: cliActor,
-                    action: "restore",
-                    target: backup.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "database as it is",
-                    detail: ["old_log": mark.oldLogID, "new_log": mark.newLogID, "through": String(mark.through)],
-                    now: now
-                )
-            }
-            return mark
+        let mark = try await database.withService { service in
+            try await service.markRestored(
+                now: now,
+                actor: cliActor,
+                source: backup.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "the database as it is"
+            )
         }
         guard let mark else { return }
         if !database.isPostgres {

@@ -57,6 +57,9 @@ struct DeploymentStoryTests {
         second?.stop()
         let restored = try it.restore(backup)
         #expect(restored.contains("the log is now"), "\(restored)")
+        // The restore is in the audit log (the restored database's, whose chain still holds).
+        #expect(try it.admin(["audit"]).contains("\trestore\t"))
+        #expect(try it.admin(["audit", "verify"]).hasPrefix("the audit log is intact"))
         // IT repeats what it did after the backup (PROTOCOL.md, "What a restore loses"): the server's new changes
         // take counters above the restore's floor, so laptops that hold the lost ones do not take them for those.
         // First something new, which would otherwise get the counter of the lost import.

@@ -49,6 +49,35 @@ struct ChangeCaptureTests {
         #expect(try await test.replica.record(.account, id: account.id)?["phone"] == nil)
     }
 
+    @Test("a rep's laptop refuses the deletes the server would: an account, a colleague's contact; its own goes")
+    func deletesByRole() async throws {
+        let alice = try await TestReplica(user: "alice")
+        let bob = try await TestReplica(user: "bob")
+        try await alice.replica.register(
+            server: "http://127.0.0.1:1",
+            user: "alice",
+            territories: ["north"],
+            role: "rep"
+        )
+        let account = try await bob.replica.create(.account, fields: ["name": "Acme", "territory": "north"])
+        let theirs = try await bob.replica.create(.contact, fields: ["account_id": .string(account.id.rawValue)])
+        try await deliver(from: bob.replica, to: [alice.replica])
+        let mine = try await alice.replica.create(.contact, fields: ["account_id": .string(account.id.rawValue)])
+        for (entity, id) in [(EntityKind.account, account.id), (.contact, theirs.id)] {
+            do {
+                try await alice.replica.delete(entity, id: id)
+                Issue.record("\(entity) \(id) was deleted")
+            } catch let error as ReplicaError {
+                #expect(error.rejection?.code == .notPermitted, "\(error)")
+            }
+        }
+        #expect(try await alice.replica.pendingCount() == 1, "only the create is pending: nothing half-written")
+        try await alice.replica.delete(.contact, id: mine.id)
+        #expect(try await alice.replica.pendingCount() == 2)
+        // Without a role (a laptop set up by an earlier release, or a manager) the server alone decides.
+        try await bob.replica.delete(.contact, id: theirs.id)
+    }
+
     @Test("invalid writes fail with a clear error and write nothing")
     func invalidWritesWriteNothing() async throws {
         let test = try await TestReplica()

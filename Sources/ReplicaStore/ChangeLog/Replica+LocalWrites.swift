@@ -105,6 +105,18 @@ extension Replica {
             guard let existing, existing.exists, !existing.isDeleted(schema: schema) else {
                 throw ReplicaError(.notFound, "no \(entity) with id \(id)")
             }
+            if case .delete = operation,
+                let rejection = DeletePermission.rejection(
+                    role: try String.fetchOne(
+                        db.cachedStatement(sql: "SELECT value FROM sync_state WHERE key = 'role'")
+                    ),
+                    user: author,
+                    entity: entity,
+                    record: existing
+                )
+            {
+                throw ReplicaError.invalid(rejection)
+            }
         }
         let change = Change(
             dot: Dot(replica: replicaID, counter: writer.counter + 1),

@@ -196,7 +196,13 @@ struct PushProcessor {
             case .handedOff: break
             }
         }
-        if case .delete = change.operation, let rejection = deleteRejection(change, existing: existing, schema: schema)
+        if case .delete = change.operation,
+            let rejection = DeletePermission.rejection(
+                role: user.role.rawValue,
+                user: user.name,
+                entity: change.entity,
+                record: existing
+            )
         {
             return .rejected(change.dot, rejection)
         }
@@ -317,33 +323,6 @@ struct PushProcessor {
     }
 
     static let ownEntry = "the context claims this replica's own change"
-
-    /// Why `user` may not delete this record (PRODUCT.md): reps may not delete accounts (they set `status passive`);
-    /// managers and admins may. A rep may delete a record they created unless it carries server-owned data.
-    func deleteRejection(_ change: Change, existing: RecordState?, schema: EntitySchema) -> ChangeRejection? {
-        guard user.role == .rep else { return nil }
-        if change.entity == .account {
-            return ChangeRejection(
-                .notPermitted,
-                "reps may not delete accounts; set its status to passive (managers and admins may delete it)"
-            )
-        }
-        guard let existing, existing.exists else { return nil }
-        if existing.created?.author != user.name {
-            return ChangeRejection(
-                .notPermitted,
-                "a rep may delete only a \(change.entity) they created; ask a manager to delete this one"
-            )
-        }
-        let serverWrote = existing.fields.contains { slot in slot.register.contains { $0.dot.replica == .server } }
-        if serverWrote || existing.created?.dot.replica == .server {
-            return ChangeRejection(
-                .notPermitted,
-                "this \(change.entity) carries data from accounting or IT; ask a manager to delete it"
-            )
-        }
-        return nil
-    }
 
     /// Whether the change is refused only because a record it needs does not exist here: the record itself (a
     /// write to an existing record) or the account it hangs off.

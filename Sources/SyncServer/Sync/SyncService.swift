@@ -386,7 +386,12 @@ public struct SyncService: Sendable {
     /// With `ifLogID`, nothing is done unless the log still has that identity (two server processes detecting the
     /// same restore mark it once).
     @discardableResult
-    public func markRestored(now: Int64, ifLogID expected: String? = nil) async throws -> RestoreMark? {
+    public func markRestored(
+        now: Int64,
+        ifLogID expected: String? = nil,
+        actor: String = "server",
+        source: String = "a database that went back in time (found by the server)"
+    ) async throws -> RestoreMark? {
         try await storage.withWriteTransaction { transaction in
             let old = try await transaction.meta(ServerMeta.logID) ?? ""
             if let expected, expected != old { return nil }
@@ -400,6 +405,13 @@ public struct SyncService: Sendable {
             try await transaction.setMeta(ServerMeta.serverCounterFloor, String(floor))
             try await transaction.setMeta(ServerMeta.restoredAt, String(now))
             try await transaction.setMeta(ServerMeta.restoredThrough, String(end))
+            try await transaction.audit(
+                actor: actor,
+                action: "restore",
+                target: source,
+                detail: ["old_log": old, "new_log": new, "through": String(end)],
+                at: now
+            )
             return RestoreMark(oldLogID: old, newLogID: new, through: end, serverCounterFloor: floor)
         }
     }
