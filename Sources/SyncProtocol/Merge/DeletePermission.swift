@@ -12,7 +12,8 @@ public enum DeletePermission {
     )
         -> ChangeRejection?
     {
-        guard role == "rep" else { return nil }
+        // Entities no replica may delete (activities: immutable) get the schema's own answer.
+        guard role == "rep", CRMSchema.schema(for: entity).replicaOperations.contains("delete") else { return nil }
         if entity == .account {
             return ChangeRejection(
                 .notPermitted,
