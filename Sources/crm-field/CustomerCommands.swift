@@ -194,11 +194,17 @@ struct AccountCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             let record = try await context.existing(.account, id)
-            let role = try await context.replica().syncInfo().role
-            guard role != "rep" else {
+            // The rule the replica and the server apply, asked before the confirmation.
+            let info = try await context.replica().syncInfo()
+            if let rejection = DeletePermission.rejection(
+                role: info.role,
+                user: info.user ?? "",
+                entity: .account,
+                record: nil
+            ) {
                 throw CLIError(
                     "not_permitted",
-                    "reps may not delete accounts; set it passive instead: crm-field account edit \(id) --status passive",
+                    "\(rejection.reason): crm-field account edit \(id) --status passive",
                     exitCode: 2
                 )
             }

@@ -53,6 +53,11 @@ func loginName() -> String {
     return ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
 }
 
+/// Prints a value as the wire's JSON, on one line (`--json`).
+func printJSON(_ value: some Encodable) throws {
+    print(String(decoding: try WireCoding.encode(value), as: UTF8.self))
+}
+
 /// Now, in milliseconds since 1970.
 func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
@@ -175,7 +180,7 @@ struct UserCommand: AsyncParsableCommand {
         func run() async throws {
             let users = try await database.withStorage { try await $0.users() }
             if json {
-                print(String(decoding: try WireCoding.encode(users), as: UTF8.self))
+                try printJSON(users)
                 return
             }
             for user in users {
@@ -294,7 +299,7 @@ struct TerritoryCommand: AsyncParsableCommand {
         func run() async throws {
             let territories = try await database.withService { try await $0.territories() }
             if json {
-                print(String(decoding: try WireCoding.encode(territories), as: UTF8.self))
+                try printJSON(territories)
                 return
             }
             Table.print(
@@ -348,7 +353,7 @@ struct TerritoryCommand: AsyncParsableCommand {
                 )
             }
             if json {
-                print(String(decoding: try WireCoding.encode(moved), as: UTF8.self))
+                try printJSON(moved)
                 return
             }
             func names(_ users: [String]) -> String { users.isEmpty ? "nobody" : users.joined(separator: ", ") }
@@ -415,7 +420,7 @@ struct Stats: AsyncParsableCommand {
     func run() async throws {
         let stats = try await database.withService { try await $0.stats() }
         if json {
-            print(String(decoding: try WireCoding.encode(stats), as: UTF8.self))
+            try printJSON(stats)
             return
         }
         print(
@@ -489,7 +494,7 @@ struct AuditCommand: AsyncParsableCommand {
                         guard let last = page.last else { break }
                         for entry in page where entry.at >= from {
                             if json {
-                                print(String(decoding: try WireCoding.encode(entry), as: UTF8.self))
+                                try printJSON(entry)
                             } else {
                                 print(AuditText.line(entry))
                             }
@@ -606,7 +611,7 @@ struct Import: AsyncParsableCommand {
             try await $0.importCSV(kind, data: data, actor: cliActor, now: nowMilliseconds(), dryRun: dryRun)
         }
         if json {
-            print(String(decoding: try WireCoding.encode(report), as: UTF8.self))
+            try printJSON(report)
         } else {
             for line in report.lines { print(line) }
         }

@@ -67,8 +67,13 @@ public struct AuditEntry: Sendable, Hashable, Encodable {
     /// fields, one per line.
     var expectedHash: String {
         let text = [previousHash, String(seq), String(at), actor, action, target, detailJSON].joined(separator: "\n")
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: Data(text.utf8)).hexString
     }
+}
+
+extension Sequence<UInt8> {
+    /// The bytes as lowercase hexadecimal (digests, random ids).
+    var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }
 
 /// Writing and checking the audit log.

@@ -24,7 +24,7 @@ final class StatusSessions: Sendable {
 
     /// A new session for `user`; returns its id.
     func open(user: String, now: Int64) -> String {
-        let id = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max)) }.joined()
+        let id = (0..<32).map { _ in UInt8.random(in: .min ... .max) }.hexString
         sessions.withLock { sessions in
             sessions = sessions.filter { $0.value.expires > now }
             sessions[id] = Session(user: user, expires: now + Int64(Self.lifetimeSeconds) * 1000)
@@ -105,15 +105,7 @@ struct StatusPageController: Sendable {
         // cookie even when the sign-in form was posted from elsewhere (a bookmark, a file).
         var response = html(Self.render(Self.signedInTemplate, ["version": ServerVersion.current, "admin": user.name]))
         response.setCookie(
-            Cookie(
-                name: Self.cookie,
-                value: sessions.open(user: user.name, now: now()),
-                maxAge: StatusSessions.lifetimeSeconds,
-                path: "/",
-                secure: configuration.tls != nil,
-                httpOnly: true,
-                sameSite: .strict
-            )
+            sessionCookie(sessions.open(user: user.name, now: now()), maxAge: StatusSessions.lifetimeSeconds)
         )
         return response
     }
@@ -121,18 +113,21 @@ struct StatusPageController: Sendable {
     @Sendable func logout(_ request: Request, context: SyncRequestContext) async throws -> Response {
         if let id = request.cookies[Self.cookie]?.value { sessions.close(id) }
         var response = Response(status: .seeOther, headers: [.location: "/", .cacheControl: "no-store"])
-        response.setCookie(
-            Cookie(
-                name: Self.cookie,
-                value: "",
-                maxAge: 0,
-                path: "/",
-                secure: configuration.tls != nil,
-                httpOnly: true,
-                sameSite: .strict
-            )
-        )
+        response.setCookie(sessionCookie("", maxAge: 0))
         return response
+    }
+
+    /// The session cookie: HttpOnly, SameSite=Strict, Secure under TLS; `maxAge` 0 ends it.
+    func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
+        Cookie(
+            name: Self.cookie,
+            value: value,
+            maxAge: maxAge,
+            path: "/",
+            secure: configuration.tls != nil,
+            httpOnly: true,
+            sameSite: .strict
+        )
     }
 
     /// What the page shows.

@@ -37,7 +37,8 @@ public final class MemoryChangeStorage: ChangeStorage, @unchecked Sendable {
         func documents(_ space: String, keys: [String]?) -> [String: String] {
             let all = documents[space] ?? [:]
             guard let keys else { return all }
-            return all.filter { Set(keys).contains($0.key) }
+            let wanted = Set(keys)
+            return all.filter { wanted.contains($0.key) }
         }
     }
 

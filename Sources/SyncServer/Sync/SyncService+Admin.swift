@@ -55,7 +55,7 @@ extension SyncService {
         dryRun: Bool = false
     ) async throws -> ImportReport {
         let parsed = CSVImport.parse(kind, csv: String(decoding: data, as: UTF8.self))
-        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: data).hexString
         do {
             return try await storage.withWriteTransaction { transaction in
                 var report = try await Self.importRows(kind, rows: parsed.rows, now: now, transaction: transaction)
@@ -131,9 +131,7 @@ extension SyncService {
                 report.rejected.append(.init(line: row.line, problems: orphan))
                 continue
             }
-            let baseline = row.id.flatMap { baselines[$0.rawValue] }.flatMap {
-                try? WireCoding.decode([String: FieldValue].self, from: Data($0.utf8))
-            }
+            let baseline = decodeDocument([String: FieldValue].self, row.id.flatMap { baselines[$0.rawValue] })
             let step = planner.step(row, kind: kind, current: current, baseline: baseline)
             report.count(step, line: row.line)
             let id: RecordID
@@ -228,6 +226,32 @@ extension SyncService {
         return Set(registered).union(try await transaction.users().flatMap(\.territories))
     }
 
+    /// A territory's entry in the registry: when IT added it.
+    static func territoryEntry(addedAt now: Int64) -> String {
+        #"{"added_at":"\#(ISO8601.format(millisecondsSince1970: now))"}"#
+    }
+
+    /// A change the server makes for IT (a move, a rename, an undelete), authored `admin`.
+    static func adminChange(
+        counter: UInt64,
+        context: VectorClock,
+        clock: inout HybridClock,
+        now: Int64,
+        _ entity: EntityKind,
+        _ id: RecordID,
+        _ operation: Change.Operation
+    ) -> Change {
+        Change(
+            dot: Dot(replica: .server, counter: counter),
+            context: context,
+            timestamp: clock.send(now: now),
+            author: "admin",
+            entity: entity,
+            recordID: id,
+            operation: operation
+        )
+    }
+
     /// Whether a territory name is acceptable: what a user name may be.
     public static func isValidTerritory(_ name: String) -> Bool { User.isValidName(name) }
 
@@ -240,10 +264,7 @@ extension SyncService {
             guard try await transaction.documents(DocumentSpace.territory, keys: [name]).isEmpty else {
                 throw SyncServerError(.conflict, "the territory \(name) exists")
             }
-            try await transaction.saveDocuments(
-                DocumentSpace.territory,
-                [name: #"{"added_at":"\#(ISO8601.format(millisecondsSince1970: now))"}"#]
-            )
+            try await transaction.saveDocuments(DocumentSpace.territory, [name: Self.territoryEntry(addedAt: now)])
             try await transaction.audit(actor: actor, action: "territory.add", target: name, at: now)
         }
     }
@@ -297,14 +318,14 @@ extension SyncService {
             for (_, var state) in try await transaction.states(keys)
             where state.values(schema: CRMSchema.account)["territory"]?.stringValue == old {
                 counter += 1
-                let change = Change(
-                    dot: Dot(replica: .server, counter: counter),
+                let change = Self.adminChange(
+                    counter: counter,
                     context: state.clock,
-                    timestamp: clock.send(now: now),
-                    author: "admin",
-                    entity: .account,
-                    recordID: state.id,
-                    operation: .set(["territory": .string(new)])
+                    clock: &clock,
+                    now: now,
+                    .account,
+                    state.id,
+                    .set(["territory": .string(new)])
                 )
                 _ = state.apply(change, schema: CRMSchema.account, authority: .server)
                 states.append(state)
@@ -318,13 +339,11 @@ extension SyncService {
                 try await transaction.updateUser(user)
                 renamedUsers.append(user.name)
             }
-            var registry: [String: String] = [:]
-            if let entry = try await transaction.documents(DocumentSpace.territory, keys: [old])[old] {
-                registry[new] = entry
-            } else {
-                registry[new] = #"{"added_at":"\#(ISO8601.format(millisecondsSince1970: now))"}"#
-            }
-            try await transaction.saveDocuments(DocumentSpace.territory, registry)
+            let entry = try await transaction.documents(DocumentSpace.territory, keys: [old])[old]
+            try await transaction.saveDocuments(
+                DocumentSpace.territory,
+                [new: entry ?? Self.territoryEntry(addedAt: now)]
+            )
             try await transaction.deleteDocuments(DocumentSpace.territory, keys: [old])
             try await transaction.audit(
                 actor: actor,
@@ -382,14 +401,14 @@ extension SyncService {
             let values = state.values(schema: CRMSchema.account)
             let oldTerritory = values["territory"]?.stringValue
             var clock = HybridClock()
-            let change = Change(
-                dot: Dot(replica: .server, counter: try await Self.serverCounter(transaction) + 1),
+            let change = Self.adminChange(
+                counter: try await Self.serverCounter(transaction) + 1,
                 context: state.clock,
-                timestamp: clock.send(now: now),
-                author: "admin",
-                entity: .account,
-                recordID: account,
-                operation: .set(["territory": .string(territory)])
+                clock: &clock,
+                now: now,
+                .account,
+                account,
+                .set(["territory": .string(territory)])
             )
             _ = state.apply(change, schema: CRMSchema.account, authority: .server)
             try await transaction.save([state])
@@ -558,14 +577,14 @@ extension SyncService {
             var clock = HybridClock()
             var context = state.clock
             context.merge(state.tombstones.seen)
-            let change = Change(
-                dot: Dot(replica: .server, counter: try await Self.serverCounter(transaction) + 1),
+            let change = Self.adminChange(
+                counter: try await Self.serverCounter(transaction) + 1,
                 context: context,
-                timestamp: clock.send(now: now),
-                author: "admin",
-                entity: entity,
-                recordID: id,
-                operation: operation
+                clock: &clock,
+                now: now,
+                entity,
+                id,
+                operation
             )
             let result = state.apply(change, schema: schema, authority: .server)
             if case .rejected(let rejection) = result.status {
@@ -583,6 +602,23 @@ extension SyncService {
     }
 }
 
+/// A document's JSON as a value: nil when there is none, or when it does not decode (it is then made anew).
+func decodeDocument<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
+    text.flatMap { try? WireCoding.decode(T.self, from: Data($0.utf8)) }
+}
+
+extension StorageWriteTransaction {
+    /// One document of a space, decoded (see ``decodeDocument(_:_:)``).
+    func document<T: Decodable>(_ type: T.Type, _ space: String, key: String) async throws -> T? {
+        decodeDocument(type, try await documents(space, keys: [key])[key])
+    }
+
+    /// Saves one value as a document's JSON.
+    func saveDocument(_ value: some Encodable, _ space: String, key: String) async throws {
+        try await saveDocuments(space, [key: String(decoding: try WireCoding.encode(value), as: UTF8.self)])
+    }
+}
+
 /// What IT sees of a replica beyond its counter: when it last pushed and last pulled to the end of the log, how
 /// many of its changes were refused, and how many it had not sent yet when it last pulled (its own count).
 struct ReplicaActivity: Codable, Sendable, Hashable {
@@ -597,19 +633,13 @@ struct ReplicaActivity: Codable, Sendable, Hashable {
         case rejected, pending
     }
 
-    static func decode(_ text: String?) -> ReplicaActivity {
-        text.flatMap { try? WireCoding.decode(ReplicaActivity.self, from: Data($0.utf8)) } ?? ReplicaActivity()
-    }
-
     static func load(_ replica: ReplicaID, _ transaction: any StorageWriteTransaction) async throws -> ReplicaActivity {
-        decode(
-            try await transaction.documents(DocumentSpace.replicaActivity, keys: [replica.rawValue])[replica.rawValue]
-        )
+        try await transaction.document(ReplicaActivity.self, DocumentSpace.replicaActivity, key: replica.rawValue)
+            ?? ReplicaActivity()
     }
 
     func save(_ replica: ReplicaID, _ transaction: any StorageWriteTransaction) async throws {
-        let json = String(decoding: try WireCoding.encode(self), as: UTF8.self)
-        try await transaction.saveDocuments(DocumentSpace.replicaActivity, [replica.rawValue: json])
+        try await transaction.saveDocument(self, DocumentSpace.replicaActivity, key: replica.rawValue)
     }
 }
 
@@ -637,10 +667,7 @@ struct TerritoryLoss: Codable, Sendable, Hashable {
     ) async throws
         -> [String: TerritoryLoss]
     {
-        guard let text = try await transaction.documents(DocumentSpace.territoryLoss, keys: [user])[user] else {
-            return [:]
-        }
-        return (try? WireCoding.decode([String: TerritoryLoss].self, from: Data(text.utf8))) ?? [:]
+        try await transaction.document([String: TerritoryLoss].self, DocumentSpace.territoryLoss, key: user) ?? [:]
     }
 
     static func record(
@@ -652,7 +679,6 @@ struct TerritoryLoss: Codable, Sendable, Hashable {
     ) async throws {
         var losses = try await load(user, transaction)
         for territory in territories { losses[territory] = TerritoryLoss(seq: seq, at: now) }
-        let json = String(decoding: try WireCoding.encode(losses), as: UTF8.self)
-        try await transaction.saveDocuments(DocumentSpace.territoryLoss, [user: json])
+        try await transaction.saveDocument(losses, DocumentSpace.territoryLoss, key: user)
     }
 }

@@ -105,12 +105,15 @@ public struct SyncService: Sendable {
             ).seq
         else { return }
         loaded.pulledThrough = seq
-        loaded.lostTerritories = try await TerritoryLoss.load(user.name, transaction)
+        var foreign = false
         for (key, state) in loaded.states where key.entity == .account {
             let territory = state.values(schema: CRMSchema.account)["territory"]?.stringValue
             guard let territory, !user.territories.contains(territory) else { continue }
+            foreign = true
             if let move = try await transaction.lastMove(ofAccount: key.id) { loaded.moves[key.id] = move }
         }
+        // Only a batch that touches an account outside the user's territories can need the territories taken.
+        if foreign { loaded.lostTerritories = try await TerritoryLoss.load(user.name, transaction) }
     }
 
     /// What a push leaves for IT: the replica's last push and its refused changes (``ReplicaActivity``), an
@@ -430,7 +433,8 @@ public struct SyncService: Sendable {
         }
         stats.logID = logID
         for index in stats.replicas.indices {
-            let activity = ReplicaActivity.decode(activities[stats.replicas[index].replica])
+            let activity =
+                decodeDocument(ReplicaActivity.self, activities[stats.replicas[index].replica]) ?? ReplicaActivity()
             stats.replicas[index].lastPush = activity.lastPush.map { ISO8601.format(millisecondsSince1970: $0) }
             stats.replicas[index].lastPull = activity.lastPull.map { ISO8601.format(millisecondsSince1970: $0) }
             stats.replicas[index].rejected = activity.rejected
