@@ -89,8 +89,17 @@ struct CRMSchemaTests {
             ],
             .contact: ["account_id", "first_name", "last_name", "role", "title", "phone", "mobile", "email"],
             .activity: ["account_id", "contact_id", "deal_id", "kind", "subject", "body", "occurred_at", "author"],
-            .task: ["account_id", "deal_id", "title", "notes", "due_at", "assignee", "priority", "status"],
-            .deal: ["account_id", "title", "stage", "amount", "currency", "expected_close", "lost_reason"],
+            .task: [
+                "account_id", "deal_id", "title", "notes", "due_at", "assignee", "priority", "status", "remind_at",
+            ],
+            .deal: [
+                "account_id", "title", "stage", "amount", "currency", "expected_close", "lost_reason", "owner",
+                "created_at", "closed_at",
+            ],
+            .appointment: [
+                "account_id", "deal_id", "contact_id", "title", "starts_at", "ends_at", "place", "notes", "assignee",
+                "status",
+            ],
             .product: [
                 "part_number", "name", "unit", "price_list", "price_dealer", "price_promo", "currency", "active",
             ],

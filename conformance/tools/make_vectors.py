@@ -283,6 +283,10 @@ DEAL = "deal-1"
 CREATE_DEAL = change("a:1", {}, t(1), "deal", DEAL, "create",
                      {"account_id": ACC, "title": "Pumps", "stage": "new", "amount": 1250000, "currency": "EUR"})
 DEAL_VALUES = {"account_id": ACC, "title": "Pumps", "amount": 1250000, "currency": "EUR"}
+APPT = "appt-1"
+APPT_VALUES = {"account_id": ACC, "title": "Demo at the plant", "starts_at": "2026-12-08T09:00:00.000Z",
+               "status": "planned"}
+CREATE_APPT = change("a:1", {}, t(1), "appointment", APPT, "create", APPT_VALUES)
 
 ordered = [
     merge_case("task-done-beats-open", "concurrent done and open: done wins although open is later",
@@ -352,6 +356,26 @@ ordered = [
                    step(change("a:2", {"a": 1}, t(2), "deal", DEAL, "set", {"stage": "decision"})),
                    step(change("b:1", {"a": 1}, t(3), "deal", DEAL, "set", {"amount": 990000})),
                ], dict(DEAL_VALUES, stage="decision", amount=990000)),
+    merge_case("appointment-done-beats-cancelled", "concurrent done and cancelled: done wins although cancelled is later",
+               "appointment", APPT, [
+                   step(CREATE_APPT),
+                   step(change("a:2", {"a": 1}, t(2), "appointment", APPT, "set", {"status": "done"})),
+                   step(change("b:1", {"a": 1}, t(5), "appointment", APPT, "set", {"status": "cancelled"})),
+               ], dict(APPT_VALUES, status="done")),
+    merge_case("appointment-cancelled-beats-planned", "concurrent cancelled and a move that keeps it planned: "
+               "cancelled wins, the new time survives",
+               "appointment", APPT, [
+                   step(CREATE_APPT),
+                   step(change("a:2", {"a": 1}, t(2), "appointment", APPT, "set", {"status": "cancelled"})),
+                   step(change("b:1", {"a": 1}, t(3), "appointment", APPT, "set",
+                               {"status": "planned", "starts_at": "2026-12-09T09:00:00.000Z"})),
+               ], dict(APPT_VALUES, status="cancelled", starts_at="2026-12-09T09:00:00.000Z")),
+    merge_case("appointment-replanned-causally-later", "a re-plan that saw the cancel wins: causality first",
+               "appointment", APPT, [
+                   step(CREATE_APPT),
+                   step(change("a:2", {"a": 1}, t(2), "appointment", APPT, "set", {"status": "cancelled"})),
+                   step(change("b:1", {"a": 2}, t(3), "appointment", APPT, "set", {"status": "planned"})),
+               ], dict(APPT_VALUES, status="planned")),
 ]
 add("merge-rules/ordered-state.json", "merge", "ordered state: causally later wins, then the declared order", ordered)
 

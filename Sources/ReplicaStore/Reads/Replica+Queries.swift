@@ -124,11 +124,17 @@ extension Replica {
     }
 
     /// Deals, optionally of one stage or one account, by expected close date (undated last).
-    public func deals(stage: String? = nil, account: RecordID? = nil, limit: Int? = nil) async throws -> RecordPage {
+    public func deals(
+        stage: String? = nil,
+        account: RecordID? = nil,
+        owner: String? = nil,
+        limit: Int? = nil
+    ) async throws -> RecordPage {
         try await read { db in
             var condition = Condition()
             if let stage { condition.add("stage = ?", stage) }
             if let account { condition.add("account_id = ?", account.rawValue) }
+            if let owner { condition.add("owner = ?", owner) }
             return try Self.page(
                 db,
                 .deal,

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import SyncProtocol
 
@@ -172,6 +173,71 @@ enum Migrations {
                 )
             }
         }
+        // A laptop that speaks an older release's schema (SchemaProfile, the schema-evolution tests) stops where
+        // that release stopped; opened by this release later, its replica is upgraded like a real older one.
+        guard CRMSchema.profile.isNewest else { return migrator }
+        migrator.registerMigration("v3: appointments; task remind_at; deal owner, created_at, closed_at") { db in
+            try addRelease016(db)
+        }
         return migrator
+    }
+
+    /// Release 0.16's additions. A replica created by this build has them from v1 already (its tables follow the
+    /// schema); one made by an older build gets the table and the columns, and the records it kept without
+    /// understanding them (appointments in `other_record`, the new fields in `_extra`) move into them.
+    static func addRelease016(_ db: Database) throws {
+        guard let appointments = EntityTable.of(.appointment) else { return }
+        if try !db.tableExists(appointments.name) {
+            try db.execute(sql: appointments.createSQL)
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO record_count (entity, live) VALUES ('appointment', 0);
+                    CREATE TRIGGER appointment_count_insert AFTER INSERT ON appointment BEGIN
+                        UPDATE record_count SET live = live + 1 - new._deleted WHERE entity = 'appointment';
+                    END;
+                    CREATE TRIGGER appointment_count_delete AFTER DELETE ON appointment BEGIN
+                        UPDATE record_count SET live = live - 1 + old._deleted WHERE entity = 'appointment';
+                    END;
+                    CREATE TRIGGER appointment_count_update AFTER UPDATE OF _deleted ON appointment
+                    WHEN old._deleted IS NOT new._deleted BEGIN
+                        UPDATE record_count SET live = live + old._deleted - new._deleted WHERE entity = 'appointment';
+                    END;
+                    """
+            )
+        }
+        for entity in [EntityKind.task, .deal] {
+            guard let table = EntityTable.of(entity) else { continue }
+            let present = Set(try db.columns(in: table.name).map(\.name))
+            for column in table.columns where !present.contains(column.name) {
+                try db.execute(
+                    sql: "ALTER TABLE \(table.name) ADD COLUMN \(column.name) \(column.isInteger ? "INTEGER" : "TEXT")"
+                )
+            }
+        }
+        try db.execute(
+            sql: """
+                CREATE INDEX IF NOT EXISTS appointment_starts ON appointment (starts_at) WHERE _deleted = 0;
+                CREATE INDEX IF NOT EXISTS appointment_assignee ON appointment (assignee, starts_at) WHERE _deleted = 0;
+                CREATE INDEX IF NOT EXISTS appointment_account ON appointment (account_id, starts_at) WHERE _deleted = 0;
+                CREATE INDEX IF NOT EXISTS appointment_deal ON appointment (deal_id) WHERE _deleted = 0;
+                CREATE INDEX IF NOT EXISTS task_remind ON task (remind_at) WHERE _deleted = 0 AND remind_at IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS task_deal ON task (deal_id) WHERE _deleted = 0;
+                CREATE INDEX IF NOT EXISTS deal_owner ON deal (owner, expected_close IS NULL, expected_close)
+                    WHERE _deleted = 0;
+                """
+        )
+        // What the older build kept for this one: appointments move to their table, the new fields to columns.
+        let kept = try Row.fetchAll(db, sql: "SELECT _state FROM other_record WHERE entity = 'appointment'")
+        for row in kept {
+            let state = try RecordState(binary: [UInt8](row[0] as Data))
+            try RecordStorage.save(db, state, previous: nil)
+        }
+        try db.execute(sql: "DELETE FROM other_record WHERE entity = 'appointment'")
+        for entity in [EntityKind.task, .deal] {
+            let rows = try Row.fetchAll(db, sql: "SELECT _state FROM \(entity.rawValue) WHERE _extra IS NOT NULL")
+            for row in rows {
+                try RecordStorage.save(db, try RecordState(binary: [UInt8](row[0] as Data)), previous: nil)
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@ public struct EntityKind: Hashable, Sendable, Comparable, CustomStringConvertibl
     public static let product = EntityKind("product")
     public static let stock = EntityKind("stock")
     public static let invoice = EntityKind("invoice")
+    public static let appointment = EntityKind("appointment")
 
     public static func < (lhs: EntityKind, rhs: EntityKind) -> Bool {
         lhs.rawValue < rhs.rawValue  // ASCII only, so String order is byte order (and has a fast path)

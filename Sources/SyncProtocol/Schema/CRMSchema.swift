@@ -14,6 +14,13 @@ public enum CRMSchema {
 
     public static let dealStages = ["new", "contacted", "negotiation", "decision", "contract", "won", "lost"]
 
+    /// Appointment status: among concurrent writes done > cancelled > planned.
+    public static let appointmentStatus = OrderedState(order: [["planned"], ["cancelled"], ["done"]])
+
+    /// The release whose schema this process speaks (``SchemaProfile``): the newest unless a test asks for an
+    /// older laptop's.
+    public static let profile = SchemaProfile.current
+
     private static let text = ValueType.text(maxBytes: 200)
     private static let longText = ValueType.text(maxBytes: 65_536)
     private static let mutableOperations: Set<String> = ["create", "set", "delete"]
@@ -89,7 +96,9 @@ public enum CRMSchema {
                 rule: .orderedState(taskStatus),
                 required: true
             ),
-        ]
+            // 0.16
+            FieldSchema("remind_at", .timestamp),
+        ].filter { profile.knows(field: $0.name, of: .task) }
     )
 
     public static let deal = EntitySchema(
@@ -104,6 +113,35 @@ public enum CRMSchema {
             FieldSchema("currency", .currency),
             FieldSchema("expected_close", .date),
             FieldSchema("lost_reason", .text(maxBytes: 1000)),
+            // 0.16: the rep it belongs to (the creating rep unless set), when it was created, when it reached won
+            // or lost (cleared when it is reopened).
+            FieldSchema("owner", .text(maxBytes: 128)),
+            FieldSchema("created_at", .timestamp),
+            FieldSchema("closed_at", .timestamp),
+        ].filter { profile.knows(field: $0.name, of: .deal) }
+    )
+
+    /// 0.16: the calendar. Scoped like a task (through its account; an account-less one is its creator's).
+    public static let appointment = EntitySchema(
+        .appointment,
+        scope: .account(field: "account_id"),
+        replicaOperations: mutableOperations,
+        fields: [
+            FieldSchema("account_id", .reference(.account), ownership: .serverAfterCreate),
+            FieldSchema("deal_id", .reference(.deal)),
+            FieldSchema("contact_id", .reference(.contact)),
+            FieldSchema("title", .text(maxBytes: 500), required: true),
+            FieldSchema("starts_at", .timestamp, required: true),
+            FieldSchema("ends_at", .timestamp),
+            FieldSchema("place", .text(maxBytes: 1000)),
+            FieldSchema("notes", longText),
+            FieldSchema("assignee", .text(maxBytes: 128)),
+            FieldSchema(
+                "status",
+                .enumeration(["planned", "done", "cancelled"]),
+                rule: .orderedState(appointmentStatus),
+                required: true
+            ),
         ]
     )
 
@@ -151,7 +189,8 @@ public enum CRMSchema {
 
     /// Every entity, by name.
     public static let entities: [EntityKind: EntitySchema] = Dictionary(
-        uniqueKeysWithValues: [account, contact, activity, task, deal, product, stock, invoice].map { ($0.entity, $0) }
+        uniqueKeysWithValues: ([account, contact, activity, task, deal, product, stock, invoice, appointment])
+            .filter { profile.knows($0.entity) }.map { ($0.entity, $0) }
     )
 
     /// The schema of `entity`, or ``EntitySchema/unknown(_:)`` for an entity this build does not know.
@@ -167,6 +206,7 @@ public enum CRMSchema {
         case "product": product
         case "stock": stock
         case "invoice": invoice
+        case "appointment" where profile.knowsAppointments: appointment
         default: .unknown(entity)
         }
     }
