@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `crm-field`: the field rep's CRM on the command line, working offline on a local replica and syncing with the
 /// company's sync server when the network is there.
@@ -13,17 +14,20 @@ struct CRMField: AsyncParsableCommand {
             ~/.local/share/crm-field) and --json. Times are shown in your time zone; money with two decimals.
             Shell completion: crm-field --generate-completion-script bash|zsh|fish
             """,
-        version: "0.5.0",
+        version: "0.16.0",
         subcommands: [
-            Init.self, Sync.self, Status.self, AccountCommand.self, ContactCommand.self, Log.self, History.self,
-            TaskCommand.self, DealCommand.self, Pipeline.self, ProductCommand.self, StockCommand.self,
-            InvoiceCommand.self, ConflictCommand.self, Export.self, Demo.self,
+            Init.self, Sync.self, Status.self, Today.self, AgendaCommand.self, Remind.self, AccountCommand.self,
+            ContactCommand.self, Log.self, History.self, ActivityCommand.self, MeetingCommand.self, TaskCommand.self,
+            DealCommand.self, Pipeline.self, ProductCommand.self, StockCommand.self, InvoiceCommand.self,
+            ConflictCommand.self, Export.self, Demo.self,
         ]
     )
 
     /// Parses and runs like ArgumentParser's own `main()`, but also accepts the global options before the
     /// subcommand (`crm-field --home DIR status`), as people type them.
     static func main() async {
+        // Output cut off by a pager or `head` is an EPIPE for Console.write to handle, never a crash.
+        signal(SIGPIPE, SIG_IGN)
         do {
             try await run(Array(CommandLine.arguments.dropFirst()))
         } catch {
@@ -34,7 +38,27 @@ struct CRMField: AsyncParsableCommand {
     /// Parses `arguments` as the executable does and runs the command, writing to `console` (the demo and the
     /// in-process tests capture it).
     static func run(_ arguments: [String], console: Console = Console.current) async throws {
-        var command = try parseAsRoot(hoistingGlobalOptions(arguments))
+        let arguments = hoistingGlobalOptions(arguments)
+        var command: any ParsableCommand
+        do {
+            if let problem = UsageErrors.unknownSubcommand(arguments) { throw UsageProblem(message: problem) }
+            command = try parseAsRoot(arguments)
+        } catch {
+            // Help and --version are "errors" that succeed; they print as ArgumentParser prints them.
+            if exitCode(for: error) == .success {
+                console.out(fullMessage(for: error))
+                return
+            }
+            let message = (error as? UsageProblem)?.message ?? UsageErrors.message(for: error, arguments: arguments)
+            if arguments.contains("--json") {
+                let object = ["error": ["code": "usage", "message": message]]
+                let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+                console.out(String(decoding: data, as: UTF8.self))
+            } else {
+                console.err("crm-field: \(message)")
+            }
+            throw ExitCode(error is UsageProblem ? ExitCode.validationFailure.rawValue : exitCode(for: error).rawValue)
+        }
         try await Console.$current.withValue(console) {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -42,6 +66,10 @@ struct CRMField: AsyncParsableCommand {
                 try command.run()
             }
         }
+    }
+
+    struct UsageProblem: Error {
+        var message: String
     }
 
     /// Moves `--home DIR`, `--home=DIR` and `--json` given before the subcommand to the end of the arguments.

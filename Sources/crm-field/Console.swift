@@ -22,7 +22,7 @@ final class Console: @unchecked Sendable {
         if capturing {
             lock.withLock { capturedOut += text + "\n" }
         } else {
-            FileHandle.standardOutput.write(Data((text + "\n").utf8))
+            Self.write(text + "\n", to: STDOUT_FILENO)
         }
     }
 
@@ -30,7 +30,30 @@ final class Console: @unchecked Sendable {
         if capturing {
             lock.withLock { capturedErr += text + (newline ? "\n" : "") }
         } else {
-            FileHandle.standardError.write(Data((text + (newline ? "\n" : "")).utf8))
+            Self.write(text + (newline ? "\n" : ""), to: STDERR_FILENO)
+        }
+    }
+
+    /// Writes all of `text`. A reader that went away (`crm-field sync | head -3`) ends the program quietly with
+    /// the status a shell gives a process killed by SIGPIPE (141), as `git log | head` does: what was written to
+    /// the replica is committed or rolled back by SQLite, and a rerun resumes. SIGPIPE itself is ignored (see
+    /// ``CRMField/main()``), so the write fails with EPIPE rather than killing the process mid-statement.
+    static func write(_ text: String, to descriptor: Int32) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer in
+                Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if written >= 0 {
+                offset += written
+            } else if errno == EINTR || errno == EAGAIN {
+                continue
+            } else if errno == EPIPE {
+                exit(141)
+            } else {
+                return  // a full disk or a closed descriptor: nothing sensible is left to tell
+            }
         }
     }
 

@@ -4,15 +4,36 @@ import ReplicaStore
 import SyncProtocol
 
 extension FieldContext {
-    /// A live record of this replica, or a not-found error that names it.
+    /// A live record of this replica by its id or a unique case-insensitive prefix of it (as git takes one), or
+    /// an error that names the records an ambiguous prefix matches, or says none does.
     func existing(_ entity: EntityKind, _ id: String) async throws -> StoredRecord {
-        guard RecordID.isValid(id), let record = try await replica().record(entity, id: RecordID(id)),
+        let typed = id.trimmingCharacters(in: .whitespaces)
+        if RecordID.isValid(typed), let record = try await replica().record(entity, id: RecordID(typed)),
             !record.isDeleted
-        else {
-            let hint = entity == .account ? " in your territories (crm-field account list)" : ""
-            throw CLIError.notFound("no \(entity) \(id)\(hint)")
+        {
+            return record
         }
-        return record
+        let matches = typed.isEmpty ? [] : try await replica().records(entity, idPrefix: typed, limit: 8)
+        if matches.count == 1 { return matches[0] }
+        guard matches.isEmpty else {
+            let listed = matches.prefix(8).map { "\($0.id) (\(History.label($0)))" }.joined(separator: ", ")
+            throw CLIError(
+                "ambiguous_id",
+                "\(typed) matches \(matches.count > 8 ? "more than 8" : "\(matches.count)") \(entity)s: \(listed); "
+                    + "type more of the id",
+                exitCode: 2
+            )
+        }
+        let hint = entity == .account ? " in your territories (crm-field account list)" : ""
+        throw CLIError.notFound("no \(entity) \(typed)\(hint)")
+    }
+
+    /// The full id of a record named by its id or a prefix (see ``existing(_:_:)``); nil stays nil, and an empty
+    /// text stays empty (it clears a reference).
+    func resolve(_ entity: EntityKind, _ id: String?) async throws -> String? {
+        guard let id else { return nil }
+        if id.trimmingCharacters(in: .whitespaces).isEmpty { return "" }
+        return try await existing(entity, id).id.rawValue
     }
 
     /// `… edit ID --field value…`: checks the record exists, reads the flags through `fill`, refuses an edit that
@@ -23,12 +44,22 @@ extension FieldContext {
         example: String,
         _ fill: (inout FieldInput) async throws -> Void
     ) async throws {
-        _ = try await existing(entity, id)
+        let existing = try await existing(entity, id)
         var input = FieldInput(entity)
         try await fill(&input)
         guard !input.isEmpty else { throw CLIError.invalid("name at least one field to change, e.g. \(example)") }
-        let record = try await replica().update(entity, id: RecordID(id), fields: input.fields)
-        printRecord(record, title: "Changed \(entity) \(id).")
+        let record = try await replica().update(entity, id: existing.id, fields: input.fields)
+        printRecord(record, title: "Changed \(entity) \(History.label(record)).")
+    }
+
+    /// The full id of a contact or deal named by `id` (or a prefix), checked to belong to `account`.
+    func belonging(_ entity: EntityKind, _ id: String?, to account: String) async throws -> String? {
+        guard let id, !id.trimmingCharacters(in: .whitespaces).isEmpty else { return id }
+        let record = try await existing(entity, id)
+        guard record["account_id"]?.stringValue == account else {
+            throw CLIError.invalid("\(entity) \(id) belongs to another account")
+        }
+        return record.id.rawValue
     }
 
     /// The signed-in rep (set by `init`).
@@ -49,7 +80,7 @@ struct AccountCommand: AsyncParsableCommand {
 
     static let columns: [Render.Column] = [
         .id, .field("name"), .field("kind"), .field("status"), .field("region"), .field("phone"),
-        .field("territory"),
+        .field("territory"), .field("owner"), .standing,
     ]
 
     /// The flags of the account fields a rep may set.
@@ -81,14 +112,23 @@ struct AccountCommand: AsyncParsableCommand {
             discussion: "Example: crm-field account list --search müller"
         )
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Words of the account's or a contact's name (accents and case ignored).") var search: String?
+        @Option(
+            help:
+                "Words of the account's or a contact's name (accents and case ignored), or a phone number (spaces and dashes ignored)."
+        ) var search: String?
         @OptionGroup var list: ListOptions
 
         func execute(_ context: FieldContext) async throws {
             let replica = try context.replica()
             var records: [StoredRecord]
             var listed: RecordPage?
-            if let search, !search.trimmingCharacters(in: .whitespaces).isEmpty {
+            let digits = search.map { $0.filter(\.isNumber) } ?? ""
+            let looksLikePhone =
+                digits.count >= 4
+                && (search ?? "").allSatisfy { $0.isNumber || " +-./()".contains($0) }
+            if looksLikePhone {
+                records = try await replica.accounts(phoneDigits: String(digits))
+            } else if let search, !search.trimmingCharacters(in: .whitespaces).isEmpty {
                 var ids: [RecordID] = []
                 for hit in try await replica.search(search) {
                     let id = hit.entity == .account ? hit.id : hit["account_id"]?.stringValue.map(RecordID.init)
@@ -133,11 +173,24 @@ struct AccountCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Option(help: "The account's name.") var name: String
         @Option(help: "One of your territories (default: your first).") var territory: String?
+        @Flag(help: "Add it even when an account of that name exists.") var force = false
         @OptionGroup var fields: Fields
 
         func execute(_ context: FieldContext) async throws {
             let replica = try context.replica()
             let info = try await replica.syncInfo()
+            let namesakes = try await replica.accounts(named: name.trimmingCharacters(in: .whitespaces))
+            if !namesakes.isEmpty && !force {
+                let listed = namesakes.prefix(3).map {
+                    "\(Render.shortID($0.id.rawValue)) in \($0["territory"]?.description ?? "?")"
+                }
+                throw CLIError(
+                    "duplicate_name",
+                    "an account named \(name) exists (\(listed.joined(separator: ", "))); "
+                        + "crm-field history ID shows it, --force adds another",
+                    exitCode: 2
+                )
+            }
             let user = try await context.user()
             guard let first = info.territories.first else {
                 throw CLIError("no_territory", "you have no territory, so you cannot add accounts; ask IT")
@@ -276,8 +329,8 @@ struct ContactCommand: AsyncParsableCommand {
         @Option(help: "The account's id.") var account: String
 
         func execute(_ context: FieldContext) async throws {
-            _ = try await context.existing(.account, account)
-            let card = try await context.replica().accountCard(id: RecordID(account), interactionLimit: 0)
+            let record = try await context.existing(.account, account)
+            let card = try await context.replica().accountCard(id: record.id, interactionLimit: 0)
             context.printRecords(card.contacts, columns: ContactCommand.columns, empty: "No contacts yet.")
         }
     }
@@ -308,13 +361,13 @@ struct ContactCommand: AsyncParsableCommand {
         @OptionGroup var fields: Fields
 
         func execute(_ context: FieldContext) async throws {
-            _ = try await context.existing(.account, account)
+            let customer = try await context.existing(.account, account)
             var input = FieldInput(.contact)
             try fields.fill(&input)
             guard input.fields["first_name"] != nil || input.fields["last_name"] != nil else {
                 throw CLIError.invalid("give the contact a --first-name or a --last-name")
             }
-            input.set("account_id", value: .string(account))
+            input.set("account_id", value: .string(customer.id.rawValue))
             let record = try await context.replica().create(.contact, fields: input.fields)
             context.printRecord(record, title: "Added contact \(record.id).")
         }
@@ -352,27 +405,25 @@ struct Log: FieldCommand {
     @Option(help: "When it happened (default: now), e.g. \"2026-11-23 10:30\" in your time zone.") var at: String?
 
     func execute(_ context: FieldContext) async throws {
-        _ = try await context.existing(.account, account)
-        if let contact {
-            let record = try await context.existing(.contact, contact)
-            guard record["account_id"]?.stringValue == account else {
-                throw CLIError.invalid("contact \(contact) belongs to another account")
-            }
-        }
-        if let deal {
-            let record = try await context.existing(.deal, deal)
-            guard record["account_id"]?.stringValue == account else {
-                throw CLIError.invalid("deal \(deal) belongs to another account")
-            }
-        }
+        let customer = try await context.existing(.account, account).id.rawValue
+        let contactID = try await context.belonging(.contact, contact, to: customer)
+        let dealID = try await context.belonging(.deal, deal, to: customer)
         var input = FieldInput(.activity)
-        try input.set("account_id", account, flag: "--account")
+        input.set("account_id", value: .string(customer))
         try input.set("kind", kind)
         try input.set("subject", subject)
         try input.set("body", body)
-        try input.set("contact_id", contact, flag: "--contact")
-        try input.set("deal_id", deal, flag: "--deal")
+        try input.set("contact_id", contactID, flag: "--contact")
+        try input.set("deal_id", dealID, flag: "--deal")
         try input.set("occurred_at", at ?? "now", flag: "--at")
+        if let occurred = input.fields["occurred_at"]?.stringValue, let millis = ISO8601.parseTimestamp(occurred),
+            millis > input.now + 5 * 60_000
+        {
+            throw CLIError.invalid(
+                "--at is in the future: log records what happened; book it with "
+                    + "crm-field meeting add --account \(account) --title … --at \"\(at ?? "")\""
+            )
+        }
         input.set("author", value: .string(try await context.user()))
         let record = try await context.replica().create(.activity, fields: input.fields)
         context.printRecord(record, title: "Logged \(kind) \(record.id).")

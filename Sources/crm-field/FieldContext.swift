@@ -149,6 +149,14 @@ final class FieldContext: @unchecked Sendable {
         }
     }
 
+    /// The names of the accounts `records` refer to (one query), for a list's customer column.
+    func accountNames(_ records: [StoredRecord], field: String = "account_id") async throws -> [String: String] {
+        let ids = records.compactMap { $0[field]?.stringValue.map(RecordID.init) }
+        return try await replica().records(.account, ids: ids).reduce(into: [:]) { names, entry in
+            names[entry.key.rawValue] = entry.value["name"]?.description
+        }
+    }
+
     func close() {
         try? opened?.close()
         opened = nil
@@ -210,6 +218,8 @@ extension FieldCommand {
         defer { context.close() }
         do {
             try await execute(context)
+        } catch let exit as ExitCode {
+            throw exit  // a status the command chose (remind: nothing due), not an error
         } catch {
             let failure = Self.cliError(error)
             if context.json {

@@ -63,9 +63,7 @@ struct FieldInput {
             }
         case .timestamp:
             guard let millis = parseTime(trimmed, now: now, endOfDay: field == "due_at") else {
-                throw CLIError.invalid(
-                    "\(flag) must be a time like 2026-11-25, \"2026-11-25 14:30\", 2026-11-25T13:30:00Z, today or tomorrow"
-                )
+                throw CLIError.invalid("\(flag) must be a time like \(Self.timeExamples), not \(trimmed)")
             }
             value = .string(ISO8601.format(millisecondsSince1970: millis))
         case .date:
@@ -106,9 +104,13 @@ struct FieldInput {
         return (negative ? -1 : 1) * (scaled + cents)
     }
 
+    static let timeExamples =
+        "2026-11-25, \"2026-11-25 14:30\", 25.11.2026, \"25.11.2026 14:30\", \"tomorrow 10:00\", yesterday, +3d, -2h"
+
     /// A time as people type it, in the laptop's time zone unless it names its own: `2026-11-25` (midnight, or the
-    /// end of that day for due dates), `2026-11-25 14:30`, `2026-11-25T14:30`, ISO 8601 with `Z` or an offset,
-    /// `now`, `today`, `tomorrow`.
+    /// end of that day for due dates), `2026-11-25 14:30`, `2026-11-25T14:30`, `25.11.2026 [14:30]`, ISO 8601 with
+    /// `Z` or an offset, `now`, `today`/`tomorrow`/`yesterday` with an optional time (`tomorrow 10:00`), a time
+    /// of today (`14:30`), and a distance from now (`+3d`, `-2h`, `+30m`, `+1w`).
     static func parseTime(_ text: String, now: Int64, endOfDay: Bool) -> Int64? {
         let calendar = Calendar.current
         let nowDate = Date(timeIntervalSince1970: Double(now) / 1000)
@@ -117,11 +119,39 @@ struct FieldInput {
             let start = calendar.startOfDay(for: date)
             return millis(endOfDay ? start.addingTimeInterval(86_399) : start)
         }
-        switch text.lowercased() {
-        case "now": return now
-        case "today": return dayEdge(nowDate)
-        case "tomorrow": return dayEdge(nowDate.addingTimeInterval(86_400))
-        default: break
+        /// `HH:MM` (or `HH`) on the day of `date`.
+        func at(_ clock: Substring, on date: Date) -> Int64? {
+            let parts = clock.split(separator: ":", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), let hour = Int(parts[0]), (0...23).contains(hour),
+                parts[0].count <= 2
+            else { return nil }
+            let minute = parts.count == 2 ? Int(parts[1]) : 0
+            guard let minute, (0...59).contains(minute), parts.count == 1 || parts[1].count == 2 else { return nil }
+            return calendar.date(bySettingHour: hour, minute: minute, second: 0, of: date).map(millis)
+        }
+        let lowered = text.lowercased()
+        let words = lowered.split(separator: " ", omittingEmptySubsequences: true)
+        let days: [String: Int] = ["today": 0, "tomorrow": 1, "yesterday": -1]
+        if lowered == "now" { return now }
+        if let first = words.first, let offset = days[String(first)], words.count <= 2,
+            let day = calendar.date(byAdding: .day, value: offset, to: nowDate)
+        {
+            return words.count == 1 ? dayEdge(day) : at(words[1], on: day)
+        }
+        if words.count == 1, lowered.contains(":"), let clock = at(words[0], on: nowDate) { return clock }
+        if let sign = lowered.first, sign == "+" || sign == "-", lowered.count >= 3,
+            let unit = lowered.last, let amount = Int64(lowered.dropFirst().dropLast())
+        {
+            let seconds: Int64? =
+                switch unit {
+                case "m": 60
+                case "h": 3_600
+                case "d": 86_400
+                case "w": 604_800
+                default: nil
+                }
+            guard let seconds else { return nil }
+            return now + (sign == "-" ? -1 : 1) * amount * seconds * 1000
         }
         if let utc = ISO8601.parseTimestamp(text) { return utc }
         let withOffset = ISO8601DateFormatter()
@@ -134,8 +164,12 @@ struct FieldInput {
             local.dateFormat = format
             if let date = local.date(from: text) { return millis(date) }
         }
-        local.dateFormat = "yyyy-MM-dd"
-        if text.count == 10, let date = local.date(from: text) { return dayEdge(date) }
+        local.dateFormat = "dd.MM.yyyy HH:mm"
+        if text.count >= 14, text.count <= 16, let date = local.date(from: text) { return millis(date) }
+        for format in ["yyyy-MM-dd", "dd.MM.yyyy"] {
+            local.dateFormat = format
+            if text.count >= 8, text.count <= 10, let date = local.date(from: text) { return dayEdge(date) }
+        }
         return nil
     }
 }

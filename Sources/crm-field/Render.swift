@@ -9,18 +9,92 @@ enum Render {
     struct Column: Sendable {
         var header: String
         var cell: @Sendable (StoredRecord) -> String
+        /// Money and counts line up on the right.
+        var alignRight = false
+        /// How a cell is coloured on a terminal (an ANSI SGR code), from its text.
+        var colour: (@Sendable (String) -> String?)?
+        /// Record ids: shown short, long enough to be unique in the table.
+        var isID = false
 
-        init(_ header: String, _ cell: @escaping @Sendable (StoredRecord) -> String) {
+        init(
+            _ header: String,
+            alignRight: Bool = false,
+            colour: (@Sendable (String) -> String?)? = nil,
+            _ cell: @escaping @Sendable (StoredRecord) -> String
+        ) {
             self.header = header
+            self.alignRight = alignRight
+            self.colour = colour
             self.cell = cell
         }
 
         /// A column showing one field for people.
         static func field(_ name: String, _ header: String? = nil) -> Column {
-            Column(header ?? name.replacingOccurrences(of: "_", with: " ")) { display($0, name) }
+            Column(header ?? name.replacingOccurrences(of: "_", with: " "), alignRight: moneyFields.contains(name)) {
+                display($0, name)
+            }
         }
 
-        static let id = Column("id") { $0.id.rawValue }
+        static let id: Column = {
+            var column = Column("id") { $0.id.rawValue }
+            column.isID = true
+            return column
+        }()
+
+        /// The account's payment standing, in colour on a terminal: strict green, hesitant yellow, disloyal red.
+        static let standing = Column("standing", colour: Render.standingColour) { display($0, "payment_standing") }
+
+        /// A reference shown by the short form of its id.
+        static func reference(_ name: String, _ header: String) -> Column {
+            Column(header) { record in record[name]?.stringValue.map(Render.shortID) ?? "" }
+        }
+    }
+
+    /// The customer's name, from the names a list read for its records (``FieldContext/accountNames(_:)``).
+    static func customer(_ names: [String: String], field: String = "account_id") -> Column {
+        Column("customer") { record in record[field]?.stringValue.map { names[$0] ?? shortID($0) } ?? "" }
+    }
+
+    @Sendable static func standingColour(_ text: String) -> String? {
+        switch text {
+        case "strict": "32"
+        case "hesitant": "33"
+        case "disloyal": "31"
+        default: nil
+        }
+    }
+
+    /// Whether standard output takes colours: a terminal, and `NO_COLOR` not set (https://no-color.org).
+    static let colours: Bool = {
+        guard isatty(STDOUT_FILENO) == 1 else { return false }
+        let noColour = ProcessInfo.processInfo.environment["NO_COLOR"] ?? ""
+        return noColour.isEmpty && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }()
+
+    /// The short form of an id a list shows: a ULID's first 10 characters (its millisecond), other ids whole.
+    /// Every command takes it back (a unique prefix); ``table(_:columns:)`` lengthens the ones a table shares.
+    static func shortID(_ id: String) -> String {
+        id.count > 16 ? String(id.prefix(10)) : id
+    }
+
+    /// Short forms of `ids`, each long enough to differ from the others' in the list.
+    static func shortIDs(_ ids: [String]) -> [String] {
+        var length = 10
+        while length < 26 {
+            let short = ids.map { $0.count > 16 ? String($0.prefix(length)) : $0 }
+            var seen: [String: String] = [:]
+            var clash = false
+            for (full, cut) in zip(ids, short) {
+                if let other = seen[cut], other != full {
+                    clash = true
+                    break
+                }
+                seen[cut] = full
+            }
+            if !clash { return short }
+            length += 2
+        }
+        return ids
     }
 
     /// The fields that hold money, in minor units of the record's `currency`.
@@ -90,6 +164,32 @@ enum Render {
         localFormatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
     }
 
+    static let clockFormatter: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone.current
+        formatter.dateFormat = "HH:mm"
+        return formatter
+    }()
+
+    static let dayFormatter: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone.current
+        formatter.dateFormat = "EEEE d MMMM yyyy"
+        return formatter
+    }()
+
+    /// `14:30` in the laptop's time zone.
+    static func clock(_ millis: Int64) -> String {
+        clockFormatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+
+    /// `== Tuesday 8 December 2026 ==`.
+    static func dayHeading(_ millis: Int64) -> String {
+        "== \(dayFormatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))) =="
+    }
+
     /// `name: value` lines in schema order, names aligned.
     static func card(_ record: StoredRecord) -> String {
         let schema = CRMSchema.schema(for: record.entity)
@@ -108,12 +208,32 @@ enum Render {
             .joined(separator: "\n")
     }
 
-    /// An aligned table with a header row; long cells are cut with an ellipsis.
+    /// An aligned table with a header row; long cells are cut with an ellipsis; ids are short.
     static func table(_ records: [StoredRecord], columns: [Column]) -> String {
-        grid(header: columns.map(\.header), rows: records.map { record in columns.map { $0.cell(record) } })
+        var rows = records.map { record in columns.map { $0.cell(record) } }
+        for (index, column) in columns.enumerated() where column.isID {
+            let short = shortIDs(rows.map { $0[index] })
+            for row in rows.indices { rows[row][index] = short[row] }
+        }
+        return grid(
+            header: columns.map(\.header),
+            rows: rows,
+            rightAligned: Set(columns.indices.filter { columns[$0].alignRight }),
+            colours: Dictionary(
+                uniqueKeysWithValues: columns.enumerated().compactMap { index, column in
+                    column.colour.map { (index, $0) }
+                }
+            )
+        )
     }
 
-    static func grid(header: [String], rows: [[String]], maxCell: Int = 40) -> String {
+    static func grid(
+        header: [String],
+        rows: [[String]],
+        maxCell: Int = 40,
+        rightAligned: Set<Int> = [],
+        colours: [Int: @Sendable (String) -> String?] = [:]
+    ) -> String {
         let cut = rows.map { row in
             row.map { cell -> String in
                 let line = cell.replacingOccurrences(of: "\n", with: " ")
@@ -123,10 +243,16 @@ enum Render {
         let widths = header.indices.map { index in
             max(header[index].count, cut.map { $0[index].count }.max() ?? 0)
         }
-        func line(_ cells: [String]) -> String {
-            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        func line(_ cells: [String], body: Bool) -> String {
+            cells.enumerated().map { index, cell in
+                let gap = String(repeating: " ", count: max(0, widths[index] - cell.count))
+                var shown = cell
+                if body, Render.colours, let code = colours[index]?(cell) { shown = "\u{1B}[\(code)m\(cell)\u{1B}[0m" }
+                return rightAligned.contains(index) ? gap + shown : shown + gap
+            }
+            .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
-        return ([line(header.map { $0.uppercased() })] + cut.map(line)).joined(separator: "\n")
+        return ([line(header.map { $0.uppercased() }, body: false)] + cut.map { line($0, body: true) })
+            .joined(separator: "\n")
     }
 }

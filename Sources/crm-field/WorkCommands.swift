@@ -57,8 +57,8 @@ struct History: FieldCommand {
         context.print("== \(record["name"]?.description ?? record.id.rawValue) ==")
         context.print(Render.card(card.account))
         section(context, "Contacts", card.contacts, ContactCommand.columns)
-        section(context, "Deals", card.deals, DealCommand.columns)
-        section(context, "Open tasks", card.openTasks, TaskCommand.columns)
+        section(context, "Deals", card.deals, DealCommand.columns(nil))
+        section(context, "Open tasks", card.openTasks, TaskCommand.columns(nil))
         section(context, "Overdue invoices", card.overdueInvoices, InvoiceCommand.columns)
         section(
             context,
@@ -136,6 +136,11 @@ struct History: FieldCommand {
         if !records.isEmpty { context.print(Render.table(records, columns: columns)) }
     }
 
+    /// An interaction list's columns (a deal's card).
+    static let interactionColumns: [Render.Column] = [
+        .id, .field("occurred_at", "when"), .field("kind"), .field("subject"), .field("author"), .field("body"),
+    ]
+
     static func personName(_ record: StoredRecord) -> String {
         [record["first_name"]?.description, record["last_name"]?.description].compactMap { $0 }.joined(separator: " ")
     }
@@ -168,15 +173,25 @@ struct TaskCommand: AsyncParsableCommand {
         subcommands: [List.self, Add.self, Done.self, Reopen.self, Cancel.self, Edit.self]
     )
 
-    static let columns: [Render.Column] = [
-        .id, .field("title"), .field("due_at", "due"), .field("priority"), .field("status"), .field("assignee"),
-    ]
+    /// The list's columns; `customers` (account names by id) adds the customer's, nil leaves it out (a card).
+    static func columns(_ customers: [String: String]?) -> [Render.Column] {
+        [.id, .field("title")] + (customers.map { [Render.customer($0)] } ?? [])
+            + [
+                .field("due_at", "due"), .field("remind_at", "remind"), .field("priority"), .field("status"),
+                .field("assignee"),
+            ]
+    }
 
     struct Fields: ParsableArguments {
         @Option(help: "What to do.") var title: String?
         @Option var notes: String?
-        @Option(name: .customLong("due-at"), help: "When it is due, e.g. 2026-11-30, \"2026-11-30 15:00\", tomorrow.")
+        @Option(name: .customLong("due-at"), help: "When it is due, e.g. 2026-11-30, \"tomorrow 15:00\", +3d.")
         var dueAt: String?
+        @Option(
+            name: .customLong("remind-at"),
+            help: "When crm-field today and remind bring it up, e.g. \"tomorrow 9:00\" or +2h."
+        )
+        var remindAt: String?
         @Option(help: "low, normal or high.") var priority: String?
         @Option(help: "Who does it (default: you).") var assignee: String?
         @Option(help: "A deal it belongs to.") var deal: String?
@@ -185,43 +200,53 @@ struct TaskCommand: AsyncParsableCommand {
             try input.set("title", title)
             try input.set("notes", notes)
             try input.set("due_at", dueAt)
+            try input.set("remind_at", remindAt, flag: "--remind-at")
             try input.set("priority", priority)
             try input.set("assignee", assignee)
-            if let deal, !deal.isEmpty { _ = try await context.existing(.deal, deal) }
-            try input.set("deal_id", deal, flag: "--deal")
+            try input.set("deal_id", try await context.resolve(.deal, deal), flag: "--deal")
         }
     }
 
     struct List: FieldCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Open tasks, soonest due first (--overdue: only late ones; --all: done and cancelled too).",
-            discussion: "Example: crm-field task list --overdue"
+            abstract: "Your open tasks, soonest due first (--all: the team's, in every status).",
+            discussion: """
+                Shows the tasks assigned to you unless --all (everyone's, done and cancelled too) or --assignee \
+                NAME; --status open|done|cancelled|any picks the status (default open).
+                Example: crm-field task list --overdue
+                """
         )
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Only tasks past their due time.") var overdue = false
-        @Flag(help: "Every task, also done and cancelled ones.") var all = false
+        @Flag(help: "The whole team's tasks, in every status.") var all = false
+        @Option(help: "open, done, cancelled or any (default: open; with --all any).") var status: String?
         @Option(help: "Only the tasks of this account.") var account: String?
-        @Option(help: "Only the tasks of this person (\"me\": yours).") var assignee: String?
+        @Option(help: "Only the tasks of this person (\"me\": yours, the default).") var assignee: String?
         @OptionGroup var list: ListOptions
 
         func validate() throws {
-            if overdue && all { throw ValidationError("--overdue and --all cannot go together") }
+            if let status, !["open", "done", "cancelled", "any"].contains(status) {
+                throw ValidationError("--status must be open, done, cancelled or any")
+            }
         }
 
         func execute(_ context: FieldContext) async throws {
             let replica = try context.replica()
             let now = ISO8601.format(millisecondsSince1970: ReplicaConfiguration.systemNow())
-            let who = assignee == "me" ? try await context.user() : assignee
+            let me = try await context.user()
+            let who = assignee == "me" ? me : assignee ?? (all ? nil : me)
+            let chosen = status ?? (all ? "any" : "open")
             let filter = TaskFilter(
-                status: all ? nil : "open",
+                status: chosen == "any" ? nil : chosen,
                 dueBefore: overdue ? now : nil,
-                account: account.map(RecordID.init),
+                account: try await context.resolve(.account, account).map(RecordID.init),
                 assignee: who
             )
+            let page = try await replica.tasks(filter, limit: list.value(context))
             context.printPage(
-                try await replica.tasks(filter, limit: list.value(context)),
-                columns: TaskCommand.columns,
-                empty: overdue ? "Nothing overdue." : "No tasks."
+                page,
+                columns: TaskCommand.columns(try await context.accountNames(page.records)),
+                empty: overdue ? "Nothing overdue." : all ? "No tasks." : "No tasks of yours (--all: the team's)."
             )
         }
     }
@@ -237,10 +262,9 @@ struct TaskCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             guard fields.title != nil else { throw CLIError.invalid("give the task a --title") }
-            if let account { _ = try await context.existing(.account, account) }
             var input = FieldInput(.task)
             try await fields.fill(&input, context)
-            try input.set("account_id", account, flag: "--account")
+            try input.set("account_id", try await context.resolve(.account, account), flag: "--account")
             input.set("status", value: .string("open"))
             if input.fields["assignee"] == nil { input.set("assignee", value: .string(try await context.user())) }
             if input.fields["priority"] == nil { input.set("priority", value: .string("normal")) }
@@ -250,9 +274,9 @@ struct TaskCommand: AsyncParsableCommand {
     }
 
     static func setStatus(_ id: String, _ status: String, _ context: FieldContext, _ verb: String) async throws {
-        _ = try await context.existing(.task, id)
-        let record = try await context.replica().update(.task, id: RecordID(id), fields: ["status": .string(status)])
-        context.printRecord(record, title: "\(verb) task \(id).")
+        let task = try await context.existing(.task, id)
+        let record = try await context.replica().update(.task, id: task.id, fields: ["status": .string(status)])
+        context.printRecord(record, title: "\(verb) task \(History.label(record)).")
     }
 
     struct Done: FieldCommand {
@@ -306,12 +330,14 @@ struct DealCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deal",
         abstract: "Deals and their stages.",
-        subcommands: [List.self, Add.self, Stage.self, Edit.self]
+        subcommands: [List.self, Show.self, Add.self, Stage.self, Edit.self]
     )
 
-    static let columns: [Render.Column] = [
-        .id, .field("title"), .field("stage"), .field("amount"), .field("expected_close", "close"),
-    ]
+    /// As ``TaskCommand/columns(_:)``.
+    static func columns(_ customers: [String: String]?) -> [Render.Column] {
+        [.id, .field("title")] + (customers.map { [Render.customer($0)] } ?? [])
+            + [.field("stage"), .field("amount"), .field("expected_close", "close"), .field("owner")]
+    }
 
     struct Fields: ParsableArguments {
         @Option(help: "What is being sold.") var title: String?
@@ -319,8 +345,10 @@ struct DealCommand: AsyncParsableCommand {
         @Option(help: "A three-letter code, e.g. EUR.") var currency: String?
         @Option(name: .customLong("expected-close"), help: "A date, e.g. 2026-12-31.") var expectedClose: String?
         @Option(name: .customLong("lost-reason")) var lostReason: String?
+        @Option(help: "The rep it belongs to (default: you, when you add it).") var owner: String?
 
         func fill(_ input: inout FieldInput) throws {
+            try input.set("owner", owner)
             try input.set("title", title)
             try input.set("amount", amount)
             try input.set("currency", currency)
@@ -331,24 +359,129 @@ struct DealCommand: AsyncParsableCommand {
 
     struct List: FieldCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List deals, optionally of one stage.",
-            discussion: "Example: crm-field deal list --stage negotiation"
+            abstract: "Your deals, optionally of one stage (--all: the team's).",
+            discussion: """
+                Shows the deals you own (and owner-less ones of accounts you own) unless --all or --owner NAME.
+                Example: crm-field deal list --stage negotiation
+                """
         )
         @OptionGroup var global: GlobalOptions
         @Option(help: "new, contacted, negotiation, decision, contract, won or lost.") var stage: String?
         @Option(help: "Only the deals of this account.") var account: String?
+        @Flag(help: "The whole team's deals.") var all = false
+        @Option(help: "Only the deals of this rep (\"me\": yours, the default).") var owner: String?
         @OptionGroup var list: ListOptions
 
         func execute(_ context: FieldContext) async throws {
             if let stage, !CRMSchema.dealStages.contains(stage) {
                 throw CLIError.invalid("--stage must be one of \(CRMSchema.dealStages.joined(separator: ", "))")
             }
+            let me = try await context.user()
+            let account = try await context.resolve(.account, account).map(RecordID.init)
+            let who = owner == "me" ? me : owner ?? (all || account != nil ? nil : me)
             let deals = try await context.replica().deals(
                 stage: stage,
-                account: account.map(RecordID.init),
+                account: account,
+                mine: who,
                 limit: list.value(context)
             )
-            context.printPage(deals, columns: DealCommand.columns, empty: "No deals.")
+            context.printPage(
+                deals,
+                columns: DealCommand.columns(try await context.accountNames(deals.records)),
+                empty: all ? "No deals." : "No deals of yours (--all: the team's)."
+            )
+        }
+    }
+
+    struct Show: FieldCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The deal's card: customer, stage and days in it, amount, owner, tasks, meetings, interactions.",
+            discussion: "Example: crm-field deal show 01JD7QD"
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The deal's id (or the start of it).") var id: String
+
+        func execute(_ context: FieldContext) async throws {
+            let deal = try await context.existing(.deal, id)
+            let replica = try context.replica()
+            let now = ReplicaConfiguration.systemNow()
+            var account: StoredRecord?
+            if let accountID = deal["account_id"]?.stringValue {
+                account = try await replica.record(.account, id: RecordID(accountID))
+            }
+            let parts = try await replica.dealParts(deal.id)
+            // Each stage change, from the deal's history; the current stage's start is its winning write's stamp
+            // (exact also on a laptop set up from the snapshot, whose history begins there).
+            let stages = try await replica.history(.deal, id: deal.id).filter { $0.field == "stage" }
+                .sorted { $0.timestamp < $1.timestamp }
+            let entered = try await replica.winningEntry(.deal, id: deal.id, field: "stage")?.timestamp.wallMilliseconds
+            let days = entered.map { max(0, Int((now - $0) / 86_400_000)) }
+            if context.json {
+                return context.printJSON(
+                    [
+                        "deal": Render.json(deal), "account": account.map(Render.json) ?? NSNull(),
+                        "stage_since": entered.map { ISO8601.format(millisecondsSince1970: $0) } ?? NSNull(),
+                        "days_in_stage": days ?? NSNull(),
+                        "stages": stages.map {
+                            [
+                                "stage": $0.newValue?.stringValue ?? "", "by": $0.author,
+                                "at": ISO8601.format(millisecondsSince1970: $0.timestamp.wallMilliseconds),
+                            ]
+                        },
+                        "tasks": parts.tasks.map(Render.json), "appointments": parts.appointments.map(Render.json),
+                        "interactions": parts.interactions.map(Render.json),
+                    ] as [String: Any]
+                )
+            }
+            context.print("== \(deal["title"]?.description ?? "") ==")
+            var lines: [(String, String)] = [
+                ("id", deal.id.rawValue),
+                (
+                    "customer",
+                    account.map { "\($0["name"]?.description ?? "") (\(Render.shortID($0.id.rawValue)))" } ?? ""
+                ),
+                (
+                    "stage",
+                    "\(Render.display(deal, "stage"))" + (days.map { ", \($0) day\($0 == 1 ? "" : "s") in it" } ?? "")
+                ),
+                ("amount", Render.display(deal, "amount")),
+                ("expected close", Render.display(deal, "expected_close")),
+                ("owner", Render.display(deal, "owner")),
+                ("created", Render.display(deal, "created_at")),
+                ("closed", Render.display(deal, "closed_at")),
+                ("lost reason", Render.display(deal, "lost_reason")),
+            ]
+            lines = lines.filter { !$0.1.isEmpty }
+            let width = lines.map(\.0.count).max() ?? 0
+            context.print(
+                lines.map { "  " + $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(
+                    separator: "\n"
+                )
+            )
+            if !stages.isEmpty {
+                context.print("")
+                context.print("Stages")
+                context.print(
+                    Render.grid(
+                        header: ["when", "stage", "who"],
+                        rows: stages.map {
+                            [
+                                Render.localTime(millis: $0.timestamp.wallMilliseconds), $0.newValue?.description ?? "",
+                                $0.author,
+                            ]
+                        }
+                    )
+                )
+            }
+            for (title, records, columns) in [
+                ("Tasks", parts.tasks, TaskCommand.columns(nil)),
+                ("Appointments", parts.appointments, MeetingCommand.columns([:])),
+                ("Interactions, newest first", parts.interactions, History.interactionColumns),
+            ] {
+                context.print("")
+                context.print("\(title) (\(records.count))")
+                if !records.isEmpty { context.print(Render.table(records, columns: columns)) }
+            }
         }
     }
 
@@ -365,11 +498,16 @@ struct DealCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             guard fields.title != nil else { throw CLIError.invalid("give the deal a --title") }
-            _ = try await context.existing(.account, account)
+            let customer = try await context.existing(.account, account)
             var input = FieldInput(.deal)
             try fields.fill(&input)
-            try input.set("account_id", account, flag: "--account")
+            input.set("account_id", value: .string(customer.id.rawValue))
             try input.set("stage", stage ?? "new")
+            if input.fields["owner"] == nil { input.set("owner", value: .string(try await context.user())) }
+            input.set("created_at", value: .string(ISO8601.format(millisecondsSince1970: input.now)))
+            if let chosen = input.fields["stage"]?.stringValue, ["won", "lost"].contains(chosen) {
+                input.set("closed_at", value: .string(ISO8601.format(millisecondsSince1970: input.now)))
+            }
             let record = try await context.replica().create(.deal, fields: input.fields)
             context.printRecord(record, title: "Added deal \(record.id).")
         }
@@ -386,12 +524,20 @@ struct DealCommand: AsyncParsableCommand {
         @Option(name: .customLong("lost-reason"), help: "Why it was lost.") var lostReason: String?
 
         func execute(_ context: FieldContext) async throws {
-            _ = try await context.existing(.deal, id)
+            let deal = try await context.existing(.deal, id)
             var input = FieldInput(.deal)
             try input.set("stage", stage)
             try input.set("lost_reason", lostReason)
-            let record = try await context.replica().update(.deal, id: RecordID(id), fields: input.fields)
-            context.printRecord(record, title: "Deal \(id) is now at \(stage.lowercased()).")
+            // closed_at follows the stage: set when it reaches won or lost, cleared when it is reopened.
+            let closes = ["won", "lost"].contains(stage.lowercased())
+            let wasClosed = ["won", "lost"].contains(deal["stage"]?.stringValue ?? "")
+            if closes && (!wasClosed || deal["stage"]?.stringValue != stage.lowercased()) {
+                input.set("closed_at", value: .string(ISO8601.format(millisecondsSince1970: input.now)))
+            } else if !closes && deal["closed_at"] != nil {
+                input.set("closed_at", value: .null)
+            }
+            let record = try await context.replica().update(.deal, id: deal.id, fields: input.fields)
+            context.printRecord(record, title: "Deal \(History.label(record)) is now at \(stage.lowercased()).")
         }
     }
 
@@ -429,6 +575,9 @@ struct Pipeline: FieldCommand {
             return
         }
         let rows = stages.map { [$0.stage, String($0.count), Render.money($0.amount, currency: $0.currency)] }
-        context.print(rows.isEmpty ? "No deals." : Render.grid(header: ["stage", "deals", "amount"], rows: rows))
+        context.print(
+            rows.isEmpty
+                ? "No deals." : Render.grid(header: ["stage", "deals", "amount"], rows: rows, rightAligned: [1, 2])
+        )
     }
 }

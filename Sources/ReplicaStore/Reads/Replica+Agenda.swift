@@ -70,6 +70,13 @@ extension Replica {
         }
     }
 
+    /// The winning write of one field of a record (its value, author and stamp): when a deal entered its stage.
+    public func winningEntry(_ entity: EntityKind, id: RecordID, field: String) async throws -> FieldEntry? {
+        try await read { db in
+            try RecordStorage.loadState(db, entity, id)?.winner(of: field, schema: CRMSchema.schema(for: entity))
+        }
+    }
+
     /// Open tasks whose reminder time has come (`remind_at` before `before`), of one assignee or every one.
     public func tasksToRemind(before: String, assignee: String?) async throws -> [StoredRecord] {
         try await read { db in

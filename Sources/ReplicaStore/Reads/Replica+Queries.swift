@@ -127,14 +127,21 @@ extension Replica {
     public func deals(
         stage: String? = nil,
         account: RecordID? = nil,
-        owner: String? = nil,
+        mine owner: String? = nil,
         limit: Int? = nil
     ) async throws -> RecordPage {
         try await read { db in
             var condition = Condition()
             if let stage { condition.add("stage = ?", stage) }
             if let account { condition.add("account_id = ?", account.rawValue) }
-            if let owner { condition.add("owner = ?", owner) }
+            // A rep's deals: those they own, and owner-less ones (made before deals had owners) of their accounts.
+            if let owner, CRMSchema.profile.isNewest {
+                condition.add(
+                    "(owner = ? OR (owner IS NULL AND account_id IN (SELECT id FROM account WHERE owner = ?)))",
+                    owner,
+                    owner
+                )
+            }
             return try Self.page(
                 db,
                 .deal,

@@ -30,6 +30,9 @@ public struct HistoryEntry: Hashable, Sendable {
     public var origin: String
     /// For local changes: `pending`, `acked` or `rejected`.
     public var status: String?
+    /// The causal context the change was made in (what its author had seen): the old value a person reads is the
+    /// one this context knew, not the one that happened to arrive before it.
+    public var context = VectorClock()
 }
 
 /// One stage of the sales funnel.
@@ -168,7 +171,8 @@ extension Replica {
                     timestamp: change.timestamp,
                     operation: change.operation.name,
                     origin: row[2],
-                    status: row[3]
+                    status: row[3],
+                    context: change.context
                 )
                 switch change.operation {
                 case .create(let fields), .set(let fields), .append(let fields):
