@@ -37,13 +37,18 @@ struct ProductCommand: AsyncParsableCommand {
                 )
                 return
             }
-            let inStock = Render.Column("in stock") { product in
+            let inStock = Render.Column("in stock", alignRight: true) { product in
                 let rows = stock[product["part_number"]?.stringValue ?? ""] ?? []
                 return rows.isEmpty ? "" : String(rows.reduce(0) { $0 + ($1["quantity"]?.integerValue ?? 0) })
             }
+            let perWarehouse = Render.Column("per warehouse") { product in
+                (stock[product["part_number"]?.stringValue ?? ""] ?? []).map {
+                    "\($0["warehouse"]?.description ?? "") \($0["quantity"]?.integerValue ?? 0)"
+                }.joined(separator: ", ")
+            }
             context.printRecords(
                 found,
-                columns: ProductCommand.columns + [inStock],
+                columns: ProductCommand.columns + [inStock, perWarehouse],
                 empty: "No product matches \(text)."
             )
         }
@@ -246,6 +251,17 @@ struct ConflictCommand: AsyncParsableCommand {
         subcommands: [List.self, Resolve.self]
     )
 
+    /// A conflict's short handle: 7 characters of a hash of its id (FNV-1a), the same on every laptop.
+    static func handle(_ conflict: Conflict) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in conflict.id.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let text = String(hash, radix: 36)
+        return String((String(repeating: "0", count: max(0, 7 - text.count)) + text).prefix(7))
+    }
+
     static func json(_ conflict: Conflict) -> [String: Any] {
         func side(_ entry: FieldEntry) -> [String: Any] {
             [
@@ -254,7 +270,8 @@ struct ConflictCommand: AsyncParsableCommand {
             ]
         }
         return [
-            "id": conflict.id, "entity": conflict.entity.rawValue, "record_id": conflict.recordID.rawValue,
+            "id": conflict.id, "handle": handle(conflict), "entity": conflict.entity.rawValue,
+            "record_id": conflict.recordID.rawValue,
             "field": conflict.field, "current": side(conflict.winner), "other": side(conflict.loser),
         ]
     }
@@ -279,13 +296,14 @@ struct ConflictCommand: AsyncParsableCommand {
             for conflict in conflicts {
                 let record = try await context.replica().record(conflict.entity, id: conflict.recordID)
                 let label = record.map(History.label) ?? conflict.recordID.rawValue
-                context.print("\(conflict.id)")
-                context.print("  \(conflict.entity) \(label), field \(conflict.field)")
+                context.print(
+                    "\(ConflictCommand.handle(conflict))  \(conflict.entity) \(label), field \(conflict.field)"
+                )
                 context.print("  shown   \(Self.describe(conflict.winner, conflict))")
                 context.print("  other   \(Self.describe(conflict.loser, conflict))")
             }
             context.print("")
-            context.print("Resolve with: crm-field conflict resolve ID --keep | --take-other | --value V")
+            context.print("Resolve with: crm-field conflict resolve HANDLE --keep | --take-other | --value V")
         }
 
         static func describe(_ entry: FieldEntry, _ conflict: Conflict) -> String {
@@ -302,10 +320,11 @@ struct ConflictCommand: AsyncParsableCommand {
     struct Resolve: FieldCommand {
         static let configuration = CommandConfiguration(
             abstract: "Settle a conflict; the choice is an ordinary change that syncs to everyone.",
-            discussion: "Example: crm-field conflict resolve account/01JD7Q8X…/phone/01JD…:4 --take-other"
+            discussion: "Example: crm-field conflict resolve k3x9a2q --take-other (the handle conflict list shows)"
         )
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The conflict's id (crm-field conflict list).") var id: String
+        @Argument(help: "The conflict's handle, or the start of it, or its full id (crm-field conflict list).")
+        var id: String
         @Flag(help: "Keep the value shown now.") var keep = false
         @Flag(name: .customLong("take-other"), help: "Take the other value.") var takeOther = false
         @Option(help: "Write another value.") var value: String?
@@ -317,8 +336,21 @@ struct ConflictCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             let replica = try context.replica()
-            guard let conflict = try await replica.openConflicts().first(where: { $0.id == id }) else {
+            let open = try await replica.openConflicts()
+            let typed = id.lowercased()
+            let matches =
+                open.filter { $0.id == id }.isEmpty
+                ? open.filter { ConflictCommand.handle($0).hasPrefix(typed) && !typed.isEmpty }
+                : open.filter { $0.id == id }
+            guard let conflict = matches.first else {
                 throw CLIError.notFound("no open conflict \(id) (crm-field conflict list)")
+            }
+            guard matches.count == 1 else {
+                throw CLIError(
+                    "ambiguous_id",
+                    "\(id) matches \(matches.count) conflicts: \(matches.map(ConflictCommand.handle).joined(separator: ", "))",
+                    exitCode: 2
+                )
             }
             let resolution: Replica.Resolution
             if keep {

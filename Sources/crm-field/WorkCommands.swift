@@ -14,8 +14,10 @@ struct History: FieldCommand {
             """
     )
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The account's id.") var account: String
-    @Flag(help: "Add the field change history of the account and its contacts, deals and tasks.") var changes = false
+    @Argument(help: "The account's id (or the start of it).") var account: String
+    @Flag(help: "Add the field change history of the account and its contacts, deals, tasks and appointments.")
+    var changes = false
+    @Option(help: "Only changes and interactions since this time, e.g. 2026-11-01, -7d.") var since: String?
     @OptionGroup var list: ListOptions
 
     func execute(_ context: FieldContext) async throws {
@@ -29,12 +31,23 @@ struct History: FieldCommand {
             )
         }
         var entries: [(StoredRecord?, HistoryEntry)] = []
+        let sinceMillis = try since.map { text -> Int64 in
+            guard let millis = FieldInput.parseTime(text, now: ReplicaConfiguration.systemNow(), endOfDay: false) else {
+                throw CLIError.invalid("--since must be a time like \(FieldInput.timeExamples)")
+            }
+            return millis
+        }
         if changes { try await fetchEarlierChanges(record.id, replica, context) }
         if changes {
-            let related = [record] + card.contacts + card.deals + (try await tasks(of: record.id, replica))
+            let appointments = try await replica.appointments(AppointmentFilter(account: record.id)).records
+            let related =
+                [record] + card.contacts + card.deals + (try await tasks(of: record.id, replica)) + appointments
             for item in related {
-                for entry in try await replica.history(item.entity, id: item.id) { entries.append((item, entry)) }
+                for entry in Self.causalOldValues(try await replica.history(item.entity, id: item.id)) {
+                    entries.append((item, entry))
+                }
             }
+            if let sinceMillis { entries = entries.filter { $0.1.timestamp.wallMilliseconds >= sinceMillis } }
             entries.sort {
                 ($0.1.timestamp.wallMilliseconds, $0.1.dot.description) < (
                     $1.1.timestamp.wallMilliseconds, $1.1.dot.description
@@ -73,22 +86,117 @@ struct History: FieldCommand {
                 .field("body"),
             ]
         )
-        if changes {
-            context.print("")
-            context.print("Changes (\(entries.count))")
-            let rows = entries.map { item, entry -> [String] in
-                [
-                    Render.localTime(millis: entry.timestamp.wallMilliseconds), entry.author,
-                    "\(item?.entity.rawValue ?? "") \(item.map(Self.label) ?? "")", entry.operation,
-                    entry.field ?? "", entry.oldValue?.description ?? "", entry.newValue?.description ?? "",
-                    entry.status ?? "",
-                ]
+        if changes { printChanges(entries, context, limit: list.value(context), account: record.id.rawValue) }
+    }
+
+    /// The changes for people: one block per change (newest first), its fields below it with labels, money and
+    /// times as people read them, and the old value the author saw.
+    private func printChanges(
+        _ entries: [(StoredRecord?, HistoryEntry)],
+        _ context: FieldContext,
+        limit: Int?,
+        account: String
+    ) {
+        var groups: [(StoredRecord?, [HistoryEntry])] = []
+        for (item, entry) in entries.reversed() {
+            if let last = groups.last, last.1.first?.dot == entry.dot, last.0?.id == item?.id {
+                groups[groups.count - 1].1.insert(entry, at: 0)
+            } else {
+                groups.append((item, [entry]))
             }
-            if !rows.isEmpty {
-                context.print(
-                    Render.grid(header: ["when", "who", "record", "change", "field", "old", "new", "note"], rows: rows)
-                )
+        }
+        let shown = limit.map { Array(groups.prefix($0)) } ?? groups
+        // Writes no later write saw, whose value the record does not show: they lost to a concurrent write.
+        var lost = Set<String>()
+        let byRecord = Dictionary(grouping: entries, by: { $0.0?.id.rawValue ?? "" })
+        for (_, recordEntries) in byRecord {
+            for (item, entry) in recordEntries where entry.operation == "set" {
+                guard let field = entry.field, let item else { continue }
+                let superseded = recordEntries.contains { $0.1.field == field && $0.1.context.contains(entry.dot) }
+                if !superseded, item[field] ?? .null != entry.newValue ?? .null {
+                    lost.insert("\(entry.dot)/\(field)")
+                }
             }
+        }
+        context.print("")
+        context.print("Changes (\(groups.count)\(shown.count < groups.count ? ", newest \(shown.count) shown" : ""))")
+        for (item, group) in shown {
+            guard let first = group.first else { continue }
+            let verb: String =
+                switch first.operation {
+                case "create", "append": "created"
+                case "delete": "deleted"
+                case "counter_delta": "moved stock"
+                case "counter_reset": "recounted"
+                default: "changed"
+                }
+            var note = ""
+            switch first.status {
+            case "pending": note = "  (not yet synced)"
+            case "rejected": note = "  (refused by the server: crm-field status shows why)"
+            default: break
+            }
+            let what = item.map { "\(Self.entityLabel($0.entity)) \"\(Self.label($0))\"" } ?? ""
+            context.print(
+                "\(Render.localTime(millis: first.timestamp.wallMilliseconds))  \(first.author)  \(verb) \(what)\(note)"
+            )
+            // Fields in the schema's order; the account this history is about goes without saying.
+            let order = CRMSchema.schema(for: item?.entity ?? .account).fields.map(\.name)
+            let sorted = group.filter { $0.field != "account_id" || $0.newValue?.stringValue != account }
+                .sorted { (order.firstIndex(of: $0.field ?? "") ?? 99) < (order.firstIndex(of: $1.field ?? "") ?? 99) }
+            let rows = sorted.compactMap { entry -> (String, String)? in
+                guard let field = entry.field else {
+                    return entry.newValue.map { ("quantity", $0.description) }
+                }
+                let new = Self.show(entry.newValue, field, item)
+                let old = Self.show(entry.oldValue, field, item)
+                let creating = first.operation == "create" || first.operation == "append"
+                let change = creating || old.isEmpty ? new : "\(old) → \(new.isEmpty ? "(cleared)" : new)"
+                let note = lost.contains("\(entry.dot)/\(field)") ? "  (a concurrent edit won)" : ""
+                return (Self.fieldLabel(field), change + note)
+            }
+            let width = rows.map(\.0.count).max() ?? 0
+            for (label, value) in rows {
+                context.print("    " + label.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
+            }
+        }
+    }
+
+    /// A field's value for people, as the record's card shows it (money in the record's currency, local times).
+    static func show(_ value: FieldValue?, _ field: String, _ record: StoredRecord?) -> String {
+        guard let value, !value.isNull else { return "" }
+        var values: [String: FieldValue] = [field: value]
+        if let currency = record?["currency"], field != "currency" { values["currency"] = currency }
+        let probe = StoredRecord(
+            entity: record?.entity ?? .account,
+            id: record?.id ?? RecordID("-"),
+            values: values,
+            isDeleted: false
+        )
+        return Render.display(probe, field)
+    }
+
+    static func fieldLabel(_ field: String) -> String {
+        field.hasSuffix("_id") ? String(field.dropLast(3)) : field.replacingOccurrences(of: "_", with: " ")
+    }
+
+    static func entityLabel(_ entity: EntityKind) -> String {
+        entity == .appointment ? "appointment" : entity.rawValue
+    }
+
+    /// The old value of each entry as its author saw it: the latest earlier write to the field that the change's
+    /// context contains (causal order), not the one that happened to arrive before it here.
+    static func causalOldValues(_ entries: [HistoryEntry]) -> [HistoryEntry] {
+        var byField: [String: [HistoryEntry]] = [:]
+        for entry in entries { if let field = entry.field { byField[field, default: []].append(entry) } }
+        return entries.map { entry in
+            guard let field = entry.field, entry.operation == "set" else { return entry }
+            var fixed = entry
+            let seen = (byField[field] ?? []).filter { $0.dot != entry.dot && entry.context.contains($0.dot) }
+            fixed.oldValue =
+                seen.max { ($0.timestamp, $0.dot.description) < ($1.timestamp, $1.dot.description) }?
+                .newValue
+            return fixed
         }
     }
 

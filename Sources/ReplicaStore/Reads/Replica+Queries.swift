@@ -172,35 +172,42 @@ extension Replica {
         }
     }
 
-    /// Products whose part number or name contains `text` anywhere (ignoring case), those whose part number
-    /// starts with it first. Three characters or more use the trigram index; shorter ones match starts only.
+    /// Products whose part number or name contains every word of `text` anywhere (ignoring case), those whose
+    /// part number starts with the text first. Words of three characters or more use the trigram index; shorter
+    /// ones are matched by LIKE among those (or, alone, over the catalog).
     public func products(containing text: String, limit: Int = 100) async throws -> [StoredRecord] {
         let needle = text.trimmingCharacters(in: .whitespaces)
         guard !needle.isEmpty else { return [] }
+        let words = needle.split(whereSeparator: \.isWhitespace).map(String.init)
+        let long = words.filter { $0.unicodeScalars.count >= 3 }
+        let short = words.filter { $0.unicodeScalars.count < 3 }
         return try await read { db in
             var found = try Self.products(db, partNumberPrefix: needle, limit: limit)
-            if needle.unicodeScalars.count >= 3 {
-                let phrase = "\"" + needle.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-                found += try Self.records(
-                    db,
-                    .product,
-                    where: "rowid IN (SELECT rowid FROM product_search WHERE product_search MATCH ?)",
-                    orderBy: "part_number",
-                    limit: limit,
-                    arguments: [phrase]
-                )
-            } else {
-                let escaped = needle.replacingOccurrences(of: "\\", with: "\\\\")
-                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-                found += try Self.records(
-                    db,
-                    .product,
-                    where: "name LIKE ? ESCAPE '\\' OR part_number LIKE ? ESCAPE '\\'",
-                    orderBy: "part_number",
-                    limit: limit,
-                    arguments: [escaped + "%", escaped + "%"]
+            var condition = Condition()
+            if !long.isEmpty {
+                let phrases = long.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+                condition.add(
+                    "rowid IN (SELECT rowid FROM product_search WHERE product_search MATCH ?)",
+                    phrases.joined(separator: " ")
                 )
             }
+            for word in short {
+                let escaped = word.replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+                condition.add(
+                    "(name LIKE ? ESCAPE '\\' OR part_number LIKE ? ESCAPE '\\')",
+                    "%" + escaped + "%",
+                    "%" + escaped + "%"
+                )
+            }
+            found += try Self.records(
+                db,
+                .product,
+                where: condition.text,
+                orderBy: "part_number",
+                limit: limit,
+                arguments: condition.statementArguments
+            )
             var seen = Set<RecordID>()
             return Array(found.filter { seen.insert($0.id).inserted }.prefix(limit))
         }

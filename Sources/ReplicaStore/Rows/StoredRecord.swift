@@ -7,5 +7,12 @@ public struct StoredRecord: Hashable, Sendable {
     public var values: [String: FieldValue]
     public var isDeleted: Bool
 
+    public init(entity: EntityKind, id: RecordID, values: [String: FieldValue], isDeleted: Bool = false) {
+        self.entity = entity
+        self.id = id
+        self.values = values
+        self.isDeleted = isDeleted
+    }
+
     public subscript(field: String) -> FieldValue? { values[field] }
 }
