@@ -15,6 +15,12 @@ scripts/with-postgres.sh swift test --skip-build "$@"
 # The conformance scenarios against live server processes on 127.0.0.1 (built above): SQLite, then PostgreSQL.
 if (($# == 0)); then
     scripts/with-postgres.sh scripts/conformance.sh .build/debug
+    # Schema evolution at CI size: today's laptop speaking the previous schema (CRM_SCHEMA_RELEASE=0.15) beside
+    # a new one, on SQLite and on PostgreSQL (scripts/compat.sh without --same-build builds the real previous
+    # release; its result is in BENCHMARKS.md).
+    scripts/compat.sh --same-build
+    scripts/with-postgres.sh bash -c \
+        'psql "$POSTGRES_URL" -q -c "CREATE DATABASE compat" && scripts/compat.sh --same-build --db "${POSTGRES_URL%/*}/compat"'
 fi
 # The convergence simulation at CI size (300 seeds x 5 laptops x 200 operations, faulty network, crashes), in a
 # release build (with the flags of scripts/release-cli.sh, so that build reuses these objects); skipped when only

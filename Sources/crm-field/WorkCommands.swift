@@ -611,10 +611,13 @@ struct DealCommand: AsyncParsableCommand {
             try fields.fill(&input)
             input.set("account_id", value: .string(customer.id.rawValue))
             try input.set("stage", stage ?? "new")
-            if input.fields["owner"] == nil { input.set("owner", value: .string(try await context.user())) }
-            input.set("created_at", value: .string(ISO8601.format(millisecondsSince1970: input.now)))
-            if let chosen = input.fields["stage"]?.stringValue, ["won", "lost"].contains(chosen) {
-                input.set("closed_at", value: .string(ISO8601.format(millisecondsSince1970: input.now)))
+            // Fields of 0.16 (a laptop speaking an older schema, SchemaProfile, leaves them to newer ones).
+            if CRMSchema.deal.fieldsByName["owner"] != nil {
+                if input.fields["owner"] == nil { input.set("owner", value: .string(try await context.user())) }
+                input.set("created_at", value: .string(ISO8601.format(millisecondsSince1970: input.now)))
+                if let chosen = input.fields["stage"]?.stringValue, ["won", "lost"].contains(chosen) {
+                    input.set("closed_at", value: .string(ISO8601.format(millisecondsSince1970: input.now)))
+                }
             }
             let record = try await context.replica().create(.deal, fields: input.fields)
             context.printRecord(record, title: "Added deal \(record.id).")
@@ -637,11 +640,11 @@ struct DealCommand: AsyncParsableCommand {
             try input.set("stage", stage)
             try input.set("lost_reason", lostReason)
             // closed_at follows the stage: set when it reaches won or lost, cleared when it is reopened.
-            let closes = ["won", "lost"].contains(stage.lowercased())
+            let closes = ["won", "lost"].contains(stage.lowercased()) && CRMSchema.deal.fieldsByName["closed_at"] != nil
             let wasClosed = ["won", "lost"].contains(deal["stage"]?.stringValue ?? "")
             if closes && (!wasClosed || deal["stage"]?.stringValue != stage.lowercased()) {
                 input.set("closed_at", value: .string(ISO8601.format(millisecondsSince1970: input.now)))
-            } else if !closes && deal["closed_at"] != nil {
+            } else if !closes, deal["closed_at"] != nil, CRMSchema.deal.fieldsByName["closed_at"] != nil {
                 input.set("closed_at", value: .null)
             }
             let record = try await context.replica().update(.deal, id: deal.id, fields: input.fields)
