@@ -367,7 +367,7 @@ struct ConflictCommand: AsyncParsableCommand {
                     )
                 )
             }
-            let record = try await replica.resolveConflict(id: id, resolution)
+            let record = try await replica.resolveConflict(id: conflict.id, resolution)
             context.printRecord(
                 record,
                 title: "Resolved; \(conflict.field) is now \(Render.display(record, conflict.field))."

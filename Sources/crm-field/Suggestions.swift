@@ -63,7 +63,7 @@ enum UsageErrors {
             let stock = path.first == "stock"
             return "\(negative) is read as a flag, not a number: "
                 + (stock
-                    ? "quantities are positive (crm-field stock sell PART 2 sells two, stock return PART 2 takes two back)"
+                    ? "the quantity is a positive number (crm-field stock sell PART 2 sells two, stock return PART 2 takes two back)"
                     : "write it with an equals sign, e.g. --remind-at=\(negative)")
         }
         if !line.contains("Did you mean"), let range = line.range(of: "Unknown option '"),

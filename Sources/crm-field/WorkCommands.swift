@@ -640,7 +640,8 @@ struct DealCommand: AsyncParsableCommand {
             try input.set("stage", stage)
             try input.set("lost_reason", lostReason)
             // closed_at follows the stage: set when it reaches won or lost, cleared when it is reopened.
-            let closes = ["won", "lost"].contains(stage.lowercased()) && CRMSchema.deal.fieldsByName["closed_at"] != nil
+            let closes =
+                ["won", "lost"].contains(stage.lowercased()) && CRMSchema.deal.fieldsByName["closed_at"] != nil
             let wasClosed = ["won", "lost"].contains(deal["stage"]?.stringValue ?? "")
             if closes && (!wasClosed || deal["stage"]?.stringValue != stage.lowercased()) {
                 input.set("closed_at", value: .string(ISO8601.format(millisecondsSince1970: input.now)))

@@ -78,7 +78,7 @@ struct CLIStoryTests {
                 let merged = try #require(tasks.first { $0["id"] as? String == taskID })
                 #expect(merged["status"] as? String == "done")
                 #expect(merged["title"] as? String == "Send the revised quote")
-                let deals = await cli(["deal", "list", "--json"], home: home).array
+                let deals = await cli(["deal", "list", "--all", "--json"], home: home).array
                 #expect(deals.first?["stage"] as? String == "negotiation", "the furthest stage wins")
                 let conflicts = await cli(["conflict", "list", "--json"], home: home).array
                 #expect(conflicts.count == 1)

@@ -27,11 +27,12 @@ struct TerritorySizeTests {
                 }
             )
             try replica.close()
-            let screen = await cli(["task", "list"], home: alice)
+            let screen = await cli(["task", "list", "--all"], home: alice)
             #expect(screen.exitCode == 0)
             #expect(screen.err.contains("showing 200 of 250"), "\(screen.err)")
-            #expect(await cli(["task", "list", "--limit", "0", "--json"], home: alice).array.count == 250)
-            #expect(await cli(["task", "list", "--json"], home: alice).array.count == 250, "scripts get everything")
+            #expect(await cli(["task", "list", "--all", "--limit", "0", "--json"], home: alice).array.count == 250)
+            #expect(await cli(["task", "list", "--all", "--json"], home: alice).array.count == 250, "scripts get all")
+            #expect(await cli(["task", "list", "--json"], home: alice).array.count == 200, "mine first")
             let ten = await cli(["task", "list", "--overdue", "--limit", "10", "--json"], home: alice)
             #expect(ten.array.count == 10)
             let dues = ten.array.compactMap { $0["due_at"] as? String }
