@@ -37,6 +37,15 @@ struct History: FieldCommand {
             }
             return millis
         }
+        // The customer's planned appointments from today on (the card's calendar part).
+        let today = Day.window(days: 1, now: ReplicaConfiguration.systemNow()).from
+        let upcoming = try await replica.appointments(
+            AppointmentFilter(
+                from: ISO8601.format(millisecondsSince1970: today),
+                account: record.id,
+                status: "planned"
+            )
+        ).records
         if changes { try await fetchEarlierChanges(record.id, replica, context) }
         if changes {
             let appointments = try await replica.appointments(AppointmentFilter(account: record.id)).records
@@ -61,6 +70,7 @@ struct History: FieldCommand {
                 "deals": card.deals.map(Render.json),
                 "open_tasks": card.openTasks.map(Render.json),
                 "overdue_invoices": card.overdueInvoices.map(Render.json),
+                "appointments": upcoming.map(Render.json),
                 "interactions": card.interactions.map(Render.json),
             ]
             if changes { object["changes"] = entries.map { Self.json($0.0, $0.1) } }
@@ -72,6 +82,7 @@ struct History: FieldCommand {
         section(context, "Contacts", card.contacts, ContactCommand.columns)
         section(context, "Deals", card.deals, DealCommand.columns(nil))
         section(context, "Open tasks", card.openTasks, TaskCommand.columns(nil))
+        section(context, "Appointments", upcoming, MeetingCommand.columns([:]).filter { $0.header != "customer" })
         section(context, "Overdue invoices", card.overdueInvoices, InvoiceCommand.columns)
         section(
             context,

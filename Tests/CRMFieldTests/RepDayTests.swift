@@ -63,6 +63,9 @@ struct RepDayTests {
                 FieldInput.parseTime("tomorrow 10:00", now: ReplicaConfiguration.systemNow(), endOfDay: false)
             )
             #expect(booked.object["starts_at"] as? String == ISO8601.format(millisecondsSince1970: tomorrow10))
+            let card = await cli(["history", "acc-mueller", "--json"], home: alice).object
+            #expect((card["appointments"] as? [[String: Any]])?.first?["id"] as? String == meeting, "on the card")
+            #expect(await cli(["history", "acc-mueller"], home: alice).out.contains("Appointments (1)"))
             let people = await cli(["meeting", "list"], home: alice)
             #expect(people.out.contains("Demo of the CP-100") && people.out.contains("Müller Haustechnik GmbH"))
             #expect(people.out.contains(String(meeting.prefix(10))) && !people.out.contains(meeting), "short ids")
