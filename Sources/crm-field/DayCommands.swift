@@ -15,7 +15,7 @@ struct MeetingCommand: AsyncParsableCommand {
         [
             .id, .field("starts_at", "when"),
             Render.Column("until") { record in
-                record["ends_at"]?.stringValue.flatMap(ISO8601.parseTimestamp).map(Render.clock) ?? ""
+                record.time("ends_at").map(Render.clock) ?? ""
             },
             .field("title"), Render.customer(customers), .field("place"), .field("status"), .field("assignee"),
         ]
@@ -135,7 +135,7 @@ struct MeetingCommand: AsyncParsableCommand {
             var logged: RecordID?
             if let account = meeting["account_id"]?.stringValue {
                 let now = ReplicaConfiguration.systemNow()
-                let starts = meeting["starts_at"]?.stringValue.flatMap(ISO8601.parseTimestamp) ?? now
+                let starts = meeting.time("starts_at") ?? now
                 var activity = FieldInput(.activity)
                 activity.set("account_id", value: .string(account))
                 try activity.set("kind", "meeting")
@@ -202,8 +202,8 @@ struct MeetingCommand: AsyncParsableCommand {
             try input.set("starts_at", at, flag: "--at")
             if let until {
                 try input.set("ends_at", until, flag: "--until")
-            } else if let oldStart = meeting["starts_at"]?.stringValue.flatMap(ISO8601.parseTimestamp),
-                let oldEnd = meeting["ends_at"]?.stringValue.flatMap(ISO8601.parseTimestamp),
+            } else if let oldStart = meeting.time("starts_at"),
+                let oldEnd = meeting.time("ends_at"),
                 let newStart = input.fields["starts_at"]?.stringValue.flatMap(ISO8601.parseTimestamp)
             {
                 input.set(
@@ -220,6 +220,11 @@ struct MeetingCommand: AsyncParsableCommand {
             context.printRecord(record, title: "Moved to \(Day.describe(record)).")
         }
     }
+}
+
+extension StoredRecord {
+    /// A timestamp field in milliseconds since 1970, nil when unset or unreadable.
+    func time(_ field: String) -> Int64? { self[field]?.stringValue.flatMap(ISO8601.parseTimestamp) }
 }
 
 /// Helpers of the day's commands.
@@ -243,15 +248,15 @@ enum Day {
     /// `"Demo" on 2026-12-08 10:00–11:30 at Berlin`.
     static func describe(_ meeting: StoredRecord) -> String {
         var text = "\"\(meeting["title"]?.description ?? "")\" on \(Render.display(meeting, "starts_at"))"
-        if let end = meeting["ends_at"]?.stringValue.flatMap(ISO8601.parseTimestamp) { text += "–\(Render.clock(end))" }
+        if let end = meeting.time("ends_at") { text += "–\(Render.clock(end))" }
         if let place = meeting["place"]?.description, !place.isEmpty { text += " at \(place)" }
         return text
     }
 
     /// A note on standard error when the assignee has another planned appointment at that time.
     static func warnOverlaps(_ meeting: StoredRecord, _ context: FieldContext) async throws {
-        guard let start = meeting["starts_at"]?.stringValue.flatMap(ISO8601.parseTimestamp) else { return }
-        let end = meeting["ends_at"]?.stringValue.flatMap(ISO8601.parseTimestamp) ?? start + 3_600_000
+        guard let start = meeting.time("starts_at") else { return }
+        let end = meeting.time("ends_at") ?? start + 3_600_000
         let nearby = try await context.replica().appointments(
             AppointmentFilter(
                 from: ISO8601.format(millisecondsSince1970: start - 12 * 3_600_000),
@@ -261,8 +266,8 @@ enum Day {
             )
         )
         for other in nearby.records where other.id != meeting.id {
-            guard let otherStart = other["starts_at"]?.stringValue.flatMap(ISO8601.parseTimestamp) else { continue }
-            let otherEnd = other["ends_at"]?.stringValue.flatMap(ISO8601.parseTimestamp) ?? otherStart + 3_600_000
+            guard let otherStart = other.time("starts_at") else { continue }
+            let otherEnd = other.time("ends_at") ?? otherStart + 3_600_000
             if otherStart < end && start < otherEnd {
                 context.console.err("note: it overlaps \(describe(other)) (\(Render.shortID(other.id.rawValue)))")
             }
@@ -307,13 +312,13 @@ enum Agenda {
         for meeting in try await replica.appointments(
             AppointmentFilter(from: iso(from), until: iso(until), assignee: me, status: "planned")
         ).records {
-            if let at = meeting["starts_at"]?.stringValue.flatMap(ISO8601.parseTimestamp) {
+            if let at = meeting.time("starts_at") {
                 records.append((meeting, "meeting", at))
             }
         }
         var seen = Set<RecordID>()
         for task in try await replica.tasksToRemind(before: iso(until), assignee: me) {
-            guard let at = task["remind_at"]?.stringValue.flatMap(ISO8601.parseTimestamp),
+            guard let at = task.time("remind_at"),
                 includeOverdue || at >= from
             else { continue }
             records.append((task, "reminder", at))
@@ -321,14 +326,14 @@ enum Agenda {
         }
         for task in try await replica.tasks(TaskFilter(status: "open", dueBefore: iso(until), assignee: me)).records
         where !seen.contains(task.id) {
-            guard let at = task["due_at"]?.stringValue.flatMap(ISO8601.parseTimestamp), includeOverdue || at >= from
+            guard let at = task.time("due_at"), includeOverdue || at >= from
             else { continue }
             let title = task["title"]?.description.lowercased() ?? ""
             let callBack = ["call", "ring", "phone", "rückruf"].contains { title.hasPrefix($0) }
             records.append((task, callBack ? "call-back" : "task", at))
         }
         for invoice in try await replica.invoices(InvoiceFilter(unpaidDueBefore: iso(now))).records {
-            guard let at = invoice["due_at"]?.stringValue.flatMap(ISO8601.parseTimestamp) else { continue }
+            guard let at = invoice.time("due_at") else { continue }
             records.append((invoice, "invoice", at))
         }
         let accounts = try await replica.records(
@@ -345,7 +350,7 @@ enum Agenda {
             switch kind {
             case "meeting":
                 detail = [
-                    record["ends_at"]?.stringValue.flatMap(ISO8601.parseTimestamp).map { "until \(Render.clock($0))" },
+                    record.time("ends_at").map { "until \(Render.clock($0))" },
                     record["place"]?.description,
                 ].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
             case "invoice":

@@ -146,13 +146,16 @@ enum Render {
         return currency.map { "\(text) \($0)" } ?? text
     }
 
-    static let localFormatter: DateFormatter = {
+    /// A formatter of `format` in the laptop's time zone (POSIX locale: the same text on every laptop).
+    static func localFormatter(_ format: String) -> DateFormatter {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone.current
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        formatter.dateFormat = format
         return formatter
-    }()
+    }
+
+    static let localFormatter = localFormatter("yyyy-MM-dd HH:mm")
 
     /// An ISO 8601 UTC time in the laptop's time zone, `2026-11-23 10:30`.
     static func localTime(_ iso: String) -> String {
@@ -164,21 +167,8 @@ enum Render {
         localFormatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
     }
 
-    static let clockFormatter: DateFormatter = {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone.current
-        formatter.dateFormat = "HH:mm"
-        return formatter
-    }()
-
-    static let dayFormatter: DateFormatter = {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone.current
-        formatter.dateFormat = "EEEE d MMMM yyyy"
-        return formatter
-    }()
+    static let clockFormatter = localFormatter("HH:mm")
+    static let dayFormatter = localFormatter("EEEE d MMMM yyyy")
 
     /// `14:30` in the laptop's time zone.
     static func clock(_ millis: Int64) -> String {
@@ -203,8 +193,13 @@ enum Render {
         }
         if record.entity == .stock, (record["quantity"]?.integerValue ?? 0) < 0 { rows.append(("oversold", "yes")) }
         if record.isDeleted { rows.append(("deleted", "yes")) }
+        return pairs(rows)
+    }
+
+    /// `name  value` lines with the names aligned, each line indented by `indent`.
+    static func pairs(_ rows: [(String, String)], indent: String = "  ") -> String {
         let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { "  " + $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
+        return rows.map { indent + $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
             .joined(separator: "\n")
     }
 

@@ -166,10 +166,7 @@ struct History: FieldCommand {
                 let note = lost.contains("\(entry.dot)/\(field)") ? "  (a concurrent edit won)" : ""
                 return (Self.fieldLabel(field), change + note)
             }
-            let width = rows.map(\.0.count).max() ?? 0
-            for (label, value) in rows {
-                context.print("    " + label.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value)
-            }
+            if !rows.isEmpty { context.print(Render.pairs(rows, indent: "    ")) }
         }
     }
 
@@ -553,7 +550,7 @@ struct DealCommand: AsyncParsableCommand {
                 )
             }
             context.print("== \(deal["title"]?.description ?? "") ==")
-            var lines: [(String, String)] = [
+            let lines: [(String, String)] = [
                 ("id", deal.id.rawValue),
                 (
                     "customer",
@@ -570,13 +567,7 @@ struct DealCommand: AsyncParsableCommand {
                 ("closed", Render.display(deal, "closed_at")),
                 ("lost reason", Render.display(deal, "lost_reason")),
             ]
-            lines = lines.filter { !$0.1.isEmpty }
-            let width = lines.map(\.0.count).max() ?? 0
-            context.print(
-                lines.map { "  " + $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(
-                    separator: "\n"
-                )
-            )
+            context.print(Render.pairs(lines.filter { !$0.1.isEmpty }))
             if !stages.isEmpty {
                 context.print("")
                 context.print("Stages")
