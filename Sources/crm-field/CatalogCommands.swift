@@ -112,7 +112,33 @@ struct StockCommand: AsyncParsableCommand {
         @Argument(help: "The part number.") var part: String
         @Argument(help: "How many units.") var quantity: Int64
         @Option(help: "The warehouse (needed when the part is in several).") var warehouse: String?
-        @Option(help: "The customer: the movement is logged in its history.") var account: String?
+        @Option(help: "The customer: the movement is logged in its history as a sale line.") var account: String?
+        @Option(help: "With --account: the price list, list (the default), dealer or promo.") var price: String?
+    }
+
+    /// The sale line of a movement logged for a customer: the part, the signed quantity (negative: a return), the
+    /// unit price of the chosen price list as the catalog has it now, and the currency.
+    static func saleLine(
+        _ note: inout FieldInput,
+        part: String,
+        quantity: Int64,
+        price: String?,
+        _ context: FieldContext
+    ) async throws {
+        let list = (price ?? "list").lowercased()
+        guard CRMSchema.priceLists.contains(list) else {
+            throw CLIError.invalid("--price must be list, dealer or promo (got '\(list)')")
+        }
+        let product = try await context.replica().record(.product, id: RecordID(part))
+        let column = list == "list" ? "price_list" : "price_\(list)"
+        guard let unit = product?[column]?.integerValue else {
+            throw CLIError.invalid("\(part) has no \(list) price in the catalog (crm-field product show \(part))")
+        }
+        note.set("part_number", value: .string(part))
+        note.set("quantity", value: .integer(quantity))
+        note.set("unit_price", value: .integer(unit))
+        note.set("price_list", value: .string(list))
+        if let currency = product?["currency"] { note.set("currency", value: currency) }
     }
 
     /// Moves `sign × quantity` units of a part; with an account, logs the movement in the customer's history in the
@@ -142,11 +168,17 @@ struct StockCommand: AsyncParsableCommand {
             }
             row = only
         }
+        if movement.price != nil, account == nil {
+            throw CLIError.invalid("--price needs --account (the customer the sale line is logged for)")
+        }
         var edits = [Replica.Edit(.stock, id: row.id, .counterDelta(sign * quantity))]
         if let account {
-            _ = try await context.existing(.account, account)
+            let customer = try await context.existing(.account, account).id.rawValue
             var note = FieldInput(.activity)
-            try note.set("account_id", account)
+            note.set("account_id", value: .string(customer))
+            if CRMSchema.activity.fieldsByName["unit_price"] != nil {
+                try await StockCommand.saleLine(&note, part: part, quantity: sign * -quantity, price: movement.price, context)
+            }
             try note.set("kind", "note")
             try note.set(
                 "subject",

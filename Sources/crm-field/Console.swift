@@ -26,6 +26,15 @@ final class Console: @unchecked Sendable {
         }
     }
 
+    /// Writes `text` as it is (no newline added): CSV with its own line ends.
+    func outRaw(_ text: String) {
+        if capturing {
+            lock.withLock { capturedOut += text }
+        } else {
+            Self.write(text, to: STDOUT_FILENO)
+        }
+    }
+
     func err(_ text: String, newline: Bool = true) {
         if capturing {
             lock.withLock { capturedErr += text + (newline ? "\n" : "") }

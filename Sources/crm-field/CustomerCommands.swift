@@ -403,6 +403,8 @@ struct Log: FieldCommand {
     @Option(help: "The contact's id.") var contact: String?
     @Option(help: "The deal's id.") var deal: String?
     @Option(help: "When it happened (default: now), e.g. \"2026-11-23 10:30\" in your time zone.") var at: String?
+    @Option(help: "Calls and e-mails: in (the customer called or wrote) or out (you did; the default).")
+    var direction: String?
 
     func execute(_ context: FieldContext) async throws {
         let customer = try await context.existing(.account, account).id.rawValue
@@ -416,6 +418,13 @@ struct Log: FieldCommand {
         try input.set("contact_id", contactID, flag: "--contact")
         try input.set("deal_id", dealID, flag: "--deal")
         try input.set("occurred_at", at ?? "now", flag: "--at")
+        let kindValue = input.fields["kind"]?.stringValue ?? ""
+        if let direction, !["call", "email"].contains(kindValue) {
+            throw CLIError.invalid("--direction \(direction) is for calls and e-mails, not a \(kindValue)")
+        }
+        if ["call", "email"].contains(kindValue), CRMSchema.activity.fieldsByName["direction"] != nil {
+            try input.set("direction", direction ?? "out")
+        }
         if let occurred = input.fields["occurred_at"]?.stringValue, let millis = ISO8601.parseTimestamp(occurred),
             millis > input.now + 5 * 60_000
         {

@@ -462,9 +462,12 @@ struct DealCommand: AsyncParsableCommand {
         @Option(name: .customLong("expected-close"), help: "A date, e.g. 2026-12-31.") var expectedClose: String?
         @Option(name: .customLong("lost-reason")) var lostReason: String?
         @Option(help: "The rep it belongs to (default: you, when you add it).") var owner: String?
+        @Option(help: "Where it came from: website, referral, exhibition, cold_call, inbound_call or other.")
+        var source: String?
 
         func fill(_ input: inout FieldInput) throws {
             try input.set("owner", owner)
+            try input.set("source", source.map { $0.replacingOccurrences(of: "-", with: "_") })
             try input.set("title", title)
             try input.set("amount", amount)
             try input.set("currency", currency)
@@ -672,26 +675,72 @@ struct DealCommand: AsyncParsableCommand {
 
 struct Pipeline: FieldCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Your deals by stage: how many and how much.",
-        discussion: "Example: crm-field pipeline"
+        abstract: "The deals by stage: how many, how much, how many stuck (--by rep: per rep, with conversion).",
+        discussion: """
+            A deal is stuck when it has been in an open stage longer than the stage's norm (set by IT). With \
+            --by rep: per rep and stage the deals there now, how many ever reached the stage, and the share of \
+            those that reached the next. Example: crm-field pipeline --by rep --chart
+            """
     )
     @OptionGroup var global: GlobalOptions
+    @Option(help: "rep: one block per rep, with conversion between stages.") var by: String?
+    @OptionGroup var output: ReportOutput
+
+    func validate() throws {
+        if let by, by != "rep" { throw ValidationError("--by takes rep") }
+    }
 
     func execute(_ context: FieldContext) async throws {
-        let stages = try await context.replica().pipeline()
+        if by == "rep" { return try await Pipeline.byRep(context, output: output) }
+        let replica = try context.replica()
+        let stages = try await replica.pipeline()
+        let norms = try await StageNorms.load(replica, now: ReportCommand.now())
+        var stuck: [String: Int] = [:]
+        if !norms.days.isEmpty {
+            for deal in try await replica.allRecords(.deal) where norms.isStuck(deal) {
+                stuck[deal["stage"]?.stringValue ?? "", default: 0] += 1
+            }
+        }
+        if output.csv || output.chart || output.html != nil {
+            let report = Report(
+                name: "pipeline",
+                title: "Pipeline",
+                subtitle: "Every deal of this laptop by stage",
+                columns: [
+                    .init(key: "stage", header: "stage"), .init(key: "deals", header: "deals"),
+                    .init(key: "amount", header: "amount"), .init(key: "stuck", header: "stuck"),
+                ],
+                rows: stages.map {
+                    [.text($0.stage), .count($0.count), .money(MoneySum($0.amount, $0.currency)), .count(stuck[$0.stage] ?? 0)]
+                },
+                chart: ([0], 1)
+            )
+            return try output.show(report, context)
+        }
         if context.json {
             context.printJSON(
                 stages.map {
-                    ["stage": $0.stage, "count": $0.count, "amount": $0.amount, "currency": $0.currency ?? NSNull()]
-                        as [String: Any]
+                    [
+                        "stage": $0.stage, "count": $0.count, "amount": $0.amount, "currency": $0.currency ?? NSNull(),
+                        "stuck": stuck[$0.stage] ?? 0, "norm_days": norms.days[$0.stage].map { NSNumber(value: $0) } ?? NSNull(),
+                    ] as [String: Any]
                 }
             )
             return
         }
-        let rows = stages.map { [$0.stage, String($0.count), Render.money($0.amount, currency: $0.currency)] }
+        let rows = stages.map {
+            [
+                $0.stage, String($0.count), Render.money($0.amount, currency: $0.currency),
+                stuck[$0.stage].map { "\($0) stuck" } ?? "", norms.days[$0.stage].map { "norm \($0) d" } ?? "",
+            ]
+        }
         context.print(
             rows.isEmpty
-                ? "No deals." : Render.grid(header: ["stage", "deals", "amount"], rows: rows, rightAligned: [1, 2])
+                ? "No deals."
+                : Render.grid(header: ["stage", "deals", "amount", "", ""], rows: rows, rightAligned: [1, 2])
         )
+        if norms.days.isEmpty && !rows.isEmpty {
+            context.console.err("no stage norms yet: IT sets them (crm-sync-server import norms FILE.csv)")
+        }
     }
 }

@@ -560,17 +560,19 @@ enum Table {
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import products, stock recounts, invoices or accounts from accounting's CSV.",
+        abstract: "Import products, stock recounts, invoices, accounts, sales plans or stage norms from CSV.",
         discussion: """
             The file is CSV as accounting exports it: UTF-8 (a byte order mark is fine), separated by `,` `;` or \
             tab (found from the header), with a header row of field names; columns it does not know are ignored \
             with a warning. Money: `125.00`, `125,00`, `1.250,00` or `1,250.00` (decimals of the row's currency; \
             JPY none, KWD three) or a whole number of minor units (`12500`). Dates: `2026-11-01`, `01.11.2026` or \
             ISO 8601 UTC times. Rows upsert by natural key: part number; part number and warehouse; invoice \
-            number; account id (a new id when empty). Importing the same file twice changes nothing, and an \
+            number; account id (a new id when empty); rep and month (plans: `month` is YYYY-MM, the amount in \
+            the plan's currency); stage (norms: how many days a deal normally stays in the stage; a deal \
+            longer in it is stuck on every laptop). Importing the same file twice changes nothing, and an \
             import never reverts a rep's newer edit with a value accounting has not changed since its previous \
             import ("kept"). Orphans are rejected: an invoice for an unknown account, stock for an unknown part, \
-            an account whose owner is no user or whose territory is not known. Every problem of a rejected row is \
+            an account whose owner is no user or whose territory is not known, a plan for a rep who is no user. Every problem of a rejected row is \
             reported with its line; the other rows are imported. Exit 2 when a row was rejected.
 
             \(Self.columns)
@@ -591,14 +593,14 @@ struct Import: AsyncParsableCommand {
     }
 
     @OptionGroup var database: DatabaseOption
-    @Argument(help: "products, stock, invoices or accounts.") var kind: String
+    @Argument(help: "products, stock, invoices, accounts, plans or norms.") var kind: String
     @Argument(help: "The CSV file.") var file: String
     @Flag(help: "Show what the import would do and change nothing.") var dryRun = false
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
         guard ImportKind(rawValue: kind) != nil else {
-            throw ValidationError("import products, stock, invoices or accounts (got '\(kind)')")
+            throw ValidationError("import products, stock, invoices, accounts, plans or norms (got '\(kind)')")
         }
     }
 

@@ -51,7 +51,7 @@ struct EntityTable: Sendable {
     static func of(_ entity: EntityKind) -> EntityTable? {
         switch entity.rawValue {
         case "account", "contact", "activity", "task", "deal", "product", "stock", "invoice": all[entity]
-        case "appointment" where CRMSchema.profile.knowsAppointments: all[entity]
+        case "appointment", "plan", "stage_norm": all[entity]
         default: nil
         }
     }

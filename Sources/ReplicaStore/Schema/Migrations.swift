@@ -175,11 +175,73 @@ enum Migrations {
         }
         // A laptop that speaks an older release's schema (SchemaProfile, the schema-evolution tests) stops where
         // that release stopped; opened by this release later, its replica is upgraded like a real older one.
-        guard CRMSchema.profile.isNewest else { return migrator }
+        guard CRMSchema.profile.speaks("0.16") else { return migrator }
         migrator.registerMigration("v3: appointments; task remind_at; deal owner, created_at, closed_at") { db in
             try addRelease016(db)
         }
+        guard CRMSchema.profile.speaks("0.17") else { return migrator }
+        migrator.registerMigration(
+            "v4: plans, stage norms; deal source; activity direction and sale lines; invoice collection_status"
+        ) { db in
+            try addRelease(db, entities: [.plan, .stageNorm], extending: [.deal, .activity, .invoice])
+            try db.execute(
+                sql: """
+                    CREATE INDEX IF NOT EXISTS activity_occurred ON activity (occurred_at);
+                    CREATE INDEX IF NOT EXISTS activity_part ON activity (part_number, occurred_at)
+                        WHERE part_number IS NOT NULL;
+                    CREATE INDEX IF NOT EXISTS deal_created ON deal (created_at) WHERE _deleted = 0;
+                    """
+            )
+        }
         return migrator
+    }
+
+    /// A release's additions, for a replica an older build made: the new entities' tables with their live-count
+    /// triggers (a replica this build created has them from v1), the new columns of `extending`, and what the
+    /// older build kept without understanding it (records in `other_record`, fields in `_extra`) moved into them.
+    static func addRelease(_ db: Database, entities: [EntityKind], extending: [EntityKind]) throws {
+        for entity in entities {
+            guard let table = EntityTable.of(entity), try !db.tableExists(table.name) else { continue }
+            let name = table.name
+            try db.execute(sql: table.createSQL)
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO record_count (entity, live) VALUES ('\(name)', 0);
+                    CREATE TRIGGER \(name)_count_insert AFTER INSERT ON \(name) BEGIN
+                        UPDATE record_count SET live = live + 1 - new._deleted WHERE entity = '\(name)';
+                    END;
+                    CREATE TRIGGER \(name)_count_delete AFTER DELETE ON \(name) BEGIN
+                        UPDATE record_count SET live = live - 1 + old._deleted WHERE entity = '\(name)';
+                    END;
+                    CREATE TRIGGER \(name)_count_update AFTER UPDATE OF _deleted ON \(name)
+                    WHEN old._deleted IS NOT new._deleted BEGIN
+                        UPDATE record_count SET live = live + old._deleted - new._deleted WHERE entity = '\(name)';
+                    END;
+                    """
+            )
+        }
+        for entity in extending {
+            guard let table = EntityTable.of(entity) else { continue }
+            let present = Set(try db.columns(in: table.name).map(\.name))
+            for column in table.columns where !present.contains(column.name) {
+                try db.execute(
+                    sql: "ALTER TABLE \(table.name) ADD COLUMN \(column.name) \(column.isInteger ? "INTEGER" : "TEXT")"
+                )
+            }
+        }
+        for entity in entities {
+            let kept = try Row.fetchAll(db, sql: "SELECT _state FROM other_record WHERE entity = ?", arguments: [entity.rawValue])
+            for row in kept {
+                try RecordStorage.save(db, try RecordState(binary: [UInt8](row[0] as Data)), previous: nil)
+            }
+            try db.execute(sql: "DELETE FROM other_record WHERE entity = ?", arguments: [entity.rawValue])
+        }
+        for entity in extending {
+            let rows = try Row.fetchAll(db, sql: "SELECT _state FROM \(entity.rawValue) WHERE _extra IS NOT NULL")
+            for row in rows {
+                try RecordStorage.save(db, try RecordState(binary: [UInt8](row[0] as Data)), previous: nil)
+            }
+        }
     }
 
     /// Release 0.16's additions. A replica created by this build has them from v1 already (its tables follow the

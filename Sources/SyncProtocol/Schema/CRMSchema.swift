@@ -14,6 +14,15 @@ public enum CRMSchema {
 
     public static let dealStages = ["new", "contacted", "negotiation", "decision", "contract", "won", "lost"]
 
+    /// 0.17: where a deal came from.
+    public static let dealSources = ["website", "referral", "exhibition", "cold_call", "inbound_call", "other"]
+
+    /// 0.17: how far accounting has taken an unpaid invoice, in order.
+    public static let collectionStatuses = ["none", "reminded", "promised", "overdue_notice", "legal"]
+
+    /// 0.17: the price lists a sale may use (the product's `price_list`, `price_dealer`, `price_promo`).
+    public static let priceLists = ["list", "dealer", "promo"]
+
     /// Appointment status: among concurrent writes done > cancelled > planned.
     public static let appointmentStatus = OrderedState(order: [["planned"], ["cancelled"], ["done"]])
 
@@ -75,7 +84,15 @@ public enum CRMSchema {
             FieldSchema("body", longText),
             FieldSchema("occurred_at", .timestamp, required: true),
             FieldSchema("author", .text(maxBytes: 128)),
-        ]
+            // 0.17: calls and e-mails in or out; a sale line (`stock sell --account`): the part, the signed
+            // quantity (a return is negative), the unit price in minor units and the price list it came from.
+            FieldSchema("direction", .enumeration(["in", "out"])),
+            FieldSchema("part_number", .text(maxBytes: 64)),
+            FieldSchema("quantity", .integer),
+            FieldSchema("unit_price", .nonNegativeInteger),
+            FieldSchema("price_list", .enumeration(priceLists)),
+            FieldSchema("currency", .currency),
+        ].filter { profile.knows(field: $0.name, of: .activity) }
     )
 
     public static let task = EntitySchema(
@@ -118,6 +135,8 @@ public enum CRMSchema {
             FieldSchema("owner", .text(maxBytes: 128)),
             FieldSchema("created_at", .timestamp),
             FieldSchema("closed_at", .timestamp),
+            // 0.17
+            FieldSchema("source", .enumeration(dealSources)),
         ].filter { profile.knows(field: $0.name, of: .deal) }
     )
 
@@ -184,12 +203,38 @@ public enum CRMSchema {
             FieldSchema("issued_at", .timestamp),
             FieldSchema("due_at", .timestamp),
             FieldSchema("paid_at", .timestamp),
+            // 0.17: accounting's dunning step; its history is the record's change history.
+            FieldSchema("collection_status", .enumeration(collectionStatuses)),
+        ].filter { profile.knows(field: $0.name, of: .invoice) }
+    )
+
+    /// 0.17: a rep's sales target for a month (import from accounting). The id is `plan-<rep>-<YYYY-MM>`.
+    public static let plan = EntitySchema(
+        .plan,
+        scope: .everyone,
+        replicaOperations: [],
+        fields: [
+            FieldSchema("rep", .text(maxBytes: 128), required: true),
+            FieldSchema("month", .text(maxBytes: 7), required: true),
+            FieldSchema("amount", .nonNegativeInteger, required: true),
+            FieldSchema("currency", .currency),
+        ]
+    )
+
+    /// 0.17: how many days a deal normally stays in a stage (set by IT). The id is `stage-<stage>`.
+    public static let stageNorm = EntitySchema(
+        .stageNorm,
+        scope: .everyone,
+        replicaOperations: [],
+        fields: [
+            FieldSchema("stage", .enumeration(Array(dealStages.prefix(5))), required: true),
+            FieldSchema("days", .nonNegativeInteger, required: true),
         ]
     )
 
     /// Every entity, by name.
     public static let entities: [EntityKind: EntitySchema] = Dictionary(
-        uniqueKeysWithValues: ([account, contact, activity, task, deal, product, stock, invoice, appointment])
+        uniqueKeysWithValues: ([account, contact, activity, task, deal, product, stock, invoice, appointment, plan, stageNorm])
             .filter { profile.knows($0.entity) }.map { ($0.entity, $0) }
     )
 
@@ -207,6 +252,8 @@ public enum CRMSchema {
         case "stock": stock
         case "invoice": invoice
         case "appointment" where profile.knowsAppointments: appointment
+        case "plan" where profile.knows(.plan): plan
+        case "stage_norm" where profile.knows(.stageNorm): stageNorm
         default: .unknown(entity)
         }
     }

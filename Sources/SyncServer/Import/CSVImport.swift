@@ -4,6 +4,8 @@ public import SyncProtocol
 /// What accounting exports, and how a row becomes a record: the entity, its natural key, and typed values.
 public enum ImportKind: String, Sendable, CaseIterable {
     case products, stock, invoices, accounts
+    /// 0.17: sales plans per rep and month; the deal stages' normal durations in days.
+    case plans, norms
 
     var entity: EntityKind {
         switch self {
@@ -11,6 +13,8 @@ public enum ImportKind: String, Sendable, CaseIterable {
         case .stock: .stock
         case .invoices: .invoice
         case .accounts: .account
+        case .plans: .plan
+        case .norms: .stageNorm
         }
     }
 
@@ -19,7 +23,7 @@ public enum ImportKind: String, Sendable, CaseIterable {
         switch self {
         case .stock: ["part_number", "warehouse", "quantity"]
         case .accounts: ["id"] + CRMSchema.schema(for: entity).fields.map(\.name)
-        case .products, .invoices: CRMSchema.schema(for: entity).fields.map(\.name)
+        case .products, .invoices, .plans, .norms: CRMSchema.schema(for: entity).fields.map(\.name)
         }
     }
 
@@ -30,6 +34,8 @@ public enum ImportKind: String, Sendable, CaseIterable {
         case .stock: ["part_number", "warehouse", "quantity"]
         case .invoices: ["number", "account_id", "amount"]
         case .accounts: []
+        case .plans: ["rep", "month", "amount"]
+        case .norms: ["stage", "days"]
         }
     }
 
@@ -44,9 +50,11 @@ public enum ImportKind: String, Sendable, CaseIterable {
         case .stock: ("part_number,warehouse,quantity", "SIP-40,main,140")
         case .invoices:
             (
-                "number,account_id,amount,currency,issued_at,due_at,paid_at",
-                "2026-0042,01JD7Q8X4N1V3F2Y6Z0B9C8D7E,1250.00,EUR,01.11.2026,2026-12-01,"
+                "number,account_id,amount,currency,issued_at,due_at,paid_at,collection_status",
+                "2026-0042,01JD7Q8X4N1V3F2Y6Z0B9C8D7E,1250.00,EUR,01.11.2026,2026-12-01,,reminded"
             )
+        case .plans: ("rep,month,amount,currency", "olga,2026-12,40000.00,EUR")
+        case .norms: ("stage,days", "negotiation,14")
         case .accounts:
             (
                 "id,name,kind,phone,email,territory,owner,payment_standing",
@@ -302,6 +310,25 @@ public enum CSVImport {
             if fields["amount"] == nil, trimmed["amount"]?.isEmpty ?? true { problems.append("amount is missing") }
         case .accounts:
             break
+        case .plans:
+            let month = fields["month"]?.stringValue ?? ""
+            let monthOK =
+                month.count == 7 && month.utf8[month.utf8.index(month.utf8.startIndex, offsetBy: 4)] == UInt8(ascii: "-")
+                && Int(month.prefix(4)) != nil && (1...12).contains(Int(month.suffix(2)) ?? 0)
+            if !monthOK, !month.isEmpty { problems.append("month must be YYYY-MM (got '\(month.prefix(20))')") }
+            if let rep = fields["rep"]?.stringValue, monthOK, RecordID.isValid("plan-\(rep)-\(month)") {
+                id = RecordID("plan-\(rep)-\(month)")
+            } else if monthOK {
+                problems.append("rep is missing or has spaces")
+            }
+            if fields["amount"] == nil, trimmed["amount"]?.isEmpty ?? true { problems.append("amount is missing") }
+        case .norms:
+            if let stage = fields["stage"]?.stringValue {
+                id = RecordID("stage-" + stage)
+            } else if trimmed["stage"]?.isEmpty ?? true {
+                problems.append("stage is missing")
+            }
+            if fields["days"] == nil, trimmed["days"]?.isEmpty ?? true { problems.append("days is missing") }
         }
         guard problems.isEmpty else { return .failure(RowProblems(messages: problems)) }
         return .success(ImportRow(line: line, id: id, fields: fields, quantity: quantity))

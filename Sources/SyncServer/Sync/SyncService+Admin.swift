@@ -106,7 +106,7 @@ extension SyncService {
         let references = try await transaction.states(Array(Set(rows.compactMap { Self.reference(of: $0, kind) })))
         var users: Set<String> = []
         var territories: Set<String> = []
-        if kind == .accounts {
+        if kind == .accounts || kind == .plans {
             users = Set(try await transaction.users().map(\.name))
             territories = try await Self.knownTerritories(transaction)
         }
@@ -176,7 +176,7 @@ extension SyncService {
             row.fields["account_id"]?.stringValue.map { RecordKey(entity: .account, id: RecordID($0)) }
         case .stock:
             row.fields["part_number"]?.stringValue.map { RecordKey(entity: .product, id: RecordID($0)) }
-        case .products, .accounts: nil
+        case .products, .accounts, .plans, .norms: nil
         }
     }
 
@@ -199,6 +199,9 @@ extension SyncService {
             } else if let state, state.isDeleted(schema: CRMSchema.schema(for: key.entity)) {
                 problems.append("the \(what) '\(key.id.rawValue.prefix(64))' is deleted")
             }
+        }
+        if kind == .plans, let rep = row.fields["rep"]?.stringValue, !users.contains(rep) {
+            problems.append("unknown rep '\(rep.prefix(64))' (no such user)")
         }
         if kind == .accounts {
             let currentValues = current.map { $0.values(schema: CRMSchema.account) } ?? [:]

@@ -1,0 +1,71 @@
+import Foundation
+import GRDB
+public import SyncProtocol
+
+/// What the replica knows of a deal's stages: when it entered the current one, and every stage it was ever at.
+public struct DealStageFacts: Hashable, Sendable {
+    /// The wall time (ms) of the write that set the current stage: the start of the days in stage.
+    public var entered: Int64?
+    /// The stages its history shows (the current one included). A laptop set up from a snapshot knows the
+    /// history from there on.
+    public var stages: Set<String>
+}
+
+/// The reads behind the manager's reports: whole entities in id order (the same order on every laptop), the
+/// interactions of a time range, the sale lines, and the deals' stage facts.
+extension Replica {
+    /// Every live record of an entity, in id order.
+    public func allRecords(_ entity: EntityKind) async throws -> [StoredRecord] {
+        var all: [StoredRecord] = []
+        try await forEachRecord(entity) { all += $0 }
+        return all
+    }
+
+    /// Interactions that happened in `[from, until)` (ISO 8601 UTC), in time order then id.
+    public func activities(occurredFrom from: String, until: String) async throws -> [StoredRecord] {
+        try await read { db in
+            try Self.records(
+                db,
+                .activity,
+                where: "occurred_at >= ? AND occurred_at < ?",
+                orderBy: "occurred_at, id",
+                arguments: [from, until]
+            )
+        }
+    }
+
+    /// Sale lines (interactions with a part number: `stock sell --account`), in time order then id; of one
+    /// time range when given.
+    public func saleLines(from: String? = nil, until: String? = nil) async throws -> [StoredRecord] {
+        guard CRMSchema.activity.fieldsByName["part_number"] != nil else { return [] }
+        return try await read { db in
+            try Self.records(
+                db,
+                .activity,
+                where: "part_number IS NOT NULL AND occurred_at >= ? AND occurred_at < ?",
+                orderBy: "occurred_at, id",
+                arguments: [from ?? "", until ?? "~"]
+            )
+        }
+    }
+
+    /// The stage facts of every live deal.
+    public func dealStageFacts() async throws -> [RecordID: DealStageFacts] {
+        try await read { db in
+            var facts: [RecordID: DealStageFacts] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, stage, _state FROM deal WHERE _deleted = 0") {
+                let id = RecordID(row[0] as String)
+                let state = try RecordState(binary: [UInt8](row[2] as Data))
+                let entered = state.winner(of: "stage", schema: CRMSchema.deal)?.timestamp.wallMilliseconds
+                facts[id] = DealStageFacts(entered: entered, stages: (row[1] as String?).map { [$0] } ?? [])
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT record_id, change FROM change_log WHERE entity = 'deal' AND (status IS NULL OR status != 'rejected')") {
+                let id = RecordID(row[0] as String)
+                guard facts[id] != nil else { continue }
+                let change = try Change(binary: [UInt8](row[1] as Data))
+                if let stage = change.operation.fields["stage"]?.stringValue { facts[id]?.stages.insert(stage) }
+            }
+            return facts
+        }
+    }
+}
