@@ -19,7 +19,7 @@ struct CRMField: AsyncParsableCommand {
             Init.self, Sync.self, Status.self, Today.self, AgendaCommand.self, Remind.self, AccountCommand.self,
             ContactCommand.self, Log.self, History.self, ActivityCommand.self, MeetingCommand.self, TaskCommand.self,
             DealCommand.self, Pipeline.self, ProductCommand.self, StockCommand.self, InvoiceCommand.self,
-            ConflictCommand.self, Export.self, Demo.self,
+            Receivables.self, ReportCommand.self, ConflictCommand.self, Export.self, ConfigCommand.self, Demo.self,
         ]
     )
 

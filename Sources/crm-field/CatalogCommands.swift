@@ -233,13 +233,13 @@ struct StockCommand: AsyncParsableCommand {
 struct InvoiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "invoice",
-        abstract: "Invoices from accounting.",
-        subcommands: [List.self]
+        abstract: "Invoices from accounting: list, show, and reminders to the customer.",
+        subcommands: [List.self, Show.self, Remind.self]
     )
 
     static let columns: [Render.Column] = [
         .field("number"), .field("amount"), .field("issued_at", "issued"), .field("due_at", "due"),
-        .field("paid_at", "paid"),
+        .field("paid_at", "paid"), .field("collection_status", "collection"),
     ]
 
     struct List: FieldCommand {

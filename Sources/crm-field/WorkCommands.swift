@@ -489,6 +489,7 @@ struct DealCommand: AsyncParsableCommand {
         @Option(help: "Only the deals of this account.") var account: String?
         @Flag(help: "The whole team's deals.") var all = false
         @Option(help: "Only the deals of this rep (\"me\": yours, the default).") var owner: String?
+        @Flag(help: "Only deals longer in their stage than its norm (set by IT), most overdue first.") var stuck = false
         @OptionGroup var list: ListOptions
 
         func execute(_ context: FieldContext) async throws {
@@ -498,6 +499,7 @@ struct DealCommand: AsyncParsableCommand {
             let me = try await context.user()
             let account = try await context.resolve(.account, account).map(RecordID.init)
             let who = owner == "me" ? me : owner ?? (all || account != nil ? nil : me)
+            if stuck { return try await listStuck(context, account: account, who: who, me: me) }
             let deals = try await context.replica().deals(
                 stage: stage,
                 account: account,
@@ -510,6 +512,16 @@ struct DealCommand: AsyncParsableCommand {
                 empty: all ? "No deals." : "No deals of yours (--all: the team's)."
             )
         }
+    }
+
+    /// The stuck deals: in an open stage longer than its norm, by days over the norm.
+    static func stuckDeals(_ context: FieldContext) async throws -> (StageNorms, [StoredRecord]) {
+        let replica = try context.replica()
+        let norms = try await StageNorms.load(replica, now: ReportCommand.now())
+        guard !norms.days.isEmpty else { return (norms, []) }
+        let deals = try await replica.allRecords(.deal).filter(norms.isStuck)
+        func over(_ deal: StoredRecord) -> Int64 { Int64(norms.daysInStage(deal) ?? 0) - (norms.norm(deal) ?? 0) }
+        return (norms, deals.sorted { (over($1), $0.id) < (over($0), $1.id) })
     }
 
     struct Show: FieldCommand {
@@ -535,12 +547,16 @@ struct DealCommand: AsyncParsableCommand {
                 .sorted { $0.timestamp < $1.timestamp }
             let entered = try await replica.winningEntry(.deal, id: deal.id, field: "stage")?.timestamp.wallMilliseconds
             let days = entered.map { max(0, Int((now - $0) / 86_400_000)) }
+            let norms = try await StageNorms.load(replica, now: now)
+            let norm = norms.norm(deal)
+            let isStuck = norms.isStuck(deal)
             if context.json {
                 return context.printJSON(
                     [
                         "deal": Render.json(deal), "account": account.map(Render.json) ?? NSNull(),
                         "stage_since": entered.map { ISO8601.format(millisecondsSince1970: $0) } ?? NSNull(),
                         "days_in_stage": days ?? NSNull(),
+                        "norm_days": norm.map { NSNumber(value: $0) } ?? NSNull(), "stuck": isStuck,
                         "stages": stages.map {
                             [
                                 "stage": $0.newValue?.stringValue ?? "", "by": $0.author,
@@ -562,7 +578,9 @@ struct DealCommand: AsyncParsableCommand {
                 (
                     "stage",
                     "\(Render.display(deal, "stage"))" + (days.map { ", \($0) day\($0 == 1 ? "" : "s") in it" } ?? "")
+                        + (norm.map { isStuck ? " — STUCK (norm \($0) days)" : " (norm \($0) days)" } ?? "")
                 ),
+                ("source", Render.display(deal, "source")),
                 ("amount", Render.display(deal, "amount")),
                 ("expected close", Render.display(deal, "expected_close")),
                 ("owner", Render.display(deal, "owner")),
@@ -600,7 +618,7 @@ struct DealCommand: AsyncParsableCommand {
 
     struct Add: FieldCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a deal for an account.",
+            abstract: "Add a deal for an account (--source: where it came from).",
             discussion:
                 "Example: crm-field deal add --account 01JD7Q8X… --title \"20 pumps\" --amount 12000 --currency EUR"
         )
@@ -737,10 +755,46 @@ struct Pipeline: FieldCommand {
         context.print(
             rows.isEmpty
                 ? "No deals."
-                : Render.grid(header: ["stage", "deals", "amount", "", ""], rows: rows, rightAligned: [1, 2])
+                : Render.grid(header: ["stage", "deals", "amount", "stuck", "norm"], rows: rows, rightAligned: [1, 2])
         )
         if norms.days.isEmpty && !rows.isEmpty {
             context.console.err("no stage norms yet: IT sets them (crm-sync-server import norms FILE.csv)")
         }
+    }
+}
+
+extension DealCommand.List {
+    /// `deal list --stuck`: the stuck deals of the same selection as the list, with days in stage and the norm.
+    func listStuck(_ context: FieldContext, account: RecordID?, who: String?, me: String) async throws {
+        let (norms, stuckDeals) = try await DealCommand.stuckDeals(context)
+        if norms.days.isEmpty {
+            context.console.err("no stage norms yet: IT sets them (crm-sync-server import norms FILE.csv)")
+        }
+        let team = try await Team.load(context, rep: nil)
+        let shown = stuckDeals.filter { deal in
+            (stage == nil || deal["stage"]?.stringValue == stage)
+                && (account == nil || deal["account_id"]?.stringValue == account?.rawValue)
+                && (who == nil || team.owner(ofDeal: deal) == who)
+        }
+        if context.json {
+            return context.printJSON(
+                shown.map { deal -> [String: Any] in
+                    var object = Render.json(deal)
+                    object["days_in_stage"] = norms.daysInStage(deal) ?? 0
+                    object["norm_days"] = norms.norm(deal).map { NSNumber(value: $0) } ?? NSNull()
+                    return object
+                }
+            )
+        }
+        let columns =
+            DealCommand.columns(try await context.accountNames(shown)) + [
+                Render.Column("days in stage", alignRight: true) { String(norms.daysInStage($0) ?? 0) },
+                Render.Column("norm", alignRight: true) { norms.norm($0).map(String.init) ?? "" },
+            ]
+        context.printRecords(
+            shown,
+            columns: columns,
+            empty: all || who == nil ? "No stuck deals." : "No stuck deals of yours (--all: the team's)."
+        )
     }
 }

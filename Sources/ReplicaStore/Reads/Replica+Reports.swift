@@ -69,3 +69,31 @@ extension Replica {
         }
     }
 }
+
+extension Replica {
+    /// The live contacts of an account, by last and first name.
+    public func contacts(ofAccount account: RecordID) async throws -> [StoredRecord] {
+        try await read { db in
+            try Self.records(
+                db,
+                .contact,
+                where: "account_id = ?",
+                orderBy: "last_name COLLATE NOCASE, first_name COLLATE NOCASE, id",
+                arguments: [account.rawValue]
+            )
+        }
+    }
+
+    /// Unpaid invoices due before a time (ISO 8601), by due date: what receivables lists.
+    public func unpaidInvoices(dueBefore: String) async throws -> [StoredRecord] {
+        try await read { db in
+            try Self.records(
+                db,
+                .invoice,
+                where: "paid_at IS NULL AND due_at < ?",
+                orderBy: "due_at, id",
+                arguments: [dueBefore]
+            )
+        }
+    }
+}
