@@ -426,7 +426,11 @@ struct Export: FieldCommand {
         let folder = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var written: [String: Int] = [:]
-        for entity in ["account", "contact", "activity", "task", "deal", "product", "stock", "invoice"] {
+        let entities = [
+            "account", "contact", "activity", "task", "deal", "appointment", "product", "stock", "invoice", "plan",
+            "stage_norm",
+        ].filter { CRMSchema.entities[EntityKind($0)] != nil }
+        for entity in entities {
             let kind = EntityKind(entity)
             let file = folder.appendingPathComponent("\(entity)s.\(format)")
             // Streamed a page at a time into a temporary file that replaces the old one when complete; in id

@@ -132,7 +132,7 @@ struct Receivables: FieldCommand {
         if context.json {
             return context.printJSON(
                 [
-                    "as_of": ISO8601.format(millisecondsSince1970: now),
+                    "as_of": Period.day(now),
                     "upcoming_days": upcoming.map { $0 as Any } ?? NSNull(),
                     "customers": debtors.map(\.json),
                     "totals": [

@@ -88,13 +88,16 @@ struct CRMSchemaTests {
                 "territory", "owner", "payment_standing",
             ],
             .contact: ["account_id", "first_name", "last_name", "role", "title", "phone", "mobile", "email"],
-            .activity: ["account_id", "contact_id", "deal_id", "kind", "subject", "body", "occurred_at", "author"],
+            .activity: [
+                "account_id", "contact_id", "deal_id", "kind", "subject", "body", "occurred_at", "author", "direction",
+                "part_number", "quantity", "unit_price", "price_list", "currency",
+            ],
             .task: [
                 "account_id", "deal_id", "title", "notes", "due_at", "assignee", "priority", "status", "remind_at",
             ],
             .deal: [
                 "account_id", "title", "stage", "amount", "currency", "expected_close", "lost_reason", "owner",
-                "created_at", "closed_at",
+                "created_at", "closed_at", "source",
             ],
             .appointment: [
                 "account_id", "deal_id", "contact_id", "title", "starts_at", "ends_at", "place", "notes", "assignee",
@@ -104,7 +107,11 @@ struct CRMSchemaTests {
                 "part_number", "name", "unit", "price_list", "price_dealer", "price_promo", "currency", "active",
             ],
             .stock: ["part_number", "warehouse"],
-            .invoice: ["account_id", "number", "amount", "currency", "issued_at", "due_at", "paid_at"],
+            .invoice: [
+                "account_id", "number", "amount", "currency", "issued_at", "due_at", "paid_at", "collection_status",
+            ],
+            .plan: ["rep", "month", "amount", "currency"],
+            .stageNorm: ["stage", "days"],
         ]
         #expect(Set(CRMSchema.entities.keys) == Set(expected.keys))
         for (entity, fields) in expected {
