@@ -547,3 +547,112 @@ struct ManagerReportTests {
         }
     }
 }
+
+@Suite("Reminders and HTML reports", .serialized)
+struct ReminderTests {
+    @Test("invoice remind writes an .eml a real mail parser reads back, logs it, and refuses without a billing contact")
+    func reminder() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("remind-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let outbox = folder.appendingPathComponent("outbox")
+        let html = folder.appendingPathComponent("sales.html").path
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        try await CLIServer.with { server in
+            try await server.loadSample()
+            // R-1 (1,250.00 EUR, due 2026-10-01) is overdue; R-9 falls due in four days; Schmidt owes R-8.
+            try await server.importCSV(
+                .invoices,
+                """
+                number,account_id,amount,currency,issued_at,due_at,paid_at,collection_status
+                R-1,acc-mueller,125000,EUR,2026-09-01T00:00:00Z,2026-10-01T00:00:00Z,,reminded
+                R-8,acc-schmidt,9900,EUR,2026-09-01T00:00:00Z,2026-10-01T00:00:00Z,,
+                R-9,acc-mueller,30000,EUR,2026-11-01T00:00:00Z,\(ISO8601.format(millisecondsSince1970: now + 4 * 86_400_000)),,
+                """
+            )
+            let home = try await server.laptop(try await server.addRep("alice"))
+            let contact = await cli(
+                [
+                    "contact", "add", "--account", "acc-mueller", "--first-name", "Jürgen", "--last-name", "Groß",
+                    "--role", "billing", "--email", "j.gross@mueller.example", "--json",
+                ],
+                home: home
+            )
+            #expect(contact.exitCode == 0, "\(contact.err)")
+            #expect(await cli(["config", "set", "outbox", outbox.path], home: home).exitCode == 0)
+            #expect(await cli(["config", "set", "mail-from", "Alice Vogel <alice@firm.example>"], home: home).exitCode == 0)
+
+            let list = await cli(["receivables", "--upcoming", "7", "--json"], home: home)
+            let mueller = (list.object["customers"] as? [[String: Any]])?.first { $0["account_id"] as? String == "acc-mueller" }
+            #expect((mueller?["overdue"] as? [String: Any])?["count"] as? Int == 1)
+            #expect((mueller?["upcoming"] as? [String: Any])?["count"] as? Int == 1)
+            #expect((mueller?["invoices"] as? [[String: Any]])?.first?["collection_status"] as? String == "reminded")
+
+            let sent = await cli(["invoice", "remind", "acc-mueller", "--json"], home: home)
+            #expect(sent.exitCode == 0, "\(sent.err)")
+            #expect(sent.object["invoices"] as? [String] == ["R-1"])
+            let history = await cli(["history", "acc-mueller", "--json"], home: home)
+            let logged = (history.object["interactions"] as? [[String: Any]])?.first { $0["id"] as? String == sent.object["activity_id"] as? String }
+            #expect(logged?["kind"] as? String == "email" && logged?["direction"] as? String == "out", "\(history.out.prefix(400))")
+            #expect((logged?["subject"] as? String)?.contains("R-1") == true)
+
+            // Before the due date: the notice for R-9 alone.
+            let notice = await cli(["invoice", "remind", "R-9", "--json"], home: home)
+            #expect(notice.exitCode == 0 && notice.object["kind"] as? String == "notice", "\(notice.err)")
+
+            // Schmidt has no billing contact: refused, nothing written, nothing logged.
+            let before = try FileManager.default.contentsOfDirectory(atPath: outbox.path).count
+            let refused = await cli(["invoice", "remind", "acc-schmidt"], home: home)
+            #expect(refused.exitCode == 2 && refused.err.contains("no billing contact with an e-mail address"), "\(refused.err)")
+            let refusedJSON = await cli(["invoice", "remind", "acc-schmidt", "--json"], home: home)
+            #expect((refusedJSON.object["error"] as? [String: Any])?["code"] as? String == "no_billing_contact")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: outbox.path).count == before)
+            let schmidt = await cli(["history", "acc-schmidt", "--json"], home: home)
+            #expect(((schmidt.object["interactions"] as? [[String: Any]]) ?? []).isEmpty)
+            #expect(await cli(["report", "sales", "--html", html, "--from", "2026-09-01"], home: home).exitCode == 0)
+        }
+
+        // Python's email package reads the message back.
+        let files = try FileManager.default.contentsOfDirectory(atPath: outbox.path).filter { $0.contains("reminder") }
+        let file = try #require(files.first.map { outbox.appendingPathComponent($0).path })
+        let parse = """
+            import email, email.policy, json, sys
+            m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=email.policy.default)
+            to = m['To'].addresses[0]
+            print(json.dumps({'to': to.addr_spec, 'name': to.display_name, 'from': m['From'].addresses[0].addr_spec,
+                'subject': str(m['Subject']), 'type': m.get_content_type(), 'charset': m.get_content_charset(),
+                'date': m['Date'].datetime is not None, 'body': m.get_content(), 'defects': len(m.defects)}))
+            """
+        let parsed = try await RepDayTests.run(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", parse, file])
+        #expect(parsed.status == 0, "\(parsed.output)")
+        let mail = try #require(try JSONSerialization.jsonObject(with: Data(parsed.output.utf8)) as? [String: Any])
+        #expect(mail["to"] as? String == "j.gross@mueller.example")
+        #expect(mail["name"] as? String == "Jürgen Groß")
+        #expect(mail["from"] as? String == "alice@firm.example")
+        #expect(mail["subject"] as? String == "Payment reminder: invoice R-1, 1,250.00 EUR overdue")
+        #expect(mail["type"] as? String == "text/plain" && mail["charset"] as? String == "utf-8")
+        #expect(mail["date"] as? Bool == true && mail["defects"] as? Int == 0)
+        let body = mail["body"] as? String ?? ""
+        let days = Int((now - 1_790_812_800_000) / 86_400_000)  // 2026-10-01T00:00:00Z
+        #expect(body.contains("Dear Jürgen Groß,") && body.contains("Müller Haustechnik GmbH"), "\(body)")
+        #expect(body.contains("R-1   1,250.00 EUR   due 2026-10-01   \(days) days overdue"), "\(body)")
+        #expect(body.contains("Total overdue: 1,250.00 EUR") && body.contains("Alice Vogel"), "\(body)")
+
+        // The HTML report opens in Chromium: its chart has a bar per rep.
+        let chromium = StatusPageTests.chromium
+        try #require(FileManager.default.isExecutableFile(atPath: chromium), "install Debian's chromium (.ci/run does)")
+        let profile = folder.appendingPathComponent("profile").path
+        let browser = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile)"]
+        let dom = try await RepDayTests.run(URL(fileURLWithPath: chromium), browser + ["--dump-dom", "file://\(html)"])
+        #expect(dom.status == 0 && dom.output.contains("<svg") && dom.output.contains("<h1>Sales by rep"), "\(dom.output.suffix(1500))")
+        #expect(dom.output.components(separatedBy: "<rect").count - 1 == 1, "one rep, one bar")
+        let shot = folder.appendingPathComponent("sales.png").path
+        let screenshot = try await RepDayTests.run(
+            URL(fileURLWithPath: chromium),
+            browser + ["--screenshot=\(shot)", "--window-size=1000,600", "file://\(html)"]
+        )
+        #expect(screenshot.status == 0)
+        let png = try Data(contentsOf: URL(fileURLWithPath: shot))
+        #expect(png.count > 5_000 && png.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+    }
+}
