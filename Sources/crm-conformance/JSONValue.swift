@@ -96,9 +96,22 @@ enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     /// Replaces every string `$alias` (anywhere inside) by what `resolve` returns for it.
+    /// `plan-{$anna}-2026-11`: each `{$name}` inside a longer string resolved like a whole `$name`.
+    static func interpolating(_ text: String, _ resolve: (String) throws -> String) rethrows -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "{$"), let close = rest[open.upperBound...].firstIndex(of: "}") {
+            result += rest[..<open.lowerBound]
+            result += try resolve(String(rest[open.upperBound..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return result + rest
+    }
+
     func resolving(_ resolve: (String) throws -> String) rethrows -> JSONValue {
         switch self {
         case .string(let text) where text.hasPrefix("$"): .string(try resolve(String(text.dropFirst())))
+        case .string(let text) where text.contains("{$"): .string(try Self.interpolating(text, resolve))
         case .array(let items): .array(try items.map { try $0.resolving(resolve) })
         case .object(let members): .object(try members.mapValues { try $0.resolving(resolve) })
         default: self
