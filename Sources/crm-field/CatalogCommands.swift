@@ -180,9 +180,14 @@ struct StockCommand: AsyncParsableCommand {
                 try await StockCommand.saleLine(&note, part: part, quantity: sign * -quantity, price: movement.price, context)
             }
             try note.set("kind", "note")
+            let price = note.fields["unit_price"]?.integerValue.map {
+                " at \(Render.money($0, currency: note.fields["currency"]?.stringValue)) "
+                    + "(\(note.fields["price_list"]?.stringValue ?? "list"))"
+            }
             try note.set(
                 "subject",
                 "\(sign < 0 ? "Sold" : "Returned") \(quantity) × \(part) (\(row["warehouse"]?.description ?? ""))"
+                    + (price ?? "")
             )
             try note.set("occurred_at", "now")
             note.set("author", value: .string(try await context.user()))
@@ -195,10 +200,15 @@ struct StockCommand: AsyncParsableCommand {
             return
         }
         let left = after["quantity"]?.integerValue ?? 0
-        context.print(
-            "\(sign < 0 ? "Sold" : "Took back") \(quantity) of \(part) from \(after["warehouse"]?.description ?? ""): "
-                + "\(left) left."
-        )
+        var line = "\(sign < 0 ? "Sold" : "Took back") \(quantity) of \(part) from \(after["warehouse"]?.description ?? ""): "
+            + "\(left) left."
+        if stored.count > 1, let unit = stored[1]["unit_price"]?.integerValue {
+            let currency = stored[1]["currency"]?.stringValue
+            line += " Logged for the customer at \(Render.money(unit, currency: currency)) each "
+                + "(\(stored[1]["price_list"]?.description ?? "list") price), "
+                + "\(Render.money(unit * quantity, currency: currency))."
+        }
+        context.print(line)
         if left < 0 { context.console.err("warning: \(part) is oversold by \(-left) in this warehouse") }
     }
 

@@ -254,7 +254,12 @@ struct History: FieldCommand {
 
     /// An interaction list's columns (a deal's card).
     static let interactionColumns: [Render.Column] = [
-        .id, .field("occurred_at", "when"), .field("kind"), .field("subject"), .field("author"), .field("body"),
+        .id, .field("occurred_at", "when"),
+        Render.Column("kind") { record in
+            let kind = record["kind"]?.description ?? ""
+            return record["direction"]?.stringValue.map { "\(kind) \($0)" } ?? kind
+        },
+        .field("subject"), .field("author"), .field("body"),
     ]
 
     static func personName(_ record: StoredRecord) -> String {
