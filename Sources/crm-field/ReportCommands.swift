@@ -37,7 +37,7 @@ struct ReportOutput: ParsableArguments {
 struct Team {
     var me: String
     var reps: [String]
-    var accounts: [RecordID: StoredRecord]
+    var accounts: [RecordID: (name: String, owner: String?)]
 
     static func load(_ context: FieldContext, rep: String?) async throws -> Team {
         let replica = try context.replica()
@@ -45,18 +45,14 @@ struct Team {
         guard let me = info.user else {
             throw CLIError("not_initialized", "this replica has no user: run crm-field init first")
         }
-        let accountRecords = try await replica.allRecords(.account)
-        let accounts = Dictionary(uniqueKeysWithValues: accountRecords.map { ($0.id, $0) })
+        let accounts = try await replica.accountDirectory()
         if info.role ?? "rep" == "rep" {
             if let rep, rep != me, rep != "me" {
                 throw CLIError("forbidden", "a rep sees their own figures (you are \(me)); a manager sees the team's")
             }
             return Team(me: me, reps: [me], accounts: accounts)
         }
-        var names = Set(accountRecords.compactMap { $0["owner"]?.stringValue })
-        for deal in try await replica.allRecords(.deal) {
-            if let owner = deal["owner"]?.stringValue { names.insert(owner) }
-        }
+        var names = Set(accounts.values.compactMap(\.owner)).union(try await replica.dealOwners())
         names.remove("")
         let all = names.sorted()
         if let rep {
@@ -72,7 +68,7 @@ struct Team {
     }
 
     func owner(ofAccount id: String?) -> String? {
-        id.flatMap { accounts[RecordID($0)]?["owner"]?.stringValue }
+        id.flatMap { accounts[RecordID($0)]?.owner }
     }
 
     /// A deal's rep: its owner, else its account's.
@@ -81,7 +77,7 @@ struct Team {
     }
 
     func name(ofAccount id: String?) -> String {
-        id.flatMap { accounts[RecordID($0)]?["name"]?.stringValue } ?? id.map(Render.shortID) ?? ""
+        id.flatMap { accounts[RecordID($0)]?.name } ?? id.map(Render.shortID) ?? ""
     }
 }
 
@@ -182,14 +178,23 @@ struct StageNorms {
     var facts: [RecordID: DealStageFacts]
     var now: Int64
 
-    static func load(_ replica: Replica, now: Int64) async throws -> StageNorms {
+    /// The norms; with `facts`, when each open deal entered its stage (and with `history`, every deal's stages).
+    static func load(_ replica: Replica, now: Int64, facts: Bool = true, history: Bool = false) async throws
+        -> StageNorms
+    {
         var days: [String: Int64] = [:]
         if CRMSchema.entities[.stageNorm] != nil {
             for norm in try await replica.allRecords(.stageNorm) {
                 if let stage = norm["stage"]?.stringValue, let value = norm["days"]?.integerValue { days[stage] = value }
             }
         }
-        return StageNorms(days: days, facts: try await replica.dealStageFacts(), now: now)
+        // Without norms nothing is stuck, and only conversion needs the stages.
+        let needed = history || (facts && !days.isEmpty)
+        return StageNorms(
+            days: days,
+            facts: needed ? try await replica.dealStageFacts(history: history) : [:],
+            now: now
+        )
     }
 
     /// Whole days since the deal entered its stage.
@@ -302,7 +307,7 @@ struct ReportCommand: AsyncParsableCommand {
             let replica = try context.replica()
             let deals = try await replica.allRecords(.deal)
             let activities = try await replica.activities(occurredFrom: day.fromISO, until: day.untilISO)
-            let invoices = try await replica.allRecords(.invoice)
+            let invoices = try await replica.invoices(issuedFrom: month.fromISO, until: month.untilISO)
             let sales = try await replica.saleLines(from: month.fromISO, until: month.untilISO)
             let plans = try await ReportCommand.plans(replica)
             let monthKey = Period.month(day.from)
@@ -393,7 +398,7 @@ struct ReportCommand: AsyncParsableCommand {
             let team = try await Team.load(context, rep: rep)
             let period = try Period.parse(from: from, to: to, now: now, default: .thisMonth(now))
             let replica = try context.replica()
-            let invoices = try await replica.allRecords(.invoice)
+            let invoices = try await replica.invoices(issuedFrom: period.fromISO, until: period.untilISO)
             let sales = try await replica.saleLines(from: period.fromISO, until: period.untilISO)
             let deals = try await replica.allRecords(.deal)
             let plans = try await ReportCommand.plans(replica)
@@ -645,7 +650,7 @@ struct ReportCommand: AsyncParsableCommand {
             let period = try Period.parse(from: from, to: to, now: now, default: year)
             let replica = try context.replica()
             var revenue: [String: MoneySum] = [:]
-            for invoice in try await replica.allRecords(.invoice) {
+            for invoice in try await replica.invoices(issuedFrom: period.fromISO, until: period.untilISO) {
                 guard period.contains(invoice.time("issued_at")), let account = invoice["account_id"]?.stringValue
                 else { continue }
                 revenue[account, default: MoneySum()].add(
@@ -703,7 +708,7 @@ extension Pipeline {
         let now = ReportCommand.now()
         let team = try await Team.load(context, rep: nil)
         let replica = try context.replica()
-        let norms = try await StageNorms.load(replica, now: now)
+        let norms = try await StageNorms.load(replica, now: now, history: true)
         let deals = try await replica.allRecords(.deal)
         let ladder = ["new", "contacted", "negotiation", "decision", "contract", "won"]
         var rows: [[ReportCell]] = []

@@ -552,7 +552,8 @@ struct DealCommand: AsyncParsableCommand {
                 .sorted { $0.timestamp < $1.timestamp }
             let entered = try await replica.winningEntry(.deal, id: deal.id, field: "stage")?.timestamp.wallMilliseconds
             let days = entered.map { max(0, Int((now - $0) / 86_400_000)) }
-            let norms = try await StageNorms.load(replica, now: now)
+            var norms = try await StageNorms.load(replica, now: now, facts: false)
+            norms.facts[deal.id] = DealStageFacts(entered: entered, stages: [])
             let norm = norms.norm(deal)
             let isStuck = norms.isStuck(deal)
             if context.json {

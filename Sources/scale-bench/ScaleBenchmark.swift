@@ -151,6 +151,14 @@ struct ScaleBenchmark {
             ("product search pump", ["product", "search", "pump"], ["product", "search", "pump"]),
             ("product search SIP (inside codes)", ["product", "search", "SIP"], ["product", "search", "SIP"]),
             ("status", ["status"], ["status"]),
+            ("report daily", ["report", "daily"], ["report", "daily"]),
+            ("report sales --by month (12 months)", ["report", "sales", "--by", "month", "--from", "-365d"], ["report", "sales", "--by", "month", "--from", "-365d"]),
+            ("report sources", ["report", "sources"], ["report", "sources"]),
+            ("report key-customers", ["report", "key-customers"], ["report", "key-customers"]),
+            ("report slow-stock", ["report", "slow-stock"], ["report", "slow-stock"]),
+            ("pipeline --by rep", ["pipeline", "--by", "rep"], ["pipeline", "--by", "rep"]),
+            ("deal list --stuck", ["deal", "list", "--stuck"], ["deal", "list", "--stuck"]),
+            ("receivables --upcoming 7", ["receivables", "--upcoming", "7"], ["receivables", "--upcoming", "7"]),
             ("conflict list", ["conflict", "list"], ["conflict", "list"]),
         ]
         print("read commands, release binary, whole process, median of 10 (goal < 50 ms; big ÷ small within 2×):")

@@ -9,6 +9,11 @@ public struct DealStageFacts: Hashable, Sendable {
     /// The stages its history shows (the current one included). A laptop set up from a snapshot knows the
     /// history from there on.
     public var stages: Set<String>
+
+    public init(entered: Int64?, stages: Set<String>) {
+        self.entered = entered
+        self.stages = stages
+    }
 }
 
 /// The reads behind the manager's reports: whole entities in id order (the same order on every laptop), the
@@ -49,16 +54,38 @@ extension Replica {
         }
     }
 
-    /// The stage facts of every live deal.
-    public func dealStageFacts() async throws -> [RecordID: DealStageFacts] {
+    /// Every live account's name and owner, by id (one narrow query: what reports attribute figures with).
+    public func accountDirectory() async throws -> [RecordID: (name: String, owner: String?)] {
+        try await read { db in
+            var directory: [RecordID: (name: String, owner: String?)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, name, owner FROM account WHERE _deleted = 0") {
+                directory[RecordID(row[0] as String)] = (row[1] as String? ?? "", row[2] as String?)
+            }
+            return directory
+        }
+    }
+
+    /// The owners named by live deals.
+    public func dealOwners() async throws -> Set<String> {
+        guard CRMSchema.deal.fieldsByName["owner"] != nil else { return [] }
+        return try await read { db in
+            Set(try String.fetchAll(db, sql: "SELECT DISTINCT owner FROM deal WHERE _deleted = 0 AND owner IS NOT NULL"))
+        }
+    }
+
+    /// The stage facts of live deals: of the open ones only (when their stage began: what "stuck" needs), or with
+    /// `history` of every deal with the stages its history shows (what conversion needs).
+    public func dealStageFacts(history: Bool = true) async throws -> [RecordID: DealStageFacts] {
         try await read { db in
             var facts: [RecordID: DealStageFacts] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, stage, _state FROM deal WHERE _deleted = 0") {
+            let open = history ? "" : " AND stage NOT IN ('won', 'lost')"
+            for row in try Row.fetchAll(db, sql: "SELECT id, stage, _state FROM deal WHERE _deleted = 0\(open)") {
                 let id = RecordID(row[0] as String)
                 let state = try RecordState(binary: [UInt8](row[2] as Data))
                 let entered = state.winner(of: "stage", schema: CRMSchema.deal)?.timestamp.wallMilliseconds
                 facts[id] = DealStageFacts(entered: entered, stages: (row[1] as String?).map { [$0] } ?? [])
             }
+            guard history else { return facts }
             for row in try Row.fetchAll(db, sql: "SELECT record_id, change FROM change_log WHERE entity = 'deal' AND (status IS NULL OR status != 'rejected')") {
                 let id = RecordID(row[0] as String)
                 guard facts[id] != nil else { continue }
@@ -80,6 +107,19 @@ extension Replica {
                 where: "account_id = ?",
                 orderBy: "last_name COLLATE NOCASE, first_name COLLATE NOCASE, id",
                 arguments: [account.rawValue]
+            )
+        }
+    }
+
+    /// Invoices issued in `[from, until)` (ISO 8601 UTC), by issue time then id.
+    public func invoices(issuedFrom from: String, until: String) async throws -> [StoredRecord] {
+        try await read { db in
+            try Self.records(
+                db,
+                .invoice,
+                where: "issued_at >= ? AND issued_at < ?",
+                orderBy: "issued_at, id",
+                arguments: [from, until]
             )
         }
     }

@@ -190,6 +190,7 @@ enum Migrations {
                     CREATE INDEX IF NOT EXISTS activity_part ON activity (part_number, occurred_at)
                         WHERE part_number IS NOT NULL;
                     CREATE INDEX IF NOT EXISTS deal_created ON deal (created_at) WHERE _deleted = 0;
+                    CREATE INDEX IF NOT EXISTS invoice_issued ON invoice (issued_at) WHERE _deleted = 0;
                     """
             )
         }
