@@ -177,7 +177,13 @@ struct StockCommand: AsyncParsableCommand {
             var note = FieldInput(.activity)
             note.set("account_id", value: .string(customer))
             if CRMSchema.activity.fieldsByName["unit_price"] != nil {
-                try await StockCommand.saleLine(&note, part: part, quantity: sign * -quantity, price: movement.price, context)
+                try await StockCommand.saleLine(
+                    &note,
+                    part: part,
+                    quantity: sign * -quantity,
+                    price: movement.price,
+                    context
+                )
             }
             try note.set("kind", "note")
             let price = note.fields["unit_price"]?.integerValue.map {
@@ -200,11 +206,13 @@ struct StockCommand: AsyncParsableCommand {
             return
         }
         let left = after["quantity"]?.integerValue ?? 0
-        var line = "\(sign < 0 ? "Sold" : "Took back") \(quantity) of \(part) from \(after["warehouse"]?.description ?? ""): "
+        var line =
+            "\(sign < 0 ? "Sold" : "Took back") \(quantity) of \(part) from \(after["warehouse"]?.description ?? ""): "
             + "\(left) left."
         if stored.count > 1, let unit = stored[1]["unit_price"]?.integerValue {
             let currency = stored[1]["currency"]?.stringValue
-            line += " Logged for the customer at \(Render.money(unit, currency: currency)) each "
+            line +=
+                " Logged for the customer at \(Render.money(unit, currency: currency)) each "
                 + "(\(stored[1]["price_list"]?.description ?? "list") price), "
                 + "\(Render.money(unit * quantity, currency: currency))."
         }

@@ -86,7 +86,8 @@ struct Debtor {
 
 struct Receivables: FieldCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Overdue invoices per customer with totals, days overdue and payment standing (--upcoming N: also those due within N days).",
+        abstract:
+            "Overdue invoices per customer with totals, days overdue and payment standing (--upcoming N: also those due within N days).",
         discussion: """
             The customers whose invoices are past due come first, most days overdue first. Send one a reminder with \
             crm-field invoice remind ACCOUNT (or INVOICE). Example: crm-field receivables --upcoming 7
@@ -164,7 +165,8 @@ struct Receivables: FieldCommand {
         if debtors.isEmpty {
             return context.print(upcoming == nil ? "No overdue invoices." : "No overdue or upcoming invoices.")
         }
-        var summary = "\(overdueAll.count) overdue invoice\(overdueAll.count == 1 ? "" : "s"), "
+        var summary =
+            "\(overdueAll.count) overdue invoice\(overdueAll.count == 1 ? "" : "s"), "
             + Debtor.total(overdueAll).text
         if let upcoming {
             summary += "; \(upcomingAll.count) due within \(upcoming) days, \(Debtor.total(upcomingAll).text)"
@@ -174,7 +176,9 @@ struct Receivables: FieldCommand {
             var line = debtor.name
             if !debtor.standing.isEmpty {
                 let code = Render.standingColour(debtor.standing)
-                line += "  " + (Render.colours && code != nil ? "\u{1B}[\(code!)m\(debtor.standing)\u{1B}[0m" : debtor.standing)
+                line +=
+                    "  "
+                    + (Render.colours && code != nil ? "\u{1B}[\(code!)m\(debtor.standing)\u{1B}[0m" : debtor.standing)
             }
             var parts: [String] = []
             if !debtor.overdue.isEmpty {
@@ -246,7 +250,10 @@ enum Reminder {
     /// The template: `--template FILE`, else the config's, else IT's in /etc/crm-field, else the built-in one.
     static func template(kind: String, flag: String?, context: FieldContext) throws -> (text: String, from: String) {
         let key = "\(kind)-template"
-        let candidates: [String?] = [flag, FieldConfig.load(context)[key], context.home.appendingPathComponent("templates/\(kind).txt").path, "/etc/crm-field/\(kind).txt"]
+        let candidates: [String?] = [
+            flag, FieldConfig.load(context)[key], context.home.appendingPathComponent("templates/\(kind).txt").path,
+            "/etc/crm-field/\(kind).txt",
+        ]
         for (index, path) in candidates.enumerated() {
             guard let path, !path.isEmpty else { continue }
             if let data = FileManager.default.contents(atPath: path) {
@@ -329,7 +336,10 @@ enum Reminder {
             ("Content-Type", "text/plain; charset=utf-8"), ("Content-Transfer-Encoding", "8bit"), ("X-Unsent", "1"),
         ]
         headers += extra
-        let lines = body.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = body.replacingOccurrences(of: "\r\n", with: "\n").split(
+            separator: "\n",
+            omittingEmptySubsequences: false
+        )
         return headers.map { "\($0.0): \($0.1)" }.joined(separator: "\r\n") + "\r\n\r\n"
             + lines.joined(separator: "\r\n")
     }
@@ -370,7 +380,9 @@ struct ConfigCommand: AsyncParsableCommand {
 
     static func check(_ key: String) throws {
         guard FieldConfig.keys[key] != nil else {
-            throw CLIError.invalid("no setting \(key) (known: \(FieldConfig.keys.keys.sorted().joined(separator: ", ")))")
+            throw CLIError.invalid(
+                "no setting \(key) (known: \(FieldConfig.keys.keys.sorted().joined(separator: ", ")))"
+            )
         }
     }
 
@@ -388,7 +400,8 @@ struct ConfigCommand: AsyncParsableCommand {
             var values = FieldConfig.load(context)
             values[key] = value.isEmpty ? nil : value
             try FieldConfig.save(values, context)
-            context.json ? context.printJSON(values) : context.print(value.isEmpty ? "\(key) removed" : "\(key) = \(value)")
+            context.json
+                ? context.printJSON(values) : context.print(value.isEmpty ? "\(key) removed" : "\(key) = \(value)")
         }
     }
 
@@ -437,7 +450,8 @@ extension InvoiceCommand {
         @Option(help: "With an account: the invoices due within this many days when none is overdue.")
         var upcoming: Int?
         @Option(help: ArgumentHelp("A template file instead of IT's.", valueName: "file")) var template: String?
-        @Option(help: ArgumentHelp("The folder to write into instead of the outbox.", valueName: "dir")) var outbox: String?
+        @Option(help: ArgumentHelp("The folder to write into instead of the outbox.", valueName: "dir")) var outbox:
+            String?
 
         func execute(_ context: FieldContext) async throws {
             let now = ReplicaConfiguration.systemNow()
@@ -449,7 +463,9 @@ extension InvoiceCommand {
                     throw CLIError.invalid("invoice \(invoice["number"]?.description ?? "") is paid: nothing to remind")
                 }
                 guard let due = invoice.time("due_at"), let accountID = invoice["account_id"]?.stringValue else {
-                    throw CLIError.invalid("invoice \(invoice["number"]?.description ?? "") has no due date or customer")
+                    throw CLIError.invalid(
+                        "invoice \(invoice["number"]?.description ?? "") has no due date or customer"
+                    )
                 }
                 account = try await context.existing(.account, accountID)
                 invoices = [Receivable(invoice: invoice, due: due, now: now)]
@@ -463,7 +479,8 @@ extension InvoiceCommand {
                     throw CLIError(
                         "nothing_due",
                         "\(account["name"]?.description ?? "") has no overdue invoice"
-                            + (upcoming.map { " and none due within \($0) days" } ?? " (--upcoming DAYS: a notice before the due date)"),
+                            + (upcoming.map { " and none due within \($0) days" }
+                                ?? " (--upcoming DAYS: a notice before the due date)"),
                         exitCode: 2
                     )
                 }
@@ -486,7 +503,9 @@ extension InvoiceCommand {
             let me = try await context.user()
             let sender = config["mail-from"] ?? ProcessInfo.processInfo.environment["CRM_FIELD_MAIL_FROM"]
             if sender == nil {
-                context.console.err("note: From is \(me)@localhost; set yours: crm-field config set mail-from \"Name <you@firm.example>\"")
+                context.console.err(
+                    "note: From is \(me)@localhost; set yours: crm-field config set mail-from \"Name <you@firm.example>\""
+                )
             }
             let from = sender ?? "\(me)@localhost"
             let total = Debtor.total(invoices)
@@ -495,11 +514,17 @@ extension InvoiceCommand {
             }.joined(separator: "\n")
             let values: [String: String] = [
                 "contact": Debtor.contactName(contact).isEmpty ? customer : Debtor.contactName(contact),
-                "first_name": contact["first_name"]?.stringValue ?? "", "last_name": contact["last_name"]?.stringValue ?? "",
+                "first_name": contact["first_name"]?.stringValue ?? "",
+                "last_name": contact["last_name"]?.stringValue ?? "",
                 "customer": customer, "invoices": table, "numbers": invoices.map(\.number).joined(separator: ", "),
                 "total": total.text, "count": String(invoices.count),
                 "days": String(invoices.map(\.daysOverdue).max() ?? 0),
-                "due": Period.day(invoices.map(\.due).min() ?? now), "sender": sender.map { $0.contains("<") ? $0.components(separatedBy: "<")[0].trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) : $0 } ?? me,
+                "due": Period.day(invoices.map(\.due).min() ?? now),
+                "sender": sender.map {
+                    $0.contains("<")
+                        ? $0.components(separatedBy: "<")[0].trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+                        : $0
+                } ?? me,
                 "today": Period.day(now),
             ]
             let filled = try Reminder.fill(text, values)
@@ -507,7 +532,9 @@ extension InvoiceCommand {
             var body = filled
             if filled.hasPrefix("Subject:") {
                 let end = filled.firstIndex(of: "\n") ?? filled.endIndex
-                subject = filled[filled.index(filled.startIndex, offsetBy: 8)..<end].trimmingCharacters(in: .whitespaces)
+                subject = filled[filled.index(filled.startIndex, offsetBy: 8)..<end].trimmingCharacters(
+                    in: .whitespaces
+                )
                 body = String(filled[end...]).trimmingCharacters(in: .newlines) + "\n"
             }
             let messageID = RecordIDGenerator.ulid()
@@ -523,9 +550,17 @@ extension InvoiceCommand {
                     ("X-CRM-Invoices", invoices.map(\.number).joined(separator: ", ")),
                 ]
             )
-            let folder = URL(fileURLWithPath: outbox ?? config["outbox"] ?? context.home.appendingPathComponent("outbox").path)
-            let stamp = Render.localFormatter("yyyyMMdd-HHmmss").string(from: Date(timeIntervalSince1970: Double(now) / 1000))
-            let safe = String((invoices.count == 1 ? invoices[0].number : customer).map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }.prefix(40))
+            let folder = URL(
+                fileURLWithPath: outbox ?? config["outbox"] ?? context.home.appendingPathComponent("outbox").path
+            )
+            let stamp = Render.localFormatter("yyyyMMdd-HHmmss").string(
+                from: Date(timeIntervalSince1970: Double(now) / 1000)
+            )
+            let safe = String(
+                (invoices.count == 1 ? invoices[0].number : customer).map {
+                    $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_"
+                }.prefix(40)
+            )
             let file = folder.appendingPathComponent("\(stamp)-\(kind)-\(safe).eml")
             do {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -555,7 +590,9 @@ extension InvoiceCommand {
                 "Wrote a \(kind) to \(Debtor.contactName(contact)) <\(address)> about \(invoices.count) invoice"
                     + "\(invoices.count == 1 ? "" : "s") (\(total.text)): \(file.path)"
             )
-            context.print("Logged in \(customer)'s history as an outgoing e-mail (\(Render.shortID(logged.id.rawValue))).")
+            context.print(
+                "Logged in \(customer)'s history as an outgoing e-mail (\(Render.shortID(logged.id.rawValue)))."
+            )
         }
     }
 
@@ -574,9 +611,10 @@ extension InvoiceCommand {
             let replica = try context.replica()
             let steps = try await replica.history(.invoice, id: record.id).filter { $0.field == "collection_status" }
                 .sorted { $0.timestamp < $1.timestamp }
-            let customer = try await record["account_id"]?.stringValue.asyncMap {
-                try await replica.record(.account, id: RecordID($0))
-            } ?? nil
+            let customer =
+                try await record["account_id"]?.stringValue.asyncMap {
+                    try await replica.record(.account, id: RecordID($0))
+                } ?? nil
             let now = ReplicaConfiguration.systemNow()
             let state = record.time("due_at").map { Receivable(invoice: record, due: $0, now: now) }
             if context.json {
@@ -584,13 +622,19 @@ extension InvoiceCommand {
                 object["customer"] = customer?["name"]?.stringValue ?? NSNull()
                 object["days_overdue"] = record["paid_at"] == nil ? (state?.daysOverdue ?? 0) : 0
                 object["collection_history"] = steps.map {
-                    ["status": $0.newValue?.stringValue ?? "", "at": ISO8601.format(millisecondsSince1970: $0.timestamp.wallMilliseconds), "by": $0.author]
+                    [
+                        "status": $0.newValue?.stringValue ?? "",
+                        "at": ISO8601.format(millisecondsSince1970: $0.timestamp.wallMilliseconds), "by": $0.author,
+                    ]
                 }
                 return context.printJSON(object)
             }
             context.print("== Invoice \(record["number"]?.description ?? "") ==")
             var lines: [(String, String)] = [
-                ("customer", customer.map { "\($0["name"]?.description ?? "") (\(Render.shortID($0.id.rawValue)))" } ?? ""),
+                (
+                    "customer",
+                    customer.map { "\($0["name"]?.description ?? "") (\(Render.shortID($0.id.rawValue)))" } ?? ""
+                ),
                 ("amount", Render.display(record, "amount")), ("issued", Render.display(record, "issued_at")),
                 ("due", Render.display(record, "due_at")), ("paid", Render.display(record, "paid_at")),
                 ("collection", record["collection_status"]?.stringValue ?? "none"),
@@ -604,7 +648,10 @@ extension InvoiceCommand {
                     Render.grid(
                         header: ["when", "status", "by"],
                         rows: steps.map {
-                            [Render.localTime(millis: $0.timestamp.wallMilliseconds), $0.newValue?.description ?? "none", $0.author]
+                            [
+                                Render.localTime(millis: $0.timestamp.wallMilliseconds),
+                                $0.newValue?.description ?? "none", $0.author,
+                            ]
                         }
                     )
                 )

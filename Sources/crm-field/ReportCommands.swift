@@ -91,7 +91,9 @@ struct Period {
     static let dayFormatter = Render.localFormatter("yyyy-MM-dd")
     static let monthFormatter = Render.localFormatter("yyyy-MM")
 
-    static func day(_ millis: Int64) -> String { dayFormatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000)) }
+    static func day(_ millis: Int64) -> String {
+        dayFormatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
     static func month(_ millis: Int64) -> String {
         monthFormatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
     }
@@ -132,7 +134,9 @@ struct Period {
             return startOfDay(millis)
         }
         let start = try from.map { try day($0, "--from") } ?? fallback.from
-        let end = try to.map { adding(days: 1, to: try day($0, "--to")) } ?? (from == nil ? fallback.until : adding(days: 1, to: startOfDay(now)))
+        let end =
+            try to.map { adding(days: 1, to: try day($0, "--to")) }
+            ?? (from == nil ? fallback.until : adding(days: 1, to: startOfDay(now)))
         guard end > start else { throw CLIError.invalid("--to is before --from") }
         return Period(from: start, until: end)
     }
@@ -179,13 +183,20 @@ struct StageNorms {
     var now: Int64
 
     /// The norms; with `facts`, when each open deal entered its stage (and with `history`, every deal's stages).
-    static func load(_ replica: Replica, now: Int64, facts: Bool = true, history: Bool = false) async throws
+    static func load(
+        _ replica: Replica,
+        now: Int64,
+        facts: Bool = true,
+        history: Bool = false
+    ) async throws
         -> StageNorms
     {
         var days: [String: Int64] = [:]
         if CRMSchema.entities[.stageNorm] != nil {
             for norm in try await replica.allRecords(.stageNorm) {
-                if let stage = norm["stage"]?.stringValue, let value = norm["days"]?.integerValue { days[stage] = value }
+                if let stage = norm["stage"]?.stringValue, let value = norm["days"]?.integerValue {
+                    days[stage] = value
+                }
             }
         }
         // Without norms nothing is stuck, and only conversion needs the stages.
@@ -217,9 +228,10 @@ struct StageNorms {
         var stages = facts[deal.id]?.stages ?? []
         if let stage = deal["stage"]?.stringValue { stages.insert(stage) }
         let open = Array(CRMSchema.dealStages.prefix(5))
-        let furthest = stages.compactMap { stage -> Int? in
-            stage == "won" ? 5 : open.firstIndex(of: stage)
-        }.max() ?? 0
+        let furthest =
+            stages.compactMap { stage -> Int? in
+                stage == "won" ? 5 : open.firstIndex(of: stage)
+            }.max() ?? 0
         for index in 0...min(furthest, 4) { stages.insert(open[index]) }
         return stages
     }
@@ -291,7 +303,8 @@ struct ReportCommand: AsyncParsableCommand {
 
     struct Daily: FieldCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One day per rep: deals created, won and cancelled, calls and e-mails in and out, plan and sales.",
+            abstract:
+                "One day per rep: deals created, won and cancelled, calls and e-mails in and out, plan and sales.",
             discussion: "Example: crm-field report daily --date yesterday --rep olga"
         )
         @OptionGroup var global: GlobalOptions
@@ -432,7 +445,8 @@ struct ReportCommand: AsyncParsableCommand {
             let report = Report(
                 name: "sales",
                 title: "Sales by \(by), \(period.label)",
-                subtitle: "Reps: \(team.reps.joined(separator: ", ")); plans of \(period.months.joined(separator: ", "))",
+                subtitle:
+                    "Reps: \(team.reps.joined(separator: ", ")); plans of \(period.months.joined(separator: ", "))",
                 columns: [
                     .init(key: by, header: by), .init(key: "invoiced", header: "invoiced"),
                     .init(key: "sold", header: "sold on site"), .init(key: "total", header: "total"),
@@ -484,7 +498,9 @@ struct ReportCommand: AsyncParsableCommand {
             }
             let order = CRMSchema.dealSources + ["unknown"]
             let rows: [[ReportCell]] = groups.sorted {
-                ($1.value.deals, order.firstIndex(of: $0.key) ?? 99) < ($0.value.deals, order.firstIndex(of: $1.key) ?? 99)
+                ($1.value.deals, order.firstIndex(of: $0.key) ?? 99) < (
+                    $0.value.deals, order.firstIndex(of: $1.key) ?? 99
+                )
             }.map { source, group in
                 [
                     .text(source), .count(group.deals), .count(group.accounts.count), .count(group.won),
@@ -589,13 +605,16 @@ struct ReportCommand: AsyncParsableCommand {
                 .init(key: "on_hand", header: "on hand"), .init(key: "value", header: "value (list)"),
                 .init(key: "last_sold", header: "last sold"), .init(key: "days_since", header: "days"),
             ]
-            let subtitle = "No sale since \(Period.day(cutoff)) (\(days) days); reps: \(team.reps.joined(separator: ", "))"
+            let subtitle =
+                "No sale since \(Period.day(cutoff)) (\(days) days); reps: \(team.reps.joined(separator: ", "))"
             let byRepJSON: [[String: Any]] = repRows.map { row in
                 var object: [String: Any] = [:]
                 for (column, cell) in zip(repColumns, row) { object[column.key] = cell.json }
                 return object
             }
-            let facts: [String: Any] = ["days": days, "since": Period.day(cutoff), "reps": team.reps, "by_rep": byRepJSON]
+            let facts: [String: Any] = [
+                "days": days, "since": Period.day(cutoff), "reps": team.reps, "by_rep": byRepJSON,
+            ]
             let columns = by == "rep" ? repColumns : partColumns
             let rows = by == "rep" ? repRows : partRows
             var report = Report(
@@ -608,7 +627,8 @@ struct ReportCommand: AsyncParsableCommand {
                 facts: facts
             )
             if by == "part" && !repRows.isEmpty {
-                report.notes = ["Sold of these parts, per rep (ever):"]
+                report.notes =
+                    ["Sold of these parts, per rep (ever):"]
                     + Render.grid(
                         header: repColumns.map(\.header),
                         rows: repRows.map { $0.map(\.display) },
@@ -736,7 +756,8 @@ extension Pipeline {
         let report = Report(
             name: "pipeline",
             title: "Pipeline by rep",
-            subtitle: "Reps: \(team.reps.joined(separator: ", ")); conversion = reached the next stage of reached this one",
+            subtitle:
+                "Reps: \(team.reps.joined(separator: ", ")); conversion = reached the next stage of reached this one",
             columns: [
                 .init(key: "rep", header: "rep"), .init(key: "stage", header: "stage"),
                 .init(key: "deals", header: "deals"), .init(key: "amount", header: "amount"),

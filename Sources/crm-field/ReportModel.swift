@@ -173,7 +173,9 @@ struct Report {
                 switch cell {
                 case .money(let sum):
                     let currencies = sum.currencies
-                    cells.append(currencies.isEmpty ? "0.00" : currencies.map { Self.decimal(sum[$0]) }.joined(separator: " + "))
+                    cells.append(
+                        currencies.isEmpty ? "0.00" : currencies.map { Self.decimal(sum[$0]) }.joined(separator: " + ")
+                    )
                     cells.append(currencies.joined(separator: " + "))
                     continue
                 case .percent(let value): cells.append(value.map { "\($0)" } ?? "")
@@ -207,7 +209,10 @@ struct Report {
         let labels = rows.map(label)
         let labelWidth = min(30, labels.map(\.count).max() ?? 0)
         let top = values.max() ?? 0
-        var lines = ["\(title): \(columns[chart.value].header)\(currency.map { $0.isEmpty ? "" : " (\($0))" } ?? "")", subtitle, ""]
+        var lines = [
+            "\(title): \(columns[chart.value].header)\(currency.map { $0.isEmpty ? "" : " (\($0))" } ?? "")", subtitle,
+            "",
+        ]
         if rows.isEmpty { return (lines + ["Nothing to report."]).joined(separator: "\n") }
         let blocks = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"]
         for (label, (value, row)) in zip(labels, zip(values, rows)) {
@@ -248,9 +253,10 @@ struct Report {
         svg += "</svg>"
         let head = columns.map { "<th>\(Self.escape($0.header))</th>" }.joined()
         let body = rows.map { row in
-            "<tr>" + row.map { cell in
-                "<td\(cell.isNumeric ? " class=\"n\"" : "")>\(Self.escape(cell.display))</td>"
-            }.joined() + "</tr>"
+            "<tr>"
+                + row.map { cell in
+                    "<td\(cell.isNumeric ? " class=\"n\"" : "")>\(Self.escape(cell.display))</td>"
+                }.joined() + "</tr>"
         }.joined(separator: "\n")
         let notes = notes.map { "<p class=\"note\">\(Self.escape($0))</p>" }.joined(separator: "\n")
         return """

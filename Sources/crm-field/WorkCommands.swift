@@ -735,7 +735,10 @@ struct Pipeline: FieldCommand {
                     .init(key: "amount", header: "amount"), .init(key: "stuck", header: "stuck"),
                 ],
                 rows: stages.map {
-                    [.text($0.stage), .count($0.count), .money(MoneySum($0.amount, $0.currency)), .count(stuck[$0.stage] ?? 0)]
+                    [
+                        .text($0.stage), .count($0.count), .money(MoneySum($0.amount, $0.currency)),
+                        .count(stuck[$0.stage] ?? 0),
+                    ]
                 },
                 chart: ([0], 1)
             )
@@ -746,7 +749,8 @@ struct Pipeline: FieldCommand {
                 stages.map {
                     [
                         "stage": $0.stage, "count": $0.count, "amount": $0.amount, "currency": $0.currency ?? NSNull(),
-                        "stuck": stuck[$0.stage] ?? 0, "norm_days": norms.days[$0.stage].map { NSNumber(value: $0) } ?? NSNull(),
+                        "stuck": stuck[$0.stage] ?? 0,
+                        "norm_days": norms.days[$0.stage].map { NSNumber(value: $0) } ?? NSNull(),
                     ] as [String: Any]
                 }
             )

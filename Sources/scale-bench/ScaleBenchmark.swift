@@ -45,6 +45,7 @@ struct ScaleBenchmark {
             }
             try write(Catalog.productsCSV(&generator, count: 5_000), "products.csv")
             try write(Catalog.stockCSV(count: 5_000), "stock.csv")
+            try write("stage,days\nnew,5\ncontacted,10\nnegotiation,20\ndecision,15\ncontract,10\n", "norms.csv")
         }
         print(pad("generated the CSV files") + "\(format(generated)) s")
 
@@ -53,6 +54,7 @@ struct ScaleBenchmark {
         for (kind, file) in [
             ("products", "products.csv"), ("stock", "stock.csv"), ("accounts", "accounts-big.csv"),
             ("accounts", "accounts-small.csv"), ("invoices", "invoices-big.csv"), ("invoices", "invoices-small.csv"),
+            ("norms", "norms.csv"),
         ] {
             let time = try measure {
                 _ = try server(["import", kind, folder.appendingPathComponent(file).path, "--db", db])
@@ -152,7 +154,10 @@ struct ScaleBenchmark {
             ("product search SIP (inside codes)", ["product", "search", "SIP"], ["product", "search", "SIP"]),
             ("status", ["status"], ["status"]),
             ("report daily", ["report", "daily"], ["report", "daily"]),
-            ("report sales --by month (12 months)", ["report", "sales", "--by", "month", "--from", "-365d"], ["report", "sales", "--by", "month", "--from", "-365d"]),
+            (
+                "report sales --by month (12 months)", ["report", "sales", "--by", "month", "--from", "-365d"],
+                ["report", "sales", "--by", "month", "--from", "-365d"]
+            ),
             ("report sources", ["report", "sources"], ["report", "sources"]),
             ("report key-customers", ["report", "key-customers"], ["report", "key-customers"]),
             ("report slow-stock", ["report", "slow-stock"], ["report", "slow-stock"]),

@@ -1,9 +1,9 @@
 import Foundation
 import ReplicaStore
-import Synchronization
 import SyncProtocol
 import SyncServer
 import SyncTestSupport
+import Synchronization
 import Testing
 
 @testable import crm_field
@@ -313,7 +313,13 @@ struct ManagerReportTests {
             var random = SeededGenerator(seed: Self.seed)
             var world = World()
             for (rep, territory) in Self.reps {
-                try await Self.generate(rep: rep, territory: territory, home: homes[rep]!, random: &random, world: &world)
+                try await Self.generate(
+                    rep: rep,
+                    territory: territory,
+                    home: homes[rep]!,
+                    random: &random,
+                    world: &world
+                )
                 let synced = await cli(["sync"], home: homes[rep]!)
                 #expect(synced.exitCode == 0, "\(synced.err)")
             }
@@ -324,7 +330,9 @@ struct ManagerReportTests {
             }
             let manager = managers[0]
             let team = Self.reps.map(\.0)
-            print("generated: \(world.deals.count) deals, \(world.activities.count) interactions, \(world.sales.count) sale lines, \(world.invoices.count) invoices")
+            print(
+                "generated: \(world.deals.count) deals, \(world.activities.count) interactions, \(world.sales.count) sale lines, \(world.invoices.count) invoices"
+            )
 
             // report daily, three days.
             for day in [3, 17, 28] {
@@ -383,11 +391,15 @@ struct ManagerReportTests {
             let sales = ["report", "sales", "--by", "rep", "--from", "2026-11-01", "--to", "2026-11-30", "--json"]
             #expect(try Self.rows(await cli(sales, home: manager)) == Self.canonical(byRep))
             var byMonth: [[String: Any]] = []
-            for (month, from, until) in [("2026-10", Self.midnight(1) - 31 * 86_400_000, Self.midnight(1)), ("2026-11", november.0, november.1)] {
+            for (month, from, until) in [
+                ("2026-10", Self.midnight(1) - 31 * 86_400_000, Self.midnight(1)), ("2026-11", november.0, november.1),
+            ] {
                 let figures = team.map { Self.revenue(world, rep: $0, from: from, until: until) }
                 let invoiced = figures.reduce(0) { $0 + $1.0 }
                 let sold = figures.reduce(0) { $0 + $1.1 }
-                let won = world.deals.filter { $0.stage == "won" && ($0.closed ?? 0) >= from && ($0.closed ?? 0) < until }
+                let won = world.deals.filter {
+                    $0.stage == "won" && ($0.closed ?? 0) >= from && ($0.closed ?? 0) < until
+                }
                 let plan = team.reduce(0) { $0 + world.plans[$1]![month]! }
                 byMonth.append([
                     "month": month, "invoiced": Self.money(invoiced), "sold": Self.money(sold),
@@ -413,7 +425,9 @@ struct ManagerReportTests {
                     "win_rate": Self.pct(Int64(won.count), Int64(won.count + lost)),
                 ]
             }
-            #expect(try Self.rows(await cli(["report", "sources", "--json"], home: manager)) == Self.canonical(sources))
+            #expect(
+                try Self.rows(await cli(["report", "sources", "--json"], home: manager)) == Self.canonical(sources)
+            )
 
             // report key-customers, November.
             var keys: [[String: Any]] = []
@@ -444,7 +458,10 @@ struct ManagerReportTests {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let today = Int64(Calendar.current.startOfDay(for: Date()).timeIntervalSince1970 * 1000)
             let days = Int((today - Self.midnight(25) + 3_600_000) / 86_400_000)
-            let cutoff = Int64(Calendar.current.date(byAdding: .day, value: -days, to: Calendar.current.startOfDay(for: Date()))!.timeIntervalSince1970 * 1000)
+            let cutoff = Int64(
+                Calendar.current.date(byAdding: .day, value: -days, to: Calendar.current.startOfDay(for: Date()))!
+                    .timeIntervalSince1970 * 1000
+            )
             var slow: [(part: String, value: Int64, row: [String: Any])] = []
             for item in Self.catalog where item.stock > 0 {
                 let last = world.sales.filter { $0.part == item.part && $0.quantity > 0 }.map(\.at).max()
@@ -500,15 +517,23 @@ struct ManagerReportTests {
                     ])
                 }
             }
-            #expect(try Self.rows(await cli(["pipeline", "--by", "rep", "--json"], home: manager)) == Self.canonical(pipeline))
+            #expect(
+                try Self.rows(await cli(["pipeline", "--by", "rep", "--json"], home: manager))
+                    == Self.canonical(pipeline)
+            )
             let stuck = await cli(["deal", "list", "--stuck", "--all", "--json"], home: manager)
-            let listed = Dictionary(uniqueKeysWithValues: stuck.array.map { ($0["id"] as? String ?? "", $0["days_in_stage"] as? Int ?? -1) })
+            let listed = Dictionary(
+                uniqueKeysWithValues: stuck.array.map { ($0["id"] as? String ?? "", $0["days_in_stage"] as? Int ?? -1) }
+            )
             let expectedStuck = world.deals.filter(isStuck)
             #expect(stuck.exitCode == 0 && !expectedStuck.isEmpty, "the generated month has stuck deals: \(stuck.err)")
             #expect(Set(listed.keys) == Set(expectedStuck.map(\.id)))
             for deal in expectedStuck { #expect(listed[deal.id] == Int((stuckNow - deal.entered) / 86_400_000)) }
             let card = await cli(["deal", "show", expectedStuck[0].id, "--json"], home: manager)
-            #expect(card.object["stuck"] as? Bool == true && card.object["norm_days"] as? Int == Int(Self.norms[expectedStuck[0].stage]!))
+            #expect(
+                card.object["stuck"] as? Bool == true
+                    && card.object["norm_days"] as? Int == Int(Self.norms[expectedStuck[0].stage]!)
+            )
 
             // receivables: overdue per customer.
             let receivables = await cli(["receivables", "--upcoming", "10", "--json"], home: manager)
@@ -520,15 +545,24 @@ struct ManagerReportTests {
                 let shown = try #require(customers.first { $0["account_id"] as? String == account })
                 let overdue = shown["overdue"] as? [String: Any]
                 #expect(overdue?["count"] as? Int == invoices.count)
-                #expect(Self.canonical(overdue?["total"] ?? [:]) == Self.canonical(Self.money(invoices.reduce(0) { $0 + $1.amount })))
+                #expect(
+                    Self.canonical(overdue?["total"] ?? [:])
+                        == Self.canonical(Self.money(invoices.reduce(0) { $0 + $1.amount }))
+                )
                 #expect(overdue?["max_days"] as? Int == invoices.map { Int((now - $0.due) / 86_400_000) }.max())
             }
             let upcomingCount = customers.reduce(0) { $0 + (($1["upcoming"] as? [String: Any])?["count"] as? Int ?? 0) }
-            let horizon = Int64(Calendar.current.date(byAdding: .day, value: 11, to: Calendar.current.startOfDay(for: Date()))!.timeIntervalSince1970 * 1000)
+            let horizon = Int64(
+                Calendar.current.date(byAdding: .day, value: 11, to: Calendar.current.startOfDay(for: Date()))!
+                    .timeIntervalSince1970 * 1000
+            )
             #expect(upcomingCount == unpaid.filter { $0.due >= now && $0.due < horizon }.count)
 
             // Every report is the same JSON on the manager's second laptop.
-            for arguments in [sales, monthly, key, ["report", "sources", "--json"], ["pipeline", "--by", "rep", "--json"], ["receivables", "--json"]] {
+            for arguments in [
+                sales, monthly, key, ["report", "sources", "--json"], ["pipeline", "--by", "rep", "--json"],
+                ["receivables", "--json"],
+            ] {
                 let first = await cli(arguments, home: managers[0])
                 let second = await cli(arguments, home: managers[1])
                 #expect(first.exitCode == 0 && first.out == second.out, "\(arguments)")
@@ -539,10 +573,16 @@ struct ManagerReportTests {
             // People's forms: a table, CSV, terminal bars without colour codes off a terminal.
             let table = await cli(["report", "sales", "--from", "2026-11-01", "--to", "2026-11-30"], home: manager)
             #expect(table.exitCode == 0 && table.out.contains("Sales by rep, 2026-11-01 – 2026-11-30"))
-            let csv = await cli(["report", "sales", "--from", "2026-11-01", "--to", "2026-11-30", "--csv"], home: manager)
+            let csv = await cli(
+                ["report", "sales", "--from", "2026-11-01", "--to", "2026-11-30", "--csv"],
+                home: manager
+            )
             #expect(csv.out.hasPrefix("rep,invoiced,invoiced_currency,sold,sold_currency,total,total_currency,"))
             #expect(csv.out.components(separatedBy: "\r\n").count == team.count + 2)
-            let bars = await cli(["report", "sales", "--from", "2026-11-01", "--to", "2026-11-30", "--chart"], home: manager)
+            let bars = await cli(
+                ["report", "sales", "--from", "2026-11-01", "--to", "2026-11-30", "--chart"],
+                home: manager
+            )
             #expect(bars.out.contains("█") && !bars.out.contains("\u{1B}["), "\(bars.out)")
         }
     }
@@ -580,10 +620,14 @@ struct ReminderTests {
             )
             #expect(contact.exitCode == 0, "\(contact.err)")
             #expect(await cli(["config", "set", "outbox", outbox.path], home: home).exitCode == 0)
-            #expect(await cli(["config", "set", "mail-from", "Alice Vogel <alice@firm.example>"], home: home).exitCode == 0)
+            #expect(
+                await cli(["config", "set", "mail-from", "Alice Vogel <alice@firm.example>"], home: home).exitCode == 0
+            )
 
             let list = await cli(["receivables", "--upcoming", "7", "--json"], home: home)
-            let mueller = (list.object["customers"] as? [[String: Any]])?.first { $0["account_id"] as? String == "acc-mueller" }
+            let mueller = (list.object["customers"] as? [[String: Any]])?.first {
+                $0["account_id"] as? String == "acc-mueller"
+            }
             #expect((mueller?["overdue"] as? [String: Any])?["count"] as? Int == 1)
             #expect((mueller?["upcoming"] as? [String: Any])?["count"] as? Int == 1)
             #expect((mueller?["invoices"] as? [[String: Any]])?.first?["collection_status"] as? String == "reminded")
@@ -592,8 +636,13 @@ struct ReminderTests {
             #expect(sent.exitCode == 0, "\(sent.err)")
             #expect(sent.object["invoices"] as? [String] == ["R-1"])
             let history = await cli(["history", "acc-mueller", "--json"], home: home)
-            let logged = (history.object["interactions"] as? [[String: Any]])?.first { $0["id"] as? String == sent.object["activity_id"] as? String }
-            #expect(logged?["kind"] as? String == "email" && logged?["direction"] as? String == "out", "\(history.out.prefix(400))")
+            let logged = (history.object["interactions"] as? [[String: Any]])?.first {
+                $0["id"] as? String == sent.object["activity_id"] as? String
+            }
+            #expect(
+                logged?["kind"] as? String == "email" && logged?["direction"] as? String == "out",
+                "\(history.out.prefix(400))"
+            )
             #expect((logged?["subject"] as? String)?.contains("R-1") == true)
 
             // Before the due date: the notice for R-9 alone.
@@ -603,7 +652,10 @@ struct ReminderTests {
             // Schmidt has no billing contact: refused, nothing written, nothing logged.
             let before = try FileManager.default.contentsOfDirectory(atPath: outbox.path).count
             let refused = await cli(["invoice", "remind", "acc-schmidt"], home: home)
-            #expect(refused.exitCode == 2 && refused.err.contains("no billing contact with an e-mail address"), "\(refused.err)")
+            #expect(
+                refused.exitCode == 2 && refused.err.contains("no billing contact with an e-mail address"),
+                "\(refused.err)"
+            )
             let refusedJSON = await cli(["invoice", "remind", "acc-schmidt", "--json"], home: home)
             #expect((refusedJSON.object["error"] as? [String: Any])?["code"] as? String == "no_billing_contact")
             #expect(try FileManager.default.contentsOfDirectory(atPath: outbox.path).count == before)
@@ -644,7 +696,10 @@ struct ReminderTests {
         let profile = folder.appendingPathComponent("profile").path
         let browser = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile)"]
         let dom = try await RepDayTests.run(URL(fileURLWithPath: chromium), browser + ["--dump-dom", "file://\(html)"])
-        #expect(dom.status == 0 && dom.output.contains("<svg") && dom.output.contains("<h1>Sales by rep"), "\(dom.output.suffix(1500))")
+        #expect(
+            dom.status == 0 && dom.output.contains("<svg") && dom.output.contains("<h1>Sales by rep"),
+            "\(dom.output.suffix(1500))"
+        )
         #expect(dom.output.components(separatedBy: "<rect").count - 1 == 1, "one rep, one bar")
         let shot = folder.appendingPathComponent("sales.png").path
         let screenshot = try await RepDayTests.run(

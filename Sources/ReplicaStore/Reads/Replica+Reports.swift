@@ -69,7 +69,9 @@ extension Replica {
     public func dealOwners() async throws -> Set<String> {
         guard CRMSchema.deal.fieldsByName["owner"] != nil else { return [] }
         return try await read { db in
-            Set(try String.fetchAll(db, sql: "SELECT DISTINCT owner FROM deal WHERE _deleted = 0 AND owner IS NOT NULL"))
+            Set(
+                try String.fetchAll(db, sql: "SELECT DISTINCT owner FROM deal WHERE _deleted = 0 AND owner IS NOT NULL")
+            )
         }
     }
 
@@ -86,7 +88,11 @@ extension Replica {
                 facts[id] = DealStageFacts(entered: entered, stages: (row[1] as String?).map { [$0] } ?? [])
             }
             guard history else { return facts }
-            for row in try Row.fetchAll(db, sql: "SELECT record_id, change FROM change_log WHERE entity = 'deal' AND (status IS NULL OR status != 'rejected')") {
+            for row in try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT record_id, change FROM change_log WHERE entity = 'deal' AND (status IS NULL OR status != 'rejected')"
+            ) {
                 let id = RecordID(row[0] as String)
                 guard facts[id] != nil else { continue }
                 let change = try Change(binary: [UInt8](row[1] as Data))

@@ -231,7 +231,11 @@ enum Migrations {
             }
         }
         for entity in entities {
-            let kept = try Row.fetchAll(db, sql: "SELECT _state FROM other_record WHERE entity = ?", arguments: [entity.rawValue])
+            let kept = try Row.fetchAll(
+                db,
+                sql: "SELECT _state FROM other_record WHERE entity = ?",
+                arguments: [entity.rawValue]
+            )
             for row in kept {
                 try RecordStorage.save(db, try RecordState(binary: [UInt8](row[0] as Data)), previous: nil)
             }

@@ -234,8 +234,10 @@ public enum CRMSchema {
 
     /// Every entity, by name.
     public static let entities: [EntityKind: EntitySchema] = Dictionary(
-        uniqueKeysWithValues: ([account, contact, activity, task, deal, product, stock, invoice, appointment, plan, stageNorm])
-            .filter { profile.knows($0.entity) }.map { ($0.entity, $0) }
+        uniqueKeysWithValues: ([
+            account, contact, activity, task, deal, product, stock, invoice, appointment, plan, stageNorm,
+        ])
+        .filter { profile.knows($0.entity) }.map { ($0.entity, $0) }
     )
 
     /// The schema of `entity`, or ``EntitySchema/unknown(_:)`` for an entity this build does not know.

@@ -313,7 +313,8 @@ public enum CSVImport {
         case .plans:
             let month = fields["month"]?.stringValue ?? ""
             let monthOK =
-                month.count == 7 && month.utf8[month.utf8.index(month.utf8.startIndex, offsetBy: 4)] == UInt8(ascii: "-")
+                month.count == 7
+                && month.utf8[month.utf8.index(month.utf8.startIndex, offsetBy: 4)] == UInt8(ascii: "-")
                 && Int(month.prefix(4)) != nil && (1...12).contains(Int(month.suffix(2)) ?? 0)
             if !monthOK, !month.isEmpty { problems.append("month must be YYYY-MM (got '\(month.prefix(20))')") }
             if let rep = fields["rep"]?.stringValue, monthOK, RecordID.isValid("plan-\(rep)-\(month)") {
