@@ -110,6 +110,12 @@ struct Receivables: FieldCommand {
         let until = upcoming.map { Period.adding(days: $0 + 1, to: Period.startOfDay(now)) } ?? now
         let byAccount = try await Receivable.load(replica, now: now, until: until)
         let accounts = try await replica.records(.account, ids: byAccount.keys.map(RecordID.init))
+        var billing: [String: StoredRecord] = [:]
+        for contact in try await replica.billingContacts(ofAccounts: byAccount.keys.map(RecordID.init))
+        where !(contact["email"]?.stringValue ?? "").isEmpty {
+            let account = contact["account_id"]?.stringValue ?? ""
+            if billing[account] == nil { billing[account] = contact }
+        }
         var debtors: [Debtor] = []
         for (account, invoices) in byAccount {
             let shown = onlyUpcoming ? invoices.filter { !$0.isOverdue } : invoices
@@ -119,7 +125,7 @@ struct Receivables: FieldCommand {
                     account: accounts[RecordID(account)],
                     accountID: account,
                     invoices: shown,
-                    billing: try await Debtor.billingContact(replica, account: account)
+                    billing: billing[account]
                 )
             )
         }

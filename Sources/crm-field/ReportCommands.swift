@@ -149,11 +149,14 @@ struct Period {
     func contains(_ millis: Int64?) -> Bool { millis.map { $0 >= from && $0 < until } ?? false }
 
     /// The months (`YYYY-MM`) the period touches.
-    var months: [String] {
-        var months: [String] = []
+    var months: [String] { monthStarts.map(\.key) }
+
+    /// The months the period touches with the time each starts.
+    var monthStarts: [(start: Int64, key: String)] {
+        var months: [(Int64, String)] = []
         var cursor = Self.startOfMonth(from)
         while cursor < until {
-            months.append(Self.month(cursor))
+            months.append((cursor, Self.month(cursor)))
             cursor = Self.adding(months: 1, to: cursor)
         }
         return months
@@ -318,7 +321,7 @@ struct ReportCommand: AsyncParsableCommand {
             let day = try Period.parse(from: date ?? "today", to: date ?? "today", now: now, default: .thisMonth(now))
             let month = Period(from: Period.startOfMonth(day.from), until: day.until)
             let replica = try context.replica()
-            let deals = try await replica.allRecords(.deal)
+            let deals = try await replica.deals(createdOrClosedFrom: day.fromISO, until: day.untilISO)
             let activities = try await replica.activities(occurredFrom: day.fromISO, until: day.untilISO)
             let invoices = try await replica.invoices(issuedFrom: month.fromISO, until: month.untilISO)
             let sales = try await replica.saleLines(from: month.fromISO, until: month.untilISO)
@@ -413,19 +416,29 @@ struct ReportCommand: AsyncParsableCommand {
             let replica = try context.replica()
             let invoices = try await replica.invoices(issuedFrom: period.fromISO, until: period.untilISO)
             let sales = try await replica.saleLines(from: period.fromISO, until: period.untilISO)
-            let deals = try await replica.allRecords(.deal)
+            let deals = try await replica.deals(closedFrom: period.fromISO, until: period.untilISO)
             let plans = try await ReportCommand.plans(replica)
             let byRep = by == "rep"
-            let keys = byRep ? team.reps : period.months
+            let months = period.monthStarts
+            let keys = byRep ? team.reps : months.map(\.key)
+            // The month of a time by binary search of the months' starts (no date formatting per record).
+            func month(_ at: Int64) -> String {
+                var (low, high) = (0, months.count - 1)
+                while low < high {
+                    let middle = (low + high + 1) / 2
+                    if months[middle].start <= at { low = middle } else { high = middle - 1 }
+                }
+                return months[low].key
+            }
             let figures = ReportCommand.revenue(team, period, invoices: invoices, sales: sales) { rep, at in
-                byRep ? rep : Period.month(at)
+                byRep ? rep : month(at)
             }
             var won: [String: (Int, MoneySum)] = [:]
             for deal in deals where deal["stage"]?.stringValue == "won" {
                 guard let at = deal.time("closed_at"), period.contains(at), let rep = team.owner(ofDeal: deal),
                     team.reps.contains(rep)
                 else { continue }
-                let key = byRep ? rep : Period.month(at)
+                let key = byRep ? rep : month(at)
                 won[key, default: (0, MoneySum())].0 += 1
                 won[key]!.1.add(deal["amount"]?.integerValue ?? 0, deal["currency"]?.stringValue)
             }
@@ -433,7 +446,9 @@ struct ReportCommand: AsyncParsableCommand {
             for key in keys {
                 var plan = MoneySum()
                 for rep in byRep ? [key] : team.reps {
-                    for month in byRep ? period.months : [key] { plan = plan + (plans[rep]?[month] ?? MoneySum()) }
+                    for month in byRep ? months.map(\.key) : [key] {
+                        plan = plan + (plans[rep]?[month] ?? MoneySum())
+                    }
                 }
                 let revenue = figures[key] ?? Revenue()
                 rows.append([

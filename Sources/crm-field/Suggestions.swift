@@ -59,12 +59,15 @@ enum UsageErrors {
         let full = CRMField.message(for: error)
         var line = full.split(separator: "\n").first.map(String.init) ?? full
         if line.hasPrefix("Error: ") { line.removeFirst("Error: ".count) }
-        if let negative = arguments.first(where: { $0.wholeMatch(of: /-[0-9]+[mhdw]?/) != nil }) {
+        if let index = arguments.firstIndex(where: { $0.wholeMatch(of: /-[0-9]+[mhdw]?/) != nil }) {
+            let negative = arguments[index]
             let stock = path.first == "stock"
+            // The flag it belongs to, as typed before it (`--from -365d` → `--from=-365d`).
+            let flag = index > 0 && arguments[index - 1].hasPrefix("--") ? arguments[index - 1] : "--remind-at"
             return "\(negative) is read as a flag, not a number: "
                 + (stock
                     ? "the quantity is a positive number (crm-field stock sell PART 2 sells two, stock return PART 2 takes two back)"
-                    : "write it with an equals sign, e.g. --remind-at=\(negative)")
+                    : "write it with an equals sign, e.g. \(flag)=\(negative)")
         }
         if !line.contains("Did you mean"), let range = line.range(of: "Unknown option '"),
             let end = line[range.upperBound...].firstIndex(of: "'")

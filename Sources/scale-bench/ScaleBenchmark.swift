@@ -155,8 +155,8 @@ struct ScaleBenchmark {
             ("status", ["status"], ["status"]),
             ("report daily", ["report", "daily"], ["report", "daily"]),
             (
-                "report sales --by month (12 months)", ["report", "sales", "--by", "month", "--from", "-365d"],
-                ["report", "sales", "--by", "month", "--from", "-365d"]
+                "report sales --by month (12 months)", ["report", "sales", "--by", "month", "--from=-365d"],
+                ["report", "sales", "--by", "month", "--from=-365d"]
             ),
             ("report sources", ["report", "sources"], ["report", "sources"]),
             ("report key-customers", ["report", "key-customers"], ["report", "key-customers"]),

@@ -192,4 +192,58 @@ struct ImportTests {
             #expect(card.overdueInvoices.first?["due_at"] == "2026-11-01T00:00:00.000Z")
         }
     }
+
+    @Test(
+        "plans and stage norms import by rep and month and by stage; a collection status keeps its history",
+        arguments: Backend.available
+    )
+    func plansNormsCollection(backend: Backend) async throws {
+        let harness = try await ServerHarness(backend: backend)
+        try await harness.run { client in
+            let token = try await client.addUser("alice", territories: ["north"])
+            let alice = try await makeReplica(user: "alice", territories: ["north"])
+            func post(_ kind: String, _ csv: String) async throws -> [String: Any] {
+                try await client.send(.post, "/v1/admin/import/\(kind)", token: client.adminToken, body: Data(csv.utf8))
+                    .json
+            }
+            let plans =
+                "rep;month;amount;currency\nalice;2026-11;40.000,00;EUR\nnobody;2026-11;1,00;EUR\n"
+                + "alice;2026-13;1,00;EUR\nalice;11/2026;1,00;EUR\n"
+            let planReport = try await post("plans", plans)
+            #expect(planReport["created"] as? Int == 1)
+            let rejected = (planReport["rejected"] as? [[String: Any]]) ?? []
+            #expect(rejected.map { $0["line"] as? Int } == [3, 4, 5])
+            #expect((rejected.first?["reason"] as? String)?.contains("unknown rep 'nobody'") == true)
+            #expect((rejected.last?["reason"] as? String)?.contains("month must be YYYY-MM") == true)
+            // The same file again changes nothing; a corrected amount updates the one record.
+            #expect(try await post("plans", plans)["unchanged"] as? Int == 1)
+            #expect(try await post("plans", "rep,month,amount\nalice,2026-11,45000.00\n")["updated"] as? Int == 1)
+            let norms = try await post("norms", "stage,days\nnegotiation,14\ncontract,7\nwon,3\n,4\n")
+            #expect(norms["created"] as? Int == 2)
+            #expect(((norms["rejected"] as? [[String: Any]]) ?? []).map { $0["line"] as? Int } == [4, 5])
+            _ = try await post("accounts", "id,name,territory\nacc-1,Acme,north\n")
+            _ = try await client.sync(alice, token: token)
+            // Each step of accounting's dunning, as the laptop receives it.
+            for status in ["none", "reminded", "legal"] {
+                _ = try await post("invoices", "number,account_id,amount,collection_status\nR-1,acc-1,500,\(status)\n")
+                _ = try await client.sync(alice, token: token)
+            }
+            let refused = try await post(
+                "invoices",
+                "number,account_id,amount,collection_status\nR-1,acc-1,500,court\n"
+            )
+            #expect(((refused["rejected"] as? [[String: Any]]) ?? []).count == 1)
+            _ = try await client.sync(alice, token: token)
+            let plan = try await alice.record(.plan, id: RecordID("plan-alice-2026-11"))
+            #expect(plan?["amount"] == .integer(4_500_000) && plan?["month"] == "2026-11")
+            #expect(try await alice.record(.stageNorm, id: RecordID("stage-negotiation"))?["days"] == .integer(14))
+            let steps = try await alice.history(.invoice, id: RecordID("invoice-R-1"))
+                .filter { $0.field == "collection_status" }.map { $0.newValue }
+            #expect(steps == ["none", "reminded", "legal"])
+            // A rep cannot write them.
+            await #expect(throws: (any Error).self) {
+                _ = try await alice.update(.plan, id: RecordID("plan-alice-2026-11"), fields: ["amount": .integer(1)])
+            }
+        }
+    }
 }

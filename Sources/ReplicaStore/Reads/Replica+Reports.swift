@@ -47,10 +47,22 @@ extension Replica {
             try Self.records(
                 db,
                 .activity,
-                where: "part_number IS NOT NULL AND occurred_at >= ? AND occurred_at < ?",
+                // `+occurred_at`: the time range must not pick the index of every interaction over the partial one
+                // of the sale lines (a territory has a million interactions and few sale lines).
+                where: "part_number IS NOT NULL AND +occurred_at >= ? AND +occurred_at < ?",
                 orderBy: "occurred_at, id",
                 arguments: [from ?? "", until ?? "~"]
             )
+        }
+    }
+
+    /// Stage facts from each deal's state (a replica of a profile without `deal_stage_since`).
+    static func decodedFacts(_ db: Database, open: String, into facts: inout [RecordID: DealStageFacts]) throws {
+        for row in try Row.fetchAll(db, sql: "SELECT id, stage, _state FROM deal WHERE _deleted = 0\(open)") {
+            let id = RecordID(row[0] as String)
+            let state = try RecordState(binary: [UInt8](row[2] as Data))
+            let entered = state.winner(of: "stage", schema: CRMSchema.deal)?.timestamp.wallMilliseconds
+            facts[id] = DealStageFacts(entered: entered, stages: (row[1] as String?).map { [$0] } ?? [])
         }
     }
 
@@ -80,12 +92,24 @@ extension Replica {
     public func dealStageFacts(history: Bool = true) async throws -> [RecordID: DealStageFacts] {
         try await read { db in
             var facts: [RecordID: DealStageFacts] = [:]
-            let open = history ? "" : " AND stage NOT IN ('won', 'lost')"
-            for row in try Row.fetchAll(db, sql: "SELECT id, stage, _state FROM deal WHERE _deleted = 0\(open)") {
-                let id = RecordID(row[0] as String)
-                let state = try RecordState(binary: [UInt8](row[2] as Data))
-                let entered = state.winner(of: "stage", schema: CRMSchema.deal)?.timestamp.wallMilliseconds
-                facts[id] = DealStageFacts(entered: entered, stages: (row[1] as String?).map { [$0] } ?? [])
+            let open = history ? "" : " AND deal.stage NOT IN ('won', 'lost')"
+            if RecordStorage.keepsStageSince {
+                // The stage starts kept beside the deals: no state is decoded.
+                for row in try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT deal.id, deal.stage, deal_stage_since.since FROM deal
+                        LEFT JOIN deal_stage_since ON deal_stage_since.id = deal.id
+                        WHERE deal._deleted = 0\(open)
+                        """
+                ) {
+                    facts[RecordID(row[0] as String)] = DealStageFacts(
+                        entered: row[2] as Int64?,
+                        stages: (row[1] as String?).map { [$0] } ?? []
+                    )
+                }
+            } else {
+                try Self.decodedFacts(db, open: open, into: &facts)
             }
             guard history else { return facts }
             for row in try Row.fetchAll(
@@ -113,6 +137,48 @@ extension Replica {
                 where: "account_id = ?",
                 orderBy: "last_name COLLATE NOCASE, first_name COLLATE NOCASE, id",
                 arguments: [account.rawValue]
+            )
+        }
+    }
+
+    /// Live deals created or closed in `[from, until)` (ISO 8601 UTC): what one day's report counts.
+    public func deals(createdOrClosedFrom from: String, until: String) async throws -> [StoredRecord] {
+        try await read { db in
+            try Self.records(
+                db,
+                .deal,
+                where: "id IN (SELECT id FROM deal WHERE created_at >= ?1 AND created_at < ?2 AND _deleted = 0 "
+                    + "UNION SELECT id FROM deal WHERE closed_at >= ?1 AND closed_at < ?2 AND _deleted = 0)",
+                orderBy: "id",
+                arguments: [from, until]
+            )
+        }
+    }
+
+    /// Live deals closed in `[from, until)` (ISO 8601 UTC).
+    public func deals(closedFrom from: String, until: String) async throws -> [StoredRecord] {
+        try await read { db in
+            try Self.records(
+                db,
+                .deal,
+                where: "closed_at IS NOT NULL AND closed_at >= ? AND closed_at < ?",
+                orderBy: "id",
+                arguments: [from, until]
+            )
+        }
+    }
+
+    /// The billing contacts of these accounts, by name.
+    public func billingContacts(ofAccounts accounts: [RecordID]) async throws -> [StoredRecord] {
+        guard !accounts.isEmpty else { return [] }
+        let list = RecordStorage.jsonArray(accounts)
+        return try await read { db in
+            try Self.records(
+                db,
+                .contact,
+                where: "role = 'billing' AND account_id IN (SELECT value FROM json_each(?))",
+                orderBy: "last_name COLLATE NOCASE, first_name COLLATE NOCASE, id",
+                arguments: [list]
             )
         }
     }

@@ -94,7 +94,29 @@ enum RecordStorage {
         }
         statement.bind(next + 2, state.binaryEncoded)
         try statement.run()
-        return db.changesCount > 0
+        let inserted = db.changesCount > 0
+        if inserted { try saveStageSince(db, state) }
+        return inserted
+    }
+
+    /// Whether this replica keeps `deal_stage_since` (0.17's migration made it).
+    static let keepsStageSince = CRMSchema.profile.speaks("0.17")
+
+    /// A deal's stage start (the wall time of its winning `stage` write) in `deal_stage_since`, so the stuck deals
+    /// are one indexed query instead of a decode of every deal's state.
+    static func saveStageSince(_ db: Database, _ state: RecordState) throws {
+        guard state.entity == .deal, keepsStageSince else { return }
+        let statement = try RawStatement(
+            db,
+            "INSERT INTO deal_stage_since (id, since) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET since = excluded.since"
+        )
+        statement.bind(1, state.id.rawValue)
+        if let since = state.winner(of: "stage", schema: CRMSchema.deal)?.timestamp.wallMilliseconds {
+            statement.bind(2, since)
+        } else {
+            statement.bindNull(2)
+        }
+        try statement.run()
     }
 
     /// Writes a record state and its typed row. `previous` is the row's values as loaded (nil for a new row): only
@@ -123,7 +145,8 @@ enum RecordStorage {
             statement.bind(next, isDeleted)
             if let extra { statement.bind(next + 1, extra) } else { statement.bindNull(next + 1) }
             statement.bind(next + 2, state.binaryEncoded)
-            return try statement.run()
+            try statement.run()
+            return try saveStageSince(db, state)
         }
         let changed = table.columns.filter { values[$0.name] != previous[$0.name] }.map(\.name)
         let assignments = (changed + ["_deleted", "_extra", "_state"]).map { "\($0) = ?" }.joined(separator: ", ")
@@ -138,12 +161,16 @@ enum RecordStorage {
         statement.bind(index + 2, state.binaryEncoded)
         statement.bind(index + 3, state.id.rawValue)
         try statement.run()
+        try saveStageSince(db, state)
     }
 
     /// Removes a record that left the rep's scope (its history stays in the change log).
     static func remove(_ db: Database, _ entity: EntityKind, _ id: RecordID) throws {
         if let table = EntityTable.of(entity) {
             try db.execute(sql: "DELETE FROM \(table.name) WHERE id = ?", arguments: [id.rawValue])
+            if entity == .deal, keepsStageSince {
+                try db.execute(sql: "DELETE FROM deal_stage_since WHERE id = ?", arguments: [id.rawValue])
+            }
         } else {
             try db.execute(
                 sql: "DELETE FROM other_record WHERE entity = ? AND id = ?",

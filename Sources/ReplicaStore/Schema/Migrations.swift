@@ -183,7 +183,17 @@ enum Migrations {
         migrator.registerMigration(
             "v4: plans, stage norms; deal source; activity direction and sale lines; invoice collection_status"
         ) { db in
+            // When each deal entered its stage, kept beside the deal by RecordStorage (see saveStageSince).
+            try db.execute(
+                sql: """
+                    CREATE TABLE deal_stage_since (id TEXT PRIMARY KEY NOT NULL, since INTEGER) WITHOUT ROWID;
+                    CREATE INDEX deal_stage_since_time ON deal_stage_since (since);
+                    """
+            )
             try addRelease(db, entities: [.plan, .stageNorm], extending: [.deal, .activity, .invoice])
+            for row in try Row.fetchAll(db, sql: "SELECT _state FROM deal") {
+                try RecordStorage.saveStageSince(db, try RecordState(binary: [UInt8](row[0] as Data)))
+            }
             try db.execute(
                 sql: """
                     CREATE INDEX IF NOT EXISTS activity_occurred ON activity (occurred_at);
@@ -191,6 +201,7 @@ enum Migrations {
                         WHERE part_number IS NOT NULL;
                     CREATE INDEX IF NOT EXISTS deal_created ON deal (created_at) WHERE _deleted = 0;
                     CREATE INDEX IF NOT EXISTS invoice_issued ON invoice (issued_at) WHERE _deleted = 0;
+                    CREATE INDEX IF NOT EXISTS deal_closed ON deal (closed_at) WHERE _deleted = 0 AND closed_at IS NOT NULL;
                     """
             )
         }
