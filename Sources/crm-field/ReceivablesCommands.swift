@@ -129,11 +129,15 @@ struct Receivables: FieldCommand {
                 )
             )
         }
-        debtors.sort { a, b in
-            let (ta, tb) = (Debtor.total(a.overdue), Debtor.total(b.overdue))
-            let currency = (ta + tb).main ?? ""
-            return (b.maxDays, tb[currency], a.name, a.accountID) < (a.maxDays, ta[currency], b.name, b.accountID)
-        }
+        // Most days overdue first, then the largest overdue amount (in the currency most of it is in), then name.
+        let totals = debtors.map { Debtor.total($0.overdue) }
+        let currency = totals.reduce(MoneySum(), +).main ?? ""
+        debtors = zip(debtors, totals).map { (debtor: $0, days: $0.maxDays, amount: $1[currency]) }
+            .sorted { a, b in
+                (b.days, b.amount, a.debtor.name, a.debtor.accountID) < (
+                    a.days, a.amount, b.debtor.name, b.debtor.accountID
+                )
+            }.map(\.debtor)
         let overdueAll = debtors.flatMap(\.overdue)
         let upcomingAll = debtors.flatMap(\.upcoming)
         if context.json {

@@ -37,7 +37,9 @@ struct ReportOutput: ParsableArguments {
 struct Team {
     var me: String
     var reps: [String]
-    var accounts: [RecordID: (name: String, owner: String?)]
+    /// The names and owners of the accounts a report has asked about (``know(_:)``).
+    var accounts: [RecordID: (name: String, owner: String?)] = [:]
+    let replica: Replica
 
     static func load(_ context: FieldContext, rep: String?) async throws -> Team {
         let replica = try context.replica()
@@ -45,14 +47,13 @@ struct Team {
         guard let me = info.user else {
             throw CLIError("not_initialized", "this replica has no user: run crm-field init first")
         }
-        let accounts = try await replica.accountDirectory()
         if info.role ?? "rep" == "rep" {
             if let rep, rep != me, rep != "me" {
                 throw CLIError("forbidden", "a rep sees their own figures (you are \(me)); a manager sees the team's")
             }
-            return Team(me: me, reps: [me], accounts: accounts)
+            return Team(me: me, reps: [me], replica: replica)
         }
-        var names = Set(accounts.values.compactMap(\.owner)).union(try await replica.dealOwners())
+        var names = try await replica.accountOwners().union(try await replica.dealOwners())
         names.remove("")
         let all = names.sorted()
         if let rep {
@@ -62,9 +63,21 @@ struct Team {
                     "\(wanted) is no rep of your territories (known: \(all.joined(separator: ", ")))"
                 )
             }
-            return Team(me: me, reps: [wanted], accounts: accounts)
+            return Team(me: me, reps: [wanted], replica: replica)
         }
-        return Team(me: me, reps: all, accounts: accounts)
+        return Team(me: me, reps: all, replica: replica)
+    }
+
+    /// Looks up the names and owners of these accounts (one query for those not known yet).
+    mutating func know(_ ids: some Sequence<String>) async throws {
+        let missing = Set(ids).filter { accounts[RecordID($0)] == nil }
+        guard !missing.isEmpty else { return }
+        for (id, entry) in try await replica.accountDirectory(ids: missing.map(RecordID.init)) { accounts[id] = entry }
+    }
+
+    /// Looks up the accounts `records` name in `field`.
+    mutating func know(accountsOf records: [StoredRecord], field: String = "account_id") async throws {
+        try await know(records.compactMap { $0[field]?.stringValue })
     }
 
     func owner(ofAccount id: String?) -> String? {
@@ -317,7 +330,7 @@ struct ReportCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             let now = ReportCommand.now()
-            let team = try await Team.load(context, rep: rep)
+            var team = try await Team.load(context, rep: rep)
             let day = try Period.parse(from: date ?? "today", to: date ?? "today", now: now, default: .thisMonth(now))
             let month = Period(from: Period.startOfMonth(day.from), until: day.until)
             let replica = try context.replica()
@@ -326,6 +339,7 @@ struct ReportCommand: AsyncParsableCommand {
             let invoices = try await replica.invoices(issuedFrom: month.fromISO, until: month.untilISO)
             let sales = try await replica.saleLines(from: month.fromISO, until: month.untilISO)
             let plans = try await ReportCommand.plans(replica)
+            try await team.know(accountsOf: deals + invoices)
             let monthKey = Period.month(day.from)
             let onDay = ReportCommand.revenue(team, day, invoices: invoices, sales: sales) { rep, _ in rep }
             let toDate = ReportCommand.revenue(team, month, invoices: invoices, sales: sales) { rep, _ in rep }
@@ -411,13 +425,14 @@ struct ReportCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             let now = ReportCommand.now()
-            let team = try await Team.load(context, rep: rep)
+            var team = try await Team.load(context, rep: rep)
             let period = try Period.parse(from: from, to: to, now: now, default: .thisMonth(now))
             let replica = try context.replica()
             let invoices = try await replica.invoices(issuedFrom: period.fromISO, until: period.untilISO)
             let sales = try await replica.saleLines(from: period.fromISO, until: period.untilISO)
             let deals = try await replica.deals(closedFrom: period.fromISO, until: period.untilISO)
             let plans = try await ReportCommand.plans(replica)
+            try await team.know(accountsOf: deals + invoices)
             let byRep = by == "rep"
             let months = period.monthStarts
             let keys = byRep ? team.reps : months.map(\.key)
@@ -489,13 +504,15 @@ struct ReportCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             let now = ReportCommand.now()
-            let team = try await Team.load(context, rep: rep)
+            var team = try await Team.load(context, rep: rep)
             let everything = Period(from: Int64.min / 2, until: Int64.max / 2)
             let period =
                 from == nil && to == nil
                 ? nil : try Period.parse(from: from ?? "1970-01-01", to: to, now: now, default: everything)
             var groups: [String: (deals: Int, accounts: Set<String>, won: Int, wonAmount: MoneySum, lost: Int)] = [:]
-            for deal in try await context.replica().allRecords(.deal) {
+            let deals = try await context.replica().allRecords(.deal)
+            try await team.know(accountsOf: deals.filter { $0["owner"] == nil })
+            for deal in deals {
                 guard let rep = team.owner(ofDeal: deal), team.reps.contains(rep) else { continue }
                 if let period, !period.contains(deal.time("created_at")) { continue }
                 let source = deal["source"]?.stringValue ?? "unknown"
@@ -676,7 +693,7 @@ struct ReportCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             let now = ReportCommand.now()
-            let team = try await Team.load(context, rep: rep)
+            var team = try await Team.load(context, rep: rep)
             let today = Period.startOfDay(now)
             let year = Period(
                 from: Period.adding(months: -12, to: Period.adding(days: 1, to: today)),
@@ -697,6 +714,7 @@ struct ReportCommand: AsyncParsableCommand {
                 guard let account = line["account_id"]?.stringValue else { continue }
                 revenue[account, default: MoneySum()].add(Revenue.saleAmount(line), line["currency"]?.stringValue)
             }
+            try await team.know(revenue.keys)
             var rows: [[ReportCell]] = []
             for rep in team.reps {
                 let mine = revenue.filter { team.owner(ofAccount: $0.key) == rep }
@@ -741,10 +759,11 @@ extension Pipeline {
     /// ever reached the stage, and the conversion to the next stage (reached next / reached this).
     static func byRep(_ context: FieldContext, output: ReportOutput) async throws {
         let now = ReportCommand.now()
-        let team = try await Team.load(context, rep: nil)
+        var team = try await Team.load(context, rep: nil)
         let replica = try context.replica()
         let norms = try await StageNorms.load(replica, now: now, history: true)
         let deals = try await replica.allRecords(.deal)
+        try await team.know(accountsOf: deals.filter { $0["owner"] == nil })
         let ladder = ["new", "contacted", "negotiation", "decision", "contract", "won"]
         var rows: [[ReportCell]] = []
         for rep in team.reps {

@@ -522,9 +522,11 @@ struct DealCommand: AsyncParsableCommand {
     /// The stuck deals: in an open stage longer than its norm, by days over the norm.
     static func stuckDeals(_ context: FieldContext) async throws -> (StageNorms, [StoredRecord]) {
         let replica = try context.replica()
-        let norms = try await StageNorms.load(replica, now: ReportCommand.now())
+        var norms = try await StageNorms.load(replica, now: ReportCommand.now(), facts: false)
         guard !norms.days.isEmpty else { return (norms, []) }
-        let deals = try await replica.allRecords(.deal).filter(norms.isStuck)
+        let found = try await replica.stuckDeals(norms: norms.days, now: norms.now)
+        for (deal, since) in found { norms.facts[deal.id] = DealStageFacts(entered: since, stages: []) }
+        let deals = found.map(\.deal)
         func over(_ deal: StoredRecord) -> Int64 { Int64(norms.daysInStage(deal) ?? 0) - (norms.norm(deal) ?? 0) }
         return (norms, deals.sorted { (over($1), $0.id) < (over($0), $1.id) })
     }
@@ -718,13 +720,8 @@ struct Pipeline: FieldCommand {
         if by == "rep" { return try await Pipeline.byRep(context, output: output) }
         let replica = try context.replica()
         let stages = try await replica.pipeline()
-        let norms = try await StageNorms.load(replica, now: ReportCommand.now())
-        var stuck: [String: Int] = [:]
-        if !norms.days.isEmpty {
-            for deal in try await replica.allRecords(.deal) where norms.isStuck(deal) {
-                stuck[deal["stage"]?.stringValue ?? "", default: 0] += 1
-            }
-        }
+        let norms = try await StageNorms.load(replica, now: ReportCommand.now(), facts: false)
+        let stuck = try await replica.stuckCounts(norms: norms.days, now: norms.now)
         if output.csv || output.chart || output.html != nil {
             let report = Report(
                 name: "pipeline",
@@ -780,7 +777,8 @@ extension DealCommand.List {
         if norms.days.isEmpty {
             context.console.err("no stage norms yet: IT sets them (crm-sync-server import norms FILE.csv)")
         }
-        let team = try await Team.load(context, rep: nil)
+        var team = try await Team.load(context, rep: nil)
+        try await team.know(accountsOf: stuckDeals)
         let shown = stuckDeals.filter { deal in
             (stage == nil || deal["stage"]?.stringValue == stage)
                 && (account == nil || deal["account_id"]?.stringValue == account?.rawValue)

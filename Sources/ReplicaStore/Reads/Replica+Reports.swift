@@ -50,7 +50,7 @@ extension Replica {
                 // `+occurred_at`: the time range must not pick the index of every interaction over the partial one
                 // of the sale lines (a territory has a million interactions and few sale lines).
                 where: "part_number IS NOT NULL AND +occurred_at >= ? AND +occurred_at < ?",
-                orderBy: "occurred_at, id",
+                orderBy: "+occurred_at, id",
                 arguments: [from ?? "", until ?? "~"]
             )
         }
@@ -66,14 +66,86 @@ extension Replica {
         }
     }
 
-    /// Every live account's name and owner, by id (one narrow query: what reports attribute figures with).
-    public func accountDirectory() async throws -> [RecordID: (name: String, owner: String?)] {
-        try await read { db in
+    /// The condition "stuck" on `deal_stage_since`: a live deal in a stage of `norms` for more whole days than its
+    /// norm at `now`, i.e. `since <= now − (days + 1) × 1 day`.
+    static func stuckCondition(_ norms: [String: Int64], now: Int64) -> (String, StatementArguments) {
+        var terms: [String] = []
+        var arguments: StatementArguments = []
+        for (stage, days) in norms.sorted(by: { $0.key < $1.key }) where !["won", "lost"].contains(stage) {
+            terms.append("(stage = ? AND since <= ?)")
+            arguments += [stage, now - (days + 1) * 86_400_000]
+        }
+        return (terms.isEmpty ? "0" : terms.joined(separator: " OR "), arguments)
+    }
+
+    /// How many live deals are stuck, per stage (one query).
+    public func stuckCounts(norms: [String: Int64], now: Int64) async throws -> [String: Int] {
+        guard RecordStorage.keepsStageSince, !norms.isEmpty else { return [:] }
+        let (condition, arguments) = Self.stuckCondition(norms, now: now)
+        return try await read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT stage, COUNT(*) FROM deal_stage_since WHERE \(condition) GROUP BY stage",
+                arguments: arguments
+            ) {
+                counts[row[0] as String] = row[1] as Int
+            }
+            return counts
+        }
+    }
+
+    /// The stuck live deals with when their stage began (id order).
+    public func stuckDeals(norms: [String: Int64], now: Int64) async throws -> [(deal: StoredRecord, since: Int64)] {
+        guard RecordStorage.keepsStageSince, !norms.isEmpty else { return [] }
+        let (condition, arguments) = Self.stuckCondition(norms, now: now)
+        return try await read { db in
+            var since: [String: Int64] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT id, since FROM deal_stage_since WHERE \(condition)",
+                arguments: arguments
+            ) {
+                since[row[0] as String] = row[1] as Int64
+            }
+            let deals = try Self.records(
+                db,
+                .deal,
+                where: "id IN (SELECT value FROM json_each(?))",
+                orderBy: "id",
+                arguments: [RecordStorage.jsonArray(since.keys.map(RecordID.init))]
+            )
+            return deals.map { ($0, since[$0.id.rawValue] ?? 0) }
+        }
+    }
+
+    /// The names and owners of these live accounts, by id (what reports attribute figures with).
+    public func accountDirectory(ids: [RecordID]) async throws -> [RecordID: (name: String, owner: String?)] {
+        guard !ids.isEmpty else { return [:] }
+        let list = RecordStorage.jsonArray(ids)
+        return try await read { db in
             var directory: [RecordID: (name: String, owner: String?)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, name, owner FROM account WHERE _deleted = 0") {
+            for row in try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT id, name, owner FROM account WHERE id IN (SELECT value FROM json_each(?)) AND _deleted = 0",
+                arguments: [list]
+            ) {
                 directory[RecordID(row[0] as String)] = (row[1] as String? ?? "", row[2] as String?)
             }
             return directory
+        }
+    }
+
+    /// The owners of live accounts (an index scan).
+    public func accountOwners() async throws -> Set<String> {
+        try await read { db in
+            Set(
+                try String.fetchAll(
+                    db,
+                    sql: "SELECT DISTINCT owner FROM account WHERE _deleted = 0 AND owner IS NOT NULL AND owner != ''"
+                )
+            )
         }
     }
 

@@ -102,20 +102,24 @@ enum RecordStorage {
     /// Whether this replica keeps `deal_stage_since` (0.17's migration made it).
     static let keepsStageSince = CRMSchema.profile.speaks("0.17")
 
-    /// A deal's stage start (the wall time of its winning `stage` write) in `deal_stage_since`, so the stuck deals
-    /// are one indexed query instead of a decode of every deal's state.
+    /// A deal's stage and its start (the wall time of its winning `stage` write; the stage is null while the deal
+    /// is deleted) in `deal_stage_since`, so the stuck deals are one query of an index of its own instead of a
+    /// decode of every deal's state.
     static func saveStageSince(_ db: Database, _ state: RecordState) throws {
         guard state.entity == .deal, keepsStageSince else { return }
         let statement = try RawStatement(
             db,
-            "INSERT INTO deal_stage_since (id, since) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET since = excluded.since"
+            "INSERT INTO deal_stage_since (id, stage, since) VALUES (?, ?, ?) "
+                + "ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, since = excluded.since"
         )
         statement.bind(1, state.id.rawValue)
-        if let since = state.winner(of: "stage", schema: CRMSchema.deal)?.timestamp.wallMilliseconds {
-            statement.bind(2, since)
+        let winner = state.winner(of: "stage", schema: CRMSchema.deal)
+        if !state.isDeleted(schema: CRMSchema.deal), let stage = winner?.value.stringValue {
+            statement.bind(2, stage)
         } else {
             statement.bindNull(2)
         }
+        if let since = winner?.timestamp.wallMilliseconds { statement.bind(3, since) } else { statement.bindNull(3) }
         try statement.run()
     }
 

@@ -186,8 +186,8 @@ enum Migrations {
             // When each deal entered its stage, kept beside the deal by RecordStorage (see saveStageSince).
             try db.execute(
                 sql: """
-                    CREATE TABLE deal_stage_since (id TEXT PRIMARY KEY NOT NULL, since INTEGER) WITHOUT ROWID;
-                    CREATE INDEX deal_stage_since_time ON deal_stage_since (since);
+                    CREATE TABLE deal_stage_since (id TEXT PRIMARY KEY NOT NULL, stage TEXT, since INTEGER) WITHOUT ROWID;
+                    CREATE INDEX deal_stage_since_stage ON deal_stage_since (stage, since);
                     """
             )
             try addRelease(db, entities: [.plan, .stageNorm], extending: [.deal, .activity, .invoice])
@@ -200,6 +200,7 @@ enum Migrations {
                     CREATE INDEX IF NOT EXISTS activity_part ON activity (part_number, occurred_at)
                         WHERE part_number IS NOT NULL;
                     CREATE INDEX IF NOT EXISTS deal_created ON deal (created_at) WHERE _deleted = 0;
+                    CREATE INDEX IF NOT EXISTS account_owner ON account (owner) WHERE _deleted = 0;
                     CREATE INDEX IF NOT EXISTS invoice_issued ON invoice (issued_at) WHERE _deleted = 0;
                     CREATE INDEX IF NOT EXISTS deal_closed ON deal (closed_at) WHERE _deleted = 0 AND closed_at IS NOT NULL;
                     """
