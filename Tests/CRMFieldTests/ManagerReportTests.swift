@@ -584,6 +584,20 @@ struct ManagerReportTests {
                 home: manager
             )
             #expect(bars.out.contains("█") && !bars.out.contains("\u{1B}["), "\(bars.out)")
+
+            // A stage change that reaches the manager's laptop later (an update of a deal it holds) ends that
+            // deal's stuckness there.
+            let moved = expectedStuck[0]
+            let nextStage = ladder[(ladder.firstIndex(of: moved.stage) ?? 0) + 1]
+            let staged = await cli(["deal", "stage", moved.id, nextStage], home: homes[moved.owner]!)
+            #expect(staged.exitCode == 0, "\(staged.err)")
+            #expect(await cli(["sync"], home: homes[moved.owner]!).exitCode == 0)
+            #expect(await cli(["sync"], home: manager).exitCode == 0)
+            let after = await cli(["deal", "list", "--stuck", "--all", "--json"], home: manager)
+            let stillStuck = Set(after.array.compactMap { $0["id"] as? String })
+            #expect(after.exitCode == 0 && stillStuck == Set(expectedStuck.dropFirst().map(\.id)), "\(after.err)")
+            let movedCard = await cli(["deal", "show", moved.id, "--json"], home: manager)
+            #expect(movedCard.object["stuck"] as? Bool == false && movedCard.object["days_in_stage"] as? Int == 0)
         }
     }
 }
