@@ -15,7 +15,7 @@ scripts/with-postgres.sh swift test --skip-build "$@"
 # The conformance scenarios against live server processes on 127.0.0.1 (built above): SQLite, then PostgreSQL.
 if (($# == 0)); then
     scripts/with-postgres.sh scripts/conformance.sh .build/debug
-    # Schema evolution at CI size: today's laptop speaking the previous schema (CRM_SCHEMA_RELEASE=0.15) beside
+    # Schema evolution at CI size: today's laptop speaking the previous schema (CRM_SCHEMA_RELEASE=0.16) beside
     # a new one, on SQLite and on PostgreSQL (scripts/compat.sh without --same-build builds the real previous
     # release; its result is in BENCHMARKS.md).
     scripts/compat.sh --same-build
