@@ -248,3 +248,23 @@ let package = Package(
         ),
     ]
 )
+
+// The libFuzzer targets (fuzz/Targets; scripts/fuzz.sh). They have no `main` of their own, so they join the package
+// only for a fuzzer build (CRM_FUZZ=1, `--sanitize=fuzzer`, its own --scratch-path), never the ordinary build.
+if Context.environment["CRM_FUZZ"] == "1" {
+    let fuzzTargets: [(name: String, dependency: Target.Dependency)] = [
+        ("fuzz-push", "SyncProtocol"), ("fuzz-pull", "SyncProtocol"), ("fuzz-binary", "SyncProtocol"),
+        ("fuzz-csv", "SyncServer"),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: target.name,
+                dependencies: [target.dependency],
+                path: "fuzz/Targets/\(target.name)",
+                swiftSettings: swiftSettings
+            )
+        )
+        package.products.append(.executable(name: target.name, targets: [target.name]))
+    }
+}

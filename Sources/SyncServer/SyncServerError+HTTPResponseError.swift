@@ -14,6 +14,7 @@ extension SyncServerError: HTTPResponseError {
         case .unsupportedVersion, .conflict: .conflict
         case .tooLarge: .contentTooLarge
         case .tooMany: .tooManyRequests
+        case .unsupportedMediaType: .unsupportedMediaType
         case .unavailable: .serviceUnavailable
         case .timeout: .requestTimeout
         default: .internalServerError

@@ -18,6 +18,7 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
         public static let conflict = Code(rawValue: "conflict")
         public static let tooLarge = Code(rawValue: "payload_too_large")
         public static let tooMany = Code(rawValue: "too_many_changes")
+        public static let unsupportedMediaType = Code(rawValue: "unsupported_media_type")
         public static let internalError = Code(rawValue: "internal_error")
         public static let unavailable = Code(rawValue: "storage_unavailable")
         public static let timeout = Code(rawValue: "request_timeout")

@@ -231,11 +231,11 @@ struct CLICommandTests {
                     !message.isEmpty && (message.split(separator: "\n").count == 1 || message.contains("Usage")),
                     "\(arguments): \(message)"
                 )
+                // With --json the same refusal is a JSON error on standard output, and nothing on standard error.
                 let json = await cli(arguments + ["--json"], home: home)
-                if json.exitCode != 0, !json.out.isEmpty {
-                    let error = json.object["error"] as? [String: Any]
-                    #expect(error?["code"] is String && error?["message"] is String, "\(arguments): \(json.out)")
-                }
+                #expect(json.exitCode == result.exitCode, "\(arguments) --json: exit \(json.exitCode)")
+                #expect(json.failure?.message.contains(expected) == true, "\(arguments) --json: \(json.out)")
+                #expect(json.err.isEmpty, "\(arguments) --json wrote to standard error: \(json.err)")
             }
             #expect(await cli(["status", "--json"], home: home).object["pending"] as? Int == 0, "nothing was written")
 
@@ -275,7 +275,7 @@ struct CLICommandTests {
         #expect(offline.err.contains("1 change wait"), "\(offline.err)")
         #expect(offline.err.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").count == 1)
         let json = await cli(["sync", "--retries", "0", "--json"], home: home)
-        #expect((json.object["error"] as? [String: Any])?["code"] as? String == "unreachable")
+        #expect(json.failure?.code == "unreachable")
         #expect(await cli(["status", "--json"], home: home).object["pending"] as? Int == 1)
         #expect(
             await cli(["account", "show", "acc-mueller", "--json"], home: home).object["phone"] as? String == "+49 1"

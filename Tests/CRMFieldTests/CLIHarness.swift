@@ -16,8 +16,45 @@ struct CLIResult {
     var err: String
 
     var json: Any? { try? JSONSerialization.jsonObject(with: Data(out.utf8)) }
-    var object: [String: Any] { json as? [String: Any] ?? [:] }
-    var array: [[String: Any]] { json as? [[String: Any]] ?? [] }
+
+    /// The JSON object a successful `--json` command printed. A failed command, or output that is not a JSON
+    /// object, is recorded as a test failure (and gives `[:]`), so a check on the result cannot pass because the
+    /// command failed.
+    var object: [String: Any] { succeeded(as: [String: Any].self) ?? [:] }
+
+    /// The JSON array a successful `--json` command printed; a failed command is a test failure (see `object`).
+    var array: [[String: Any]] { succeeded(as: [[String: Any]].self) ?? [] }
+
+    /// The `{"error":{"code","message"}}` a failed `--json` command printed. A command that succeeded, or an error
+    /// not in that format, is recorded as a test failure (and gives `nil`).
+    var failure: (code: String, message: String)? {
+        guard exitCode != 0 else {
+            Issue.record("expected the command to fail, it exited 0: \(out.prefix(300))")
+            return nil
+        }
+        guard let error = (json as? [String: Any])?["error"] as? [String: Any],
+            let code = error["code"] as? String, let message = error["message"] as? String,
+            error.count == 2
+        else {
+            Issue.record(
+                "not a JSON error {\"error\":{\"code\",\"message\"}}: out \(out.prefix(300)) err \(err.prefix(300))"
+            )
+            return nil
+        }
+        return (code, message)
+    }
+
+    private func succeeded<T>(as type: T.Type) -> T? {
+        guard exitCode == 0 else {
+            Issue.record("the command failed (exit \(exitCode)): \(err.prefix(300)) \(out.prefix(300))")
+            return nil
+        }
+        guard let value = json as? T else {
+            Issue.record("not a JSON \(T.self): \(out.prefix(300))")
+            return nil
+        }
+        return value
+    }
 }
 
 /// Runs `crm-field` with `arguments` in process (parsed exactly as the executable parses them), capturing output.

@@ -183,29 +183,41 @@ struct CLIStoryTests {
             }
             for (index, home) in homes.enumerated() {
                 for round in 0..<5 {
-                    _ = await cli(["stock", "sell", "V-20", "\(index + 1)", "--warehouse", "hamburg"], home: home)
-                    _ = await cli(["account", "edit", "acc-schmidt", "--region", "R\(index)-\(round)"], home: home)
-                    _ = await cli(
+                    let writes = [
+                        ["stock", "sell", "V-20", "\(index + 1)", "--warehouse", "hamburg"],
+                        ["account", "edit", "acc-schmidt", "--region", "R\(index)-\(round)"],
                         [
                             "contact", "add", "--account", "acc-schmidt", "--first-name", "P\(index)", "--last-name",
                             "\(round)",
                         ],
-                        home: home
-                    )
+                    ]
+                    for arguments in writes {
+                        let write = await cli(arguments, home: home)
+                        #expect(write.exitCode == 0, "\(arguments): \(write.err)")
+                    }
                 }
             }
             for _ in 0..<2 { for home in homes { #expect(await cli(["sync"], home: home).exitCode == 0) } }
-            var exports: [Data] = []
+            // Each laptop's export must succeed and hold rows (a header alone, or a missing file, is a failure),
+            // and the three must be identical file by file.
+            var exports: [[String: String]] = []
             for (index, home) in homes.enumerated() {
                 let out = server.folder.appendingPathComponent("export-\(index)").path
-                _ = await cli(["export", "--format", "csv", "--out", out], home: home)
-                var all = Data()
+                let export = await cli(["export", "--format", "csv", "--out", out], home: home)
+                try #require(export.exitCode == 0, "export on laptop \(index): \(export.err)")
+                var files: [String: String] = [:]
                 for file in ["accounts.csv", "contacts.csv", "stocks.csv"] {
-                    all += FileManager.default.contents(atPath: out + "/" + file) ?? Data()
+                    let data = try #require(
+                        FileManager.default.contents(atPath: out + "/" + file),
+                        "laptop \(index) wrote no \(file)"
+                    )
+                    let text = String(decoding: data, as: UTF8.self)
+                    #expect(text.split(whereSeparator: \.isNewline).count > 1, "laptop \(index)'s \(file) has no rows")
+                    files[file] = text
                 }
-                exports.append(all)
+                exports.append(files)
             }
-            #expect(exports[0] == exports[1] && exports[1] == exports[2])
+            #expect(exports.count == 3 && exports[0] == exports[1] && exports[1] == exports[2])
             let stock = await cli(["stock", "show", "V-20", "--json"], home: homes[0]).array
             #expect(
                 stock.first { $0["warehouse"] as? String == "hamburg" }?["quantity"] as? Int == 60 - 5 * (1 + 2 + 3)

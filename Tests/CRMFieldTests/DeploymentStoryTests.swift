@@ -256,7 +256,7 @@ struct ITServer: Sendable {
         var description: String { rawValue }
 
         static var available: [Backend] {
-            ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgresql]
+            PostgresForTests.runs ? [.sqlite, .postgresql] : [.sqlite]
         }
     }
 
@@ -276,7 +276,7 @@ struct ITServer: Sendable {
         case .sqlite:
             database = folder.appendingPathComponent("crm-sync.sqlite").path
         case .postgresql:
-            let base = ProcessInfo.processInfo.environment["POSTGRES_URL"]!
+            let base = try PostgresForTests.requireURL()
             let name = "crm_it_\(UUID().uuidString.prefix(8).lowercased())"
             _ = try Self.shell(["psql", base, "-q", "-c", "CREATE DATABASE \(name)"])
             database = String(base[..<base.lastIndex(of: "/")!]) + "/" + name

@@ -671,7 +671,7 @@ struct ReminderTests {
                 "\(refused.err)"
             )
             let refusedJSON = await cli(["invoice", "remind", "acc-schmidt", "--json"], home: home)
-            #expect((refusedJSON.object["error"] as? [String: Any])?["code"] as? String == "no_billing_contact")
+            #expect(refusedJSON.failure?.code == "no_billing_contact")
             #expect(try FileManager.default.contentsOfDirectory(atPath: outbox.path).count == before)
             let schmidt = await cli(["history", "acc-schmidt", "--json"], home: home)
             #expect(((schmidt.object["interactions"] as? [[String: Any]]) ?? []).isEmpty)

@@ -315,7 +315,7 @@ struct RepDayTests {
                 #expect(result.err.contains(expected), "\(arguments): \(result.err)")
             }
             let json = await cli(["tsak", "list", "--json"], home: alice)
-            #expect((json.object["error"] as? [String: Any])?["code"] as? String == "usage")
+            #expect(json.failure?.code == "usage")
 
             let found = await cli(["product", "search", "100", "--json"], home: alice).array
             #expect(found.compactMap { $0["part_number"] as? String } == ["P-100"], "inside the part number")

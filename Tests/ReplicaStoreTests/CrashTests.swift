@@ -16,17 +16,24 @@ struct CrashTests {
     /// Runs the child with `arguments`, kills it after a random delay, returns the highest number it reported.
     /// Blocking waits (the kill delay, the child's exit, draining its output) happen on a Dispatch thread, so they
     /// never hold one of the few cooperative threads the rest of the test run needs.
+    /// The expectation that the child was killed (and did not end before) is checked here, in the test's task:
+    /// Swift Testing's `#expect` belongs to the test task, not to a Dispatch thread.
     static func runAndKill(_ arguments: [String], delayMilliseconds: ClosedRange<Int>) async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
+        let (reported, killed) = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(
                     with: Result { try runAndKillBlocking(arguments, delayMilliseconds: delayMilliseconds) }
                 )
             }
         }
+        #expect(killed, "the child ended before it was killed")
+        return reported
     }
 
-    static func runAndKillBlocking(_ arguments: [String], delayMilliseconds: ClosedRange<Int>) throws -> Int {
+    static func runAndKillBlocking(
+        _ arguments: [String],
+        delayMilliseconds: ClosedRange<Int>
+    ) throws -> (reported: Int, killed: Bool) {
         let child = Process()
         child.executableURL = childURL
         child.arguments = arguments
@@ -37,9 +44,10 @@ struct CrashTests {
         usleep(useconds_t(Int.random(in: delayMilliseconds) * 1000))
         kill(child.processIdentifier, SIGKILL)
         child.waitUntilExit()
-        #expect(child.terminationReason == .uncaughtSignal, "the child ended before it was killed")
+        let killed = child.terminationReason == .uncaughtSignal && child.terminationStatus == SIGKILL
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return text.split(separator: "\n").compactMap { Int($0.split(separator: " ").last ?? "") }.max() ?? 0
+        let reported = text.split(separator: "\n").compactMap { Int($0.split(separator: " ").last ?? "") }.max() ?? 0
+        return (reported, killed)
     }
 
     @Test("local writes killed at random moments: nothing half-written, nothing committed lost, dots without gaps")

@@ -4,11 +4,19 @@ import HummingbirdTesting
 import ReplicaStore
 import SyncProtocol
 import SyncServer
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Set once by one task, read by another.
+final class DoneFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
 
 @Suite("Admin operations and limits")
 struct AdminTests {
@@ -18,19 +26,40 @@ struct AdminTests {
         try await harness.run { client in
             let token = try await client.addUser("alice", territories: ["north"])
             let alice = try await makeReplica(user: "alice", territories: ["north"])
-            for index in 0..<50 {
-                _ = try await alice.create(.account, fields: ["name": .string("A\(index)"), "territory": "north"])
+            // Twenty pushes of ten accounts each, while backups are taken one after another until the pushes end.
+            let batches: Int64 = 20
+            let batch: Int64 = 10
+            let done = DoneFlag()
+            let pushing = Task {
+                defer { done.set() }
+                for round in 0..<batches {
+                    for index in 0..<batch {
+                        _ = try await alice.create(
+                            .account,
+                            fields: ["name": .string("A\(round)-\(index)"), "territory": "north"]
+                        )
+                    }
+                    _ = try await client.sync(alice, token: token)
+                }
             }
-            let path = harness.folder.appendingPathComponent("backup.sqlite").path
-            async let pushing = client.sync(alice, token: token)
-            try await harness.storage.backup(to: path)
-            _ = try await pushing
-            let copy = try SQLiteChangeStorage(path: path)
-            let stats = try await copy.stats()
-            #expect(stats.users == 2)
-            #expect(stats.changes == 0 || stats.changes == 50, "all of a push or none of it")
-            #expect(stats.records == stats.changes)
-            await #expect(throws: SyncServerError.self) { try await harness.storage.backup(to: path) }
+            var counts: [Int64] = []
+            var paths: [String] = []
+            repeat {
+                let path = harness.folder.appendingPathComponent("backup-\(paths.count).sqlite").path
+                try await harness.storage.backup(to: path)
+                let stats = try await SQLiteChangeStorage(path: path).stats()
+                #expect(stats.users == 2)
+                #expect(stats.records == stats.changes)
+                counts.append(stats.changes)
+                paths.append(path)
+            } while !done.isSet
+            try await pushing.value
+            // Every copy holds whole pushes (a multiple of the batch), and at least one was taken while the
+            // pushes were under way (neither before the first nor after the last), so the backup did run
+            // beside the writes.
+            #expect(counts.allSatisfy { $0 % batch == 0 }, "all of a push or none of it: \(counts)")
+            #expect(counts.contains { $0 > 0 && $0 < batches * batch }, "no backup during the pushes: \(counts)")
+            await #expect(throws: SyncServerError.self) { try await harness.storage.backup(to: paths[0]) }
         }
     }
 

@@ -16,7 +16,7 @@ struct PullRaceTests {
 
     @Test(
         "four pushers and two small-page pullers on two server processes: each puller gets every dot exactly once",
-        .enabled(if: ProcessInfo.processInfo.environment["POSTGRES_URL"] != nil),
+        .enabled(if: PostgresForTests.runs, "POSTGRES_URL is not set"),
         .timeLimit(.minutes(5))
     )
     func pullersMissNothing() async throws {

@@ -17,8 +17,7 @@ enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     case memory, sqlite, postgres
 
     static var available: [Backend] {
-        ProcessInfo.processInfo.environment["POSTGRES_URL"] == nil
-            ? [.memory, .sqlite] : [.memory, .sqlite, .postgres]
+        PostgresForTests.runs ? [.memory, .sqlite, .postgres] : [.memory, .sqlite]
     }
 
     var description: String { rawValue }
@@ -67,7 +66,7 @@ struct ServerHarness {
 
     /// A new, empty database on the test PostgreSQL server.
     static func freshDatabase() async throws -> String {
-        let admin = try #require(ProcessInfo.processInfo.environment["POSTGRES_URL"])
+        let admin = try PostgresForTests.requireURL()
         let name = "crm_test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
         let storage = try PostgresChangeStorage(url: admin, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -116,7 +115,10 @@ struct ServerHarness {
         ) async throws -> Reply {
             var headers = extra
             if let token { headers[.authorization] = "Bearer \(token)" }
-            headers[.contentType] = "application/json"
+            // The import route takes a CSV file; every other body is JSON.
+            if headers[.contentType] == nil {
+                headers[.contentType] = uri.contains("/v1/admin/import/") ? "text/csv" : "application/json"
+            }
             let response = try await client.execute(
                 uri: uri,
                 method: method,
@@ -182,4 +184,18 @@ func makeReplica(user: String, territories: [String], now: Int64 = ServerHarness
     // A laptop that replays the log from its start (no snapshot first), as the server tests expect.
     try await replica.saveCursor("0")
     return replica
+}
+
+/// Reports, as a skipped test, that the PostgreSQL cases were left out (no `POSTGRES_URL`, not required), so a run
+/// without PostgreSQL says so instead of passing silently with fewer cases.
+@Suite("PostgreSQL backend")
+struct PostgreSQLSkipReport {
+    @Test(
+        "the PostgreSQL cases run (POSTGRES_URL is set, or CRM_REQUIRE_POSTGRES=1 makes its absence a failure)",
+        .enabled(if: PostgresForTests.runs, "POSTGRES_URL is not set: every PostgreSQL case is skipped")
+    )
+    func postgresCasesRun() throws {
+        let url = try PostgresForTests.requireURL()
+        #expect(URLComponents(string: url)?.scheme?.hasPrefix("postgres") == true, "POSTGRES_URL: \(url)")
+    }
 }

@@ -5,13 +5,14 @@ import PostgresNIO
 import ReplicaStore
 import SyncProtocol
 import SyncServer
+import SyncTestSupport
 import Testing
 
 @Suite("Two servers on one PostgreSQL")
 struct TwoServerTests {
     @Test(
         "two server processes' worth of servers share a database: pushes to both apply once, pulls from either agree",
-        .enabled(if: ProcessInfo.processInfo.environment["POSTGRES_URL"] != nil)
+        .enabled(if: PostgresForTests.runs, "POSTGRES_URL is not set")
     )
     func twoServers() async throws {
         let url = try await ServerHarness.freshDatabase()

@@ -18,11 +18,12 @@ extension Change: Codable {
         context = try container.decode(VectorClock.self, forKey: .context)
         timestamp = try container.decode(HybridTimestamp.self, forKey: .hlc)
         author = try container.decode(String.self, forKey: .author)
-        guard !author.isEmpty, author.utf8.count <= 128 else {
+        // Counted in Unicode scalars, as JSON Schema's maxLength counts (conformance/openapi.yaml).
+        guard !author.isEmpty, author.unicodeScalars.count <= 128 else {
             throw DecodingError.dataCorruptedError(
                 forKey: .author,
                 in: container,
-                debugDescription: "author must be 1 to 128 bytes"
+                debugDescription: "author must be 1 to 128 characters"
             )
         }
         let entityName = try container.decode(String.self, forKey: .entity)
@@ -44,6 +45,17 @@ extension Change: Codable {
         }
         recordID = RecordID(id)
         let op = try container.decode(String.self, forKey: .op)
+        // A member that belongs to another operation is not used, but it must still have its type, so the schema
+        // of a change is one whatever its operation (conformance/openapi.yaml).
+        if op != "create", op != "set", op != "append", container.contains(.fields) {
+            _ = try container.decode([String: FieldValue].self, forKey: .fields)
+        }
+        if op != "counter_delta", container.contains(.delta) {
+            _ = try container.decodeInteger(Int64.self, forKey: .delta)
+        }
+        if op != "counter_reset", container.contains(.quantity) {
+            _ = try container.decodeInteger(Int64.self, forKey: .quantity)
+        }
         switch op {
         case "create": operation = .create(try container.decode([String: FieldValue].self, forKey: .fields))
         case "set":

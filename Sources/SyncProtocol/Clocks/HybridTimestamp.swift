@@ -27,7 +27,9 @@ public struct HybridTimestamp: Hashable, Sendable, Comparable, CustomStringConve
     public init(parsing text: String) throws(WireFormatError) {
         guard let slash = text.lastIndex(of: "/"),
             let wall = ISO8601.parseTimestamp(String(text[..<slash])),
-            let logical = UInt32(text[text.index(after: slash)...])
+            case let digits = text[text.index(after: slash)...],
+            !digits.isEmpty, digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            let logical = UInt32(digits)
         else {
             throw WireFormatError(
                 .malformedPayload,

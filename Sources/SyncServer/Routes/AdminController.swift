@@ -15,6 +15,18 @@ struct AdminController: Sendable {
         var name: String
         var role: Role
         var territories: [String]?
+
+        enum CodingKeys: String, CodingKey { case name, role, territories }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            role = try container.decode(Role.self, forKey: .role)
+            // Absent means none; `null` is not a list (openapi.yaml: an array when present).
+            territories =
+                container.contains(.territories)
+                ? try container.decode([String].self, forKey: .territories) : nil
+        }
     }
 
     struct TerritoryAssignment: Decodable {
@@ -94,13 +106,29 @@ struct AdminController: Sendable {
                 "import products, stock, invoices or accounts (got '\(kindName.prefix(32))')"
             )
         }
+        // The body is the CSV file as accounting exported it (text/csv, any charset parameter); anything else is
+        // refused before it is read.
+        let mediaType = request.headers[.contentType].map {
+            $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        }
+        guard mediaType == "text/csv" else {
+            throw SyncServerError(
+                .unsupportedMediaType,
+                "send the CSV file with Content-Type: text/csv (got \(mediaType.map { "'\($0.prefix(40))'" } ?? "none"))"
+            )
+        }
+        let dryRun: Bool
+        switch request.uri.queryParameters["dry_run"].map(String.init) {
+        case nil, "false": dryRun = false
+        case "true": dryRun = true
+        case let other?: throw SyncServerError(.malformed, "dry_run must be true or false (got '\(other.prefix(20))')")
+        }
         let buffer = try await readBody(
             request,
             maxBytes: configuration.maxBodyBytes,
             deadlineSeconds: configuration.requestDeadlineSeconds,
             stallSeconds: configuration.bodyStallSeconds
         )
-        let dryRun = request.uri.queryParameters["dry_run"].map { $0 == "true" || $0 == "1" } ?? false
         let report = try await service.importCSV(
             kind,
             data: Data(buffer.readableBytesView),

@@ -391,8 +391,9 @@ extension SyncService {
         let report = try await storage.withWriteTransaction { transaction in
             let known = try await Self.knownTerritories(transaction)
             guard known.contains(territory) else {
+                // Like an unknown account: a name that could exist but does not (404, not a malformed request).
                 throw SyncServerError(
-                    .invalidValue,
+                    .notFound,
                     "no territory \(territory) (known: \(known.sorted().joined(separator: ", "))); "
                         + "add it first with crm-sync-server territory add \(territory)"
                 )
@@ -457,6 +458,12 @@ extension SyncService {
 
     /// Adds a user, with its audit entry (never the token).
     public func addUser(_ user: User, tokenHash: String, actor: String, now: Int64) async throws {
+        if let bad = user.territories.first(where: { !Self.isValidTerritory($0) }) {
+            throw SyncServerError(
+                .invalidValue,
+                "territory '\(bad.prefix(40))' is not a territory name (1 to 64 of A-Z a-z 0-9 . _ - @)"
+            )
+        }
         try await storage.addUser(user, tokenHash: tokenHash)
         try await audit(
             actor: actor,
