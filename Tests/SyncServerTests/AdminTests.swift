@@ -4,19 +4,11 @@ import HummingbirdTesting
 import ReplicaStore
 import SyncProtocol
 import SyncServer
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Set once by one task, read by another.
-final class DoneFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
-}
 
 @Suite("Admin operations and limits")
 struct AdminTests {
@@ -29,7 +21,7 @@ struct AdminTests {
             // Twenty pushes of ten accounts each, while backups are taken one after another until the pushes end.
             let batches: Int64 = 20
             let batch: Int64 = 10
-            let done = DoneFlag()
+            let done = Flag()
             let pushing = Task {
                 defer { done.set() }
                 for round in 0..<batches {

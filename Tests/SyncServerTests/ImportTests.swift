@@ -247,3 +247,34 @@ struct ImportTests {
         }
     }
 }
+
+/// The CSV fuzzer's seed corpus and crash inputs (fuzz/corpus/csv, fuzz/crashes/csv) through `CSVImport.parse` in every
+/// test run (see FuzzCorpusTests): the first byte picks the kind, as in fuzz-csv; every refusal names a line.
+@Suite("Fuzz corpora replayed: CSV")
+struct CSVFuzzCorpusTests {
+    @Test("every CSV seed and crash input parses to rows or refusals, each refusal on a line of the file")
+    func csvCorpus() throws {
+        let fuzz = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fuzz")
+        var inputs: [(String, [UInt8])] = []
+        for folder in ["corpus/csv", "crashes/csv"] {
+            let directory = fuzz.appendingPathComponent(folder)
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted() {
+                if let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) {
+                    inputs.append(("\(folder)/\(name)", Array(data)))
+                }
+            }
+        }
+        try #require(inputs.count >= 5, "the CSV corpus is missing (\(inputs.count) files)")
+        var rows = 0
+        for (name, bytes) in inputs where !bytes.isEmpty {
+            let kind = ImportKind.allCases[Int(bytes[0]) % ImportKind.allCases.count]
+            let text = String(decoding: bytes.dropFirst(), as: UTF8.self)
+            let parsed = CSVImport.parse(kind, csv: text)
+            rows += parsed.rows.count
+            let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).count
+            #expect(parsed.rejected.allSatisfy { $0.line >= 1 && $0.line <= max(lines, 1) }, "\(name)")
+        }
+        #expect(rows > 0, "no CSV seed gives a row: the corpus no longer reaches the row checks")
+    }
+}
