@@ -16,6 +16,8 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
         public static let damaged = Code(rawValue: "damaged")
         /// SQLite failed (disk full, permissions, locked by another program…).
         public static let storage = Code(rawValue: "storage")
+        /// The laptop's disk is full: the write (or the sync step) was not made, nothing of it is half-written.
+        public static let diskFull = Code(rawValue: "disk_full")
         public var description: String { rawValue }
     }
 

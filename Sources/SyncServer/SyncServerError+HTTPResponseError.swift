@@ -16,6 +16,7 @@ extension SyncServerError: HTTPResponseError {
         case .tooMany: .tooManyRequests
         case .unsupportedMediaType: .unsupportedMediaType
         case .unavailable: .serviceUnavailable
+        case .storageFull: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         case .timeout: .requestTimeout
         default: .internalServerError
         }

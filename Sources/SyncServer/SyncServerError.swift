@@ -21,6 +21,8 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
         public static let unsupportedMediaType = Code(rawValue: "unsupported_media_type")
         public static let internalError = Code(rawValue: "internal_error")
         public static let unavailable = Code(rawValue: "storage_unavailable")
+        /// The server's disk (or its database's) is full: nothing of the request was stored (507).
+        public static let storageFull = Code(rawValue: "storage_full")
         public static let timeout = Code(rawValue: "request_timeout")
         /// A pull or snapshot cursor this server did not issue (another log, beyond the end, not a cursor).
         public static let unknownCursor = Code(rawValue: "unknown_cursor")
@@ -29,6 +31,15 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
         /// The replica id is registered to another user.
         public static let foreignReplica = Code(rawValue: "foreign_replica")
         public var description: String { rawValue }
+    }
+
+    /// What a write gets when the database's disk is full (SQLite's SQLITE_FULL, PostgreSQL's 53100).
+    public static var diskFull: SyncServerError {
+        SyncServerError(
+            .storageFull,
+            "the server's disk is full: nothing of this request was stored; it is kept on the laptop and sent again "
+                + "once IT frees space"
+        )
     }
 
     public var code: Code

@@ -340,6 +340,8 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
         } catch let error as PSQLError {
             let state = error.serverInfo?[.sqlState] ?? "none"
             logger.debug("Storage error", metadata: ["storage.sqlstate": "\(state)", "storage.code": "\(error.code)"])
+            // disk_full, out_of_memory is not this: 53100 is PostgreSQL's "could not extend file".
+            if state == "53100" { throw SyncServerError.diskFull }
             throw SyncServerError(.unavailable, "the database failed (SQLSTATE \(state)); try again")
         } catch let error as SyncServerError {
             throw error

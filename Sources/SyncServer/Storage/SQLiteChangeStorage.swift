@@ -329,6 +329,7 @@ public final class SQLiteChangeStorage: ChangeStorage {
 
     static func wrap(_ error: any Error) -> any Error {
         if let error = error as? DatabaseError {
+            if error.resultCode == .SQLITE_FULL { return SyncServerError.diskFull }
             return SyncServerError(.unavailable, "storage error \(error.resultCode.rawValue)")
         }
         return error

@@ -243,7 +243,12 @@ public struct SyncService: Sendable {
             throw error
         }
         if unknown.isSet { try await claim(replica, for: user, now: now) }
-        if !page.hasMore { try await recordPull(replica, pending: pending, now: now) }
+        if !page.hasMore {
+            // Bookkeeping for IT's status page: on a full disk the pull is still answered without it.
+            do {
+                try await recordPull(replica, pending: pending, now: now)
+            } catch let error as SyncServerError where error.code == .storageFull {}
+        }
         return page
     }
 
@@ -467,12 +472,21 @@ public struct SyncService: Sendable {
         now: Int64
     ) async throws -> HandshakeResponse.ReplicaStatus? {
         try Self.checkNotReserved(replica)
-        return try await storage.withWriteTransaction { transaction in
-            guard var known = try await transaction.replica(replica) else { return nil }
-            try Self.checkOwner(known, user: user)
-            known.lastSeen = now
-            try await transaction.saveReplica(known)
-            return HandshakeResponse.ReplicaStatus(id: replica, counter: known.lastCounter)
+        do {
+            return try await storage.withWriteTransaction { transaction in
+                guard var known = try await transaction.replica(replica) else { return nil }
+                try Self.checkOwner(known, user: user)
+                known.lastSeen = now
+                try await transaction.saveReplica(known)
+                return HandshakeResponse.ReplicaStatus(id: replica, counter: known.lastCounter)
+            }
+        } catch let error as SyncServerError where error.code == .storageFull {
+            // On a full disk the handshake is answered without noting when the laptop was seen.
+            return try await storage.withReadTransaction { transaction in
+                guard let known = try await transaction.replica(replica) else { return nil }
+                try Self.checkOwner(known, user: user)
+                return HandshakeResponse.ReplicaStatus(id: replica, counter: known.lastCounter)
+            }
         }
     }
 }
