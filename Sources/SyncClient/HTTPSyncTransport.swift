@@ -229,6 +229,8 @@ public final class HTTPSyncTransport: SyncTransport {
         let answer = try? JSONDecoder().decode(ErrorResponse.self, from: body)
         let message = answer?.error.message ?? "HTTP \(status)"
         switch status {
+        case 401 where answer?.error.code == SyncClientError.Code.wipeRequested.rawValue:
+            return SyncClientError(.wipeRequested, message, status: status)
         case 401:
             return SyncClientError(.unauthorized, "the server refused the token (\(message))", status: status)
         case 409:

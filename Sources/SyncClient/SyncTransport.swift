@@ -51,6 +51,8 @@ public struct SyncClientError: Error, Sendable, CustomStringConvertible {
         public static let notInitialized = Code("not_initialized")
         /// The server does not know this laptop's sync position (restored from a backup, or another server).
         public static let unknownCursor = Code("unknown_cursor")
+        /// IT revoked this laptop's token with `--wipe` (reported lost): the laptop must delete its CRM data.
+        public static let wipeRequested = Code("wipe_requested")
     }
 
     public var code: Code

@@ -57,7 +57,7 @@ public func buildRouter(
     router.addRoutes(
         StatusPageController(service: service, configuration: configuration, started: now(), now: now).routes
     )
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(storage: storage))
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(storage: storage, service: service, now: now))
     v1.addRoutes(SyncController(service: service, configuration: configuration, metrics: metrics, now: now).routes)
     v1.group("admin").add(middleware: AdminOnlyMiddleware())
         .addRoutes(AdminController(service: service, configuration: configuration, now: now).routes)

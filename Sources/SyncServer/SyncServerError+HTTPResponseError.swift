@@ -7,7 +7,7 @@ extension SyncServerError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code {
         case .malformed, .invalidValue, .unknownCursor: .badRequest
-        case .unauthorized: .unauthorized
+        case .unauthorized, .wipeRequested: .unauthorized
         case .forbidden, .reservedReplica, .foreignReplica: .forbidden
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed

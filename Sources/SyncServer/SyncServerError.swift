@@ -23,6 +23,8 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
         public static let unavailable = Code(rawValue: "storage_unavailable")
         /// The server's disk (or its database's) is full: nothing of the request was stored (507).
         public static let storageFull = Code(rawValue: "storage_full")
+        /// The token was revoked with `--wipe`: the laptop must delete its replica and token (401).
+        public static let wipeRequested = Code(rawValue: "wipe_requested")
         public static let timeout = Code(rawValue: "request_timeout")
         /// A pull or snapshot cursor this server did not issue (another log, beyond the end, not a cursor).
         public static let unknownCursor = Code(rawValue: "unknown_cursor")

@@ -162,6 +162,43 @@ final class FieldContext: @unchecked Sendable {
         opened = nil
     }
 
+    /// Deletes the CRM data of this home (the replica with its outbox, the token, the server's certificate, the
+    /// reminders written to the home's mail outbox, the settings) when IT reported the laptop lost; says what went.
+    func wipe() -> CLIError {
+        close()
+        let files = [
+            "replica.sqlite", "replica.sqlite-wal", "replica.sqlite-shm", "token", "server-ca.pem", "config.json",
+        ]
+        var removed: [String] = []
+        for name in files {
+            let path = home.appendingPathComponent(name).path
+            if FileManager.default.fileExists(atPath: path), (try? FileManager.default.removeItem(atPath: path)) != nil
+            {
+                removed.append(name)
+            }
+        }
+        let outbox = home.appendingPathComponent("outbox")
+        if FileManager.default.fileExists(atPath: outbox.path), (try? FileManager.default.removeItem(at: outbox)) != nil
+        {
+            removed.append("outbox")
+        }
+        let left = files.filter { FileManager.default.fileExists(atPath: home.appendingPathComponent($0).path) }
+        if !left.isEmpty {
+            return CLIError(
+                "wipe_requested",
+                "IT reported this laptop lost and revoked its access, but \(left.joined(separator: ", ")) in "
+                    + "\(home.path) could not be deleted: delete them now",
+                exitCode: 4
+            )
+        }
+        return CLIError(
+            "wipe_requested",
+            "IT reported this laptop lost and revoked its access: the CRM data on it (the replica with any changes "
+                + "not sent, the token, the reminders) was deleted from \(home.path); ask IT to set it up again",
+            exitCode: 4
+        )
+    }
+
     // MARK: - Output
 
     func print(_ text: String) { console.out(text) }
@@ -220,6 +257,15 @@ extension FieldCommand {
             try await execute(context)
         } catch let exit as ExitCode {
             throw exit  // a status the command chose (remind: nothing due), not an error
+        } catch let error as SyncClientError where error.code == .wipeRequested {
+            // A lost or stolen laptop: IT revoked its token with --wipe. The customer data goes now, then we say so.
+            let failure = context.wipe()
+            if context.json {
+                context.printJSON(["error": ["code": failure.code, "message": failure.message]])
+            } else {
+                context.console.err("crm-field: \(failure.message)")
+            }
+            throw ExitCode(failure.exitCode)
         } catch {
             let failure = Self.cliError(error)
             if context.json {

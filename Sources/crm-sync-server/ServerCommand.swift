@@ -192,16 +192,23 @@ struct UserCommand: AsyncParsableCommand {
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Revoke a user's token (effective on the next request)."
+            abstract: "Revoke a user's token (effective on the next request).",
+            discussion: """
+                With --wipe (a lost or stolen laptop), the laptop that holds the token deletes its replica and \
+                token at its next contact with the server, after saying so; even after you issue the user a new \
+                token. Without --wipe the laptop keeps its data and can no longer sync.
+                """
         )
         @OptionGroup var database: DatabaseOption
         @Argument var name: String
+        @Flag(help: "Make the laptop holding the token delete its CRM data at its next contact.") var wipe = false
         func run() async throws {
             let name = name
+            let wipe = wipe
             try await database.withService {
-                try await $0.revokeUser(named: name, actor: cliActor, now: nowMilliseconds())
+                try await $0.revokeUser(named: name, wipe: wipe, actor: cliActor, now: nowMilliseconds())
             }
-            print("revoked \(name)")
+            print(wipe ? "revoked \(name); the laptop will delete its CRM data at its next contact" : "revoked \(name)")
         }
     }
 

@@ -95,7 +95,11 @@ struct DiskFullTests {
         var cursor: String? = nil
         var dots: [UInt64] = []
         repeat {
-            let page = try await auditor.pull(replicaID: ReplicaID(unchecked: "full-auditor"), cursor: cursor, limit: 1000)
+            let page = try await auditor.pull(
+                replicaID: ReplicaID(unchecked: "full-auditor"),
+                cursor: cursor,
+                limit: 1000
+            )
             dots += page.changes.filter { $0.dot.replica == writer.replicaID }.map(\.dot.counter)
             cursor = page.cursor
             if !page.hasMore { break }

@@ -76,8 +76,14 @@ struct AdminController: Sendable {
 
     @Sendable func revokeUser(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
-        try await service.revokeUser(named: name, actor: actor(context), now: now())
-        return try jsonResponse(["name": name, "status": "revoked"])
+        let wipe: Bool
+        switch request.uri.queryParameters["wipe"].map(String.init) {
+        case nil, "false": wipe = false
+        case "true": wipe = true
+        case let other?: throw SyncServerError(.malformed, "wipe must be true or false (got '\(other.prefix(20))')")
+        }
+        try await service.revokeUser(named: name, wipe: wipe, actor: actor(context), now: now())
+        return try jsonResponse(["name": name, "status": wipe ? "revoked; the laptop will be wiped" : "revoked"])
     }
 
     @Sendable func issueToken(_ request: Request, context: SyncRequestContext) async throws -> Response {

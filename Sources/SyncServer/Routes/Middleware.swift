@@ -72,6 +72,8 @@ struct JSONErrorMiddleware: RouterMiddleware {
 struct AuthMiddleware<Storage: ChangeStorage>: RouterMiddleware {
     typealias Context = SyncRequestContext
     let storage: Storage
+    let service: SyncService
+    let now: @Sendable () -> Int64
 
     func handle(
         _ request: Request,
@@ -81,16 +83,49 @@ struct AuthMiddleware<Storage: ChangeStorage>: RouterMiddleware {
         -> Response
     {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count > 7 else {
+            context.logger.notice("Denied", metadata: ["http.path": "\(request.uri.path)", "error.code": "no_token"])
             throw SyncServerError(.unauthorized, "send a bearer token: Authorization: Bearer crm_…")
         }
         let token = String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
-        guard let user = try await storage.user(tokenHash: Tokens.hash(token)), !user.isRevoked else {
+        let hash = Tokens.hash(token)
+        guard let user = try await storage.user(tokenHash: hash), !user.isRevoked else {
+            // A token IT revoked with --wipe: the laptop that holds it is told to delete its data (and the telling
+            // is audited). Any other unknown or revoked token is the same plain 401.
+            if let owner = try await service.wipeOrdered(tokenHash: hash) {
+                context.logger.notice(
+                    "Denied: wipe ordered",
+                    metadata: [
+                        "sync.user": "\(owner)", "http.path": "\(request.uri.path)", "error.code": "wipe_requested",
+                    ]
+                )
+                try? await service.audit(actor: "server", action: "user.wipe_told", target: owner, now: now())
+                throw SyncServerError(
+                    .wipeRequested,
+                    "IT reported this laptop lost and revoked its access: delete the local CRM data and the token"
+                )
+            }
+            context.logger.notice(
+                "Denied",
+                metadata: ["http.path": "\(request.uri.path)", "error.code": "unauthorized"]
+            )
             throw SyncServerError(.unauthorized, "the token is unknown or revoked; ask IT for a new one")
         }
         var context = context
         context.user = user
         context.logger[metadataKey: "sync.user"] = .string(user.name)
-        return try await next(request, context)
+        do {
+            return try await next(request, context)
+        } catch let error as SyncServerError where error.status == .forbidden || error.status == .notFound {
+            // Every refusal of a signed-in user is in the log: who, what, why (never the record's data).
+            context.logger.notice(
+                "Denied",
+                metadata: [
+                    "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
+                    "http.status": "\(error.status.code)", "error.code": "\(error.code)",
+                ]
+            )
+            throw error
+        }
     }
 }
 

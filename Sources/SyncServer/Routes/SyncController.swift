@@ -60,6 +60,19 @@ struct SyncController: Sendable {
             handOffGrace: configuration.handOffGraceMilliseconds
         )
         let results = summary.results
+        // A change refused for who sent it (another territory, another author, a role's limit, the server's own
+        // data) is a denial like a refused request: each one is in the log, with the record's id, never its data.
+        let denialCodes: Set<ChangeRejection.Code> = [.outOfScope, .wrongAuthor, .notPermitted, .serverOwned]
+        for (change, result) in zip(push.changes, results) {
+            guard let rejection = result.rejection, denialCodes.contains(rejection.code) else { continue }
+            context.logger.notice(
+                "Denied change",
+                metadata: [
+                    "sync.replica": "\(push.replicaID)", "sync.entity": "\(change.entity)",
+                    "sync.record": "\(change.recordID)", "error.code": "\(rejection.code)",
+                ]
+            )
+        }
         metrics.pushed(
             Dictionary(grouping: results, by: \.status).mapValues(\.count),
             rejectionCodes: Dictionary(grouping: results.compactMap(\.rejection?.code.rawValue), by: { $0 })

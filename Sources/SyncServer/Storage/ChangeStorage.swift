@@ -25,6 +25,8 @@ public protocol ChangeStorage: Sendable {
     func users() async throws -> [User]
     /// Revokes a user's token; throws ``SyncServerError/Code/notFound`` for an unknown name.
     func revokeUser(named name: String) async throws
+    /// The hash of a user's current token (revoked or not); nil for an unknown name.
+    func tokenHash(named name: String) async throws -> String?
     /// Replaces a user's token (and lifts a revocation); throws ``SyncServerError/Code/notFound``.
     func setToken(named name: String, tokenHash: String) async throws
 
@@ -160,6 +162,8 @@ enum DocumentSpace {
     static let territoryLoss = "territory_loss"
     /// Each replica's last push and pull, and its rejected and pending changes (``ReplicaActivity``).
     static let replicaActivity = "replica_activity"
+    /// Tokens whose laptop IT reported lost (`user revoke --wipe`), by token hash: the user and when.
+    static let wipe = "wipe"
 }
 
 extension StorageReadTransaction {

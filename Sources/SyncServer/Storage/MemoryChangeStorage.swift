@@ -75,6 +75,8 @@ public final class MemoryChangeStorage: ChangeStorage, @unchecked Sendable {
         current.users.values.map(\.user).sorted { $0.name < $1.name }
     }
 
+    public func tokenHash(named name: String) async throws -> String? { current.users[name]?.tokenHash }
+
     public func revokeUser(named name: String) async throws {
         try updateUser(name) { $0.user.isRevoked = true }
     }

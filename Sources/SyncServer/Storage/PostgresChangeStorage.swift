@@ -265,6 +265,14 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
         return users
     }
 
+    public func tokenHash(named name: String) async throws -> String? {
+        try await mappingErrors {
+            let rows = try await client.query("SELECT token_hash FROM crm_user WHERE name = \(name)", logger: logger)
+            for try await (hash) in rows.decode(String.self) { return hash }
+            return nil
+        }
+    }
+
     public func revokeUser(named name: String) async throws {
         try await updateUser(name, "UPDATE crm_user SET revoked = TRUE WHERE name = \(name) RETURNING name")
     }

@@ -185,6 +185,12 @@ public final class SQLiteChangeStorage: ChangeStorage {
         )
     }
 
+    public func tokenHash(named name: String) async throws -> String? {
+        try await read { db in
+            try String.fetchOne(db, sql: "SELECT token_hash FROM user WHERE name = ?", arguments: [name])
+        }
+    }
+
     public func revokeUser(named name: String) async throws {
         try await write { db in
             try db.execute(sql: "UPDATE user SET revoked = 1 WHERE name = ?", arguments: [name])

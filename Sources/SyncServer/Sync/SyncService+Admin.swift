@@ -474,9 +474,36 @@ extension SyncService {
         )
     }
 
-    public func revokeUser(named name: String, actor: String, now: Int64) async throws {
+    /// Revokes a user's token. With `wipe` (a lost or stolen laptop) the token's hash is remembered: the laptop that
+    /// still holds it is told, at its next contact, to delete its replica and token (`wipe_requested`), even after
+    /// IT issued the user a new token.
+    public func revokeUser(named name: String, wipe: Bool = false, actor: String, now: Int64) async throws {
+        if wipe {
+            guard let hash = try await storage.tokenHash(named: name) else {
+                throw SyncServerError(.notFound, "no user named \(name)")
+            }
+            let entry =
+                #"{"user":\#(try String(decoding: WireCoding.encode(name), as: UTF8.self)),"at":"\#(ISO8601.format(millisecondsSince1970: now))"}"#
+            try await storage.withWriteTransaction { try await $0.saveDocuments(DocumentSpace.wipe, [hash: entry]) }
+        }
         try await storage.revokeUser(named: name)
-        try await audit(actor: actor, action: "user.revoke", target: name, now: now)
+        try await audit(
+            actor: actor,
+            action: "user.revoke",
+            target: name,
+            detail: wipe ? ["wipe": "true"] : [:],
+            now: now
+        )
+    }
+
+    /// Whether the laptop holding this token hash was reported lost (`revoke --wipe`); the user it belonged to.
+    public func wipeOrdered(tokenHash: String) async throws -> String? {
+        let entries = try await storage.withReadTransaction {
+            try await $0.documents(DocumentSpace.wipe, keys: [tokenHash])
+        }
+        guard let entry = entries[tokenHash] else { return nil }
+        let object = try? JSONSerialization.jsonObject(with: Data(entry.utf8)) as? [String: Any]
+        return object?["user"] as? String ?? "unknown"
     }
 
     public func setToken(named name: String, tokenHash: String, actor: String, now: Int64) async throws {
