@@ -122,6 +122,11 @@ struct ServerKillTests {
                 #expect(try Self.integrityCheck(db) == "ok", "kill \(kill): integrity_check")
             }
         }
+        let changes = try await laptops.asyncMap { try await $0.lastCounter() }.reduce(0, +)
+        print(
+            "server kills (\(database)): \(killsLanded) of \(Self.kills) landed, \(syncsDone) syncs completed between "
+                + "them, \(changes) changes made, \(sold) sales, seed \(Self.seed)"
+        )
         #expect(killsLanded == Self.kills, "every kill landed on a running server")
         #expect(syncsDone > 0, "some syncs completed between kills")
 
