@@ -162,14 +162,14 @@ public final class Replica: Sendable {
     static func wrap(_ error: any Error) -> ReplicaError {
         if let error = error as? ReplicaError { return error }
         if let error = error as? WireFormatError { return ReplicaError(.damaged, error.message) }
-        if let error = error as? DatabaseError, error.resultCode == .SQLITE_FULL {
-            return ReplicaError(
-                .diskFull,
-                "the disk is full: nothing of this was saved (what was saved before is safe); free some space and "
-                    + "run the command again"
-            )
-        }
         if let error = error as? DatabaseError {
+            if error.resultCode == .SQLITE_FULL {
+                return ReplicaError(
+                    .diskFull,
+                    "the disk is full: nothing of this was saved (what was saved before is safe); free some space "
+                        + "and run the command again"
+                )
+            }
             // GRDB keeps statement arguments (customer data) out of its description by default.
             return ReplicaError(.storage, "SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")")
         }

@@ -169,20 +169,12 @@ final class FieldContext: @unchecked Sendable {
         let files = [
             "replica.sqlite", "replica.sqlite-wal", "replica.sqlite-shm", "token", "server-ca.pem", "config.json",
         ]
-        var removed: [String] = []
-        for name in files {
-            let path = home.appendingPathComponent(name).path
-            if FileManager.default.fileExists(atPath: path), (try? FileManager.default.removeItem(atPath: path)) != nil
-            {
-                removed.append(name)
-            }
+        for name in files + ["outbox"] {
+            try? FileManager.default.removeItem(at: home.appendingPathComponent(name))
         }
-        let outbox = home.appendingPathComponent("outbox")
-        if FileManager.default.fileExists(atPath: outbox.path), (try? FileManager.default.removeItem(at: outbox)) != nil
-        {
-            removed.append("outbox")
+        let left = (files + ["outbox"]).filter {
+            FileManager.default.fileExists(atPath: home.appendingPathComponent($0).path)
         }
-        let left = files.filter { FileManager.default.fileExists(atPath: home.appendingPathComponent($0).path) }
         if !left.isEmpty {
             return CLIError(
                 "wipe_requested",
@@ -257,17 +249,10 @@ extension FieldCommand {
             try await execute(context)
         } catch let exit as ExitCode {
             throw exit  // a status the command chose (remind: nothing due), not an error
-        } catch let error as SyncClientError where error.code == .wipeRequested {
-            // A lost or stolen laptop: IT revoked its token with --wipe. The customer data goes now, then we say so.
-            let failure = context.wipe()
-            if context.json {
-                context.printJSON(["error": ["code": failure.code, "message": failure.message]])
-            } else {
-                context.console.err("crm-field: \(failure.message)")
-            }
-            throw ExitCode(failure.exitCode)
         } catch {
-            let failure = Self.cliError(error)
+            // A lost or stolen laptop (IT revoked its token with --wipe): the customer data goes now, then we say so.
+            let wipe = (error as? SyncClientError)?.code == .wipeRequested
+            let failure = wipe ? context.wipe() : Self.cliError(error)
             if context.json {
                 context.printJSON(["error": ["code": failure.code, "message": failure.message]])
             } else {

@@ -76,12 +76,7 @@ struct AdminController: Sendable {
 
     @Sendable func revokeUser(_ request: Request, context: SyncRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
-        let wipe: Bool
-        switch request.uri.queryParameters["wipe"].map(String.init) {
-        case nil, "false": wipe = false
-        case "true": wipe = true
-        case let other?: throw SyncServerError(.malformed, "wipe must be true or false (got '\(other.prefix(20))')")
-        }
+        let wipe = try Self.flag("wipe", of: request)
         try await service.revokeUser(named: name, wipe: wipe, actor: actor(context), now: now())
         return try jsonResponse(["name": name, "status": wipe ? "revoked; the laptop will be wiped" : "revoked"])
     }
@@ -123,12 +118,7 @@ struct AdminController: Sendable {
                 "send the CSV file with Content-Type: text/csv (got \(mediaType.map { "'\($0.prefix(40))'" } ?? "none"))"
             )
         }
-        let dryRun: Bool
-        switch request.uri.queryParameters["dry_run"].map(String.init) {
-        case nil, "false": dryRun = false
-        case "true": dryRun = true
-        case let other?: throw SyncServerError(.malformed, "dry_run must be true or false (got '\(other.prefix(20))')")
-        }
+        let dryRun = try Self.flag("dry_run", of: request)
         let buffer = try await readBody(
             request,
             maxBytes: configuration.maxBodyBytes,
@@ -143,6 +133,15 @@ struct AdminController: Sendable {
             dryRun: dryRun
         )
         return try jsonResponse(report)
+    }
+
+    /// A boolean query parameter: absent or `false` is false, `true` is true, anything else a 400 (openapi.yaml).
+    static func flag(_ name: String, of request: Request) throws -> Bool {
+        switch request.uri.queryParameters[Substring(name)].map(String.init) {
+        case nil, "false": return false
+        case "true": return true
+        case let other?: throw SyncServerError(.malformed, "\(name) must be true or false (got '\(other.prefix(20))')")
+        }
     }
 
     /// Who the audit log names for a request: the signed-in admin.

@@ -348,7 +348,7 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
         } catch let error as PSQLError {
             let state = error.serverInfo?[.sqlState] ?? "none"
             logger.debug("Storage error", metadata: ["storage.sqlstate": "\(state)", "storage.code": "\(error.code)"])
-            // disk_full, out_of_memory is not this: 53100 is PostgreSQL's "could not extend file".
+            // 53100 is disk_full (a data file or the WAL could not be extended).
             if state == "53100" { throw SyncServerError.diskFull }
             throw SyncServerError(.unavailable, "the database failed (SQLSTATE \(state)); try again")
         } catch let error as SyncServerError {

@@ -482,9 +482,9 @@ extension SyncService {
             guard let hash = try await storage.tokenHash(named: name) else {
                 throw SyncServerError(.notFound, "no user named \(name)")
             }
-            let entry =
-                #"{"user":\#(try String(decoding: WireCoding.encode(name), as: UTF8.self)),"at":"\#(ISO8601.format(millisecondsSince1970: now))"}"#
-            try await storage.withWriteTransaction { try await $0.saveDocuments(DocumentSpace.wipe, [hash: entry]) }
+            try await storage.withWriteTransaction {
+                try await $0.saveDocument(WipeOrder(user: name, at: now), DocumentSpace.wipe, key: hash)
+            }
         }
         try await storage.revokeUser(named: name)
         try await audit(
@@ -502,8 +502,7 @@ extension SyncService {
             try await $0.documents(DocumentSpace.wipe, keys: [tokenHash])
         }
         guard let entry = entries[tokenHash] else { return nil }
-        let object = try? JSONSerialization.jsonObject(with: Data(entry.utf8)) as? [String: Any]
-        return object?["user"] as? String ?? "unknown"
+        return decodeDocument(WipeOrder.self, entry)?.user ?? "unknown"
     }
 
     public func setToken(named name: String, tokenHash: String, actor: String, now: Int64) async throws {
@@ -690,6 +689,12 @@ extension SyncService {
             try await activity.save(replica, transaction)
         }
     }
+}
+
+/// A laptop IT reported lost (`user revoke --wipe`), kept under its token's hash: whose it was and when (ms).
+struct WipeOrder: Codable, Sendable, Hashable {
+    var user: String
+    var at: Int64
 }
 
 /// A territory IT took from a user (`user set`): where the log was and when, for the hand-off of the edits the
