@@ -9,21 +9,7 @@ import Testing
 /// decodes must encode back to a value that decodes the same.
 @Suite("Fuzz corpora replayed")
 struct FuzzCorpusTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("fuzz")
-
-    /// Every file of fuzz/corpus/TARGET and fuzz/crashes/TARGET.
-    static func inputs(_ target: String) -> [(name: String, bytes: [UInt8])] {
-        ["corpus", "crashes"].flatMap { folder -> [(name: String, bytes: [UInt8])] in
-            let directory = root.appendingPathComponent(folder).appendingPathComponent(target)
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-            return names.sorted().filter { !$0.hasPrefix(".") }.compactMap { name in
-                FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).map {
-                    ("\(folder)/\(target)/\(name)", Array($0))
-                }
-            }
-        }
-    }
+    static func inputs(_ target: String) -> [(name: String, bytes: [UInt8])] { FuzzCorpus.inputs(target) }
 
     @Test("push requests: decoded, re-encoded for the log, decoded again the same")
     func push() throws {
@@ -97,7 +83,7 @@ struct FuzzCorpusTests {
     /// Writes the binary codec's seeds (`CRM_FUZZ_WRITE_SEEDS=1`): changes, record states and results of random
     /// histories of every entity, each behind the byte that picks its type in fuzz-binary.
     static func writeBinarySeeds() throws {
-        let directory = root.appendingPathComponent("corpus/binary")
+        let directory = FuzzCorpus.corpusFolder("binary")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         func write(_ kind: UInt8, _ bytes: [UInt8], _ name: String) throws {
             try Data([kind] + bytes).write(to: directory.appendingPathComponent(name))

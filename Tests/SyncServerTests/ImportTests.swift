@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import ReplicaStore
 import SyncProtocol
+import SyncTestSupport
 import Testing
 
 @testable import SyncServer
@@ -254,17 +255,7 @@ struct ImportTests {
 struct CSVFuzzCorpusTests {
     @Test("every CSV seed and crash input parses to rows or refusals, each refusal on a line of the file")
     func csvCorpus() throws {
-        let fuzz = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("fuzz")
-        var inputs: [(String, [UInt8])] = []
-        for folder in ["corpus/csv", "crashes/csv"] {
-            let directory = fuzz.appendingPathComponent(folder)
-            for name in ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted() {
-                if let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) {
-                    inputs.append(("\(folder)/\(name)", Array(data)))
-                }
-            }
-        }
+        let inputs = FuzzCorpus.inputs("csv")
         try #require(inputs.count >= 5, "the CSV corpus is missing (\(inputs.count) files)")
         var rows = 0
         for (name, bytes) in inputs where !bytes.isEmpty {

@@ -148,20 +148,7 @@ struct ServerKillTests {
         for laptop in laptops { #expect(try await laptop.pendingCount() == 0, "an outbox is not empty") }
 
         // The server's log, read from its start as a laptop reads it: each laptop's dots 1...counter, once each.
-        let auditor = try HTTPSyncTransport(server: server.url, token: tokens[0])
-        defer { Task { try? await auditor.shutdown() } }
-        var cursor: String? = nil
-        var logged: [ReplicaID: [UInt64]] = [:]
-        while true {
-            let page = try await auditor.pull(
-                replicaID: ReplicaID(unchecked: "kill-auditor"),
-                cursor: cursor,
-                limit: 1000
-            )
-            for change in page.changes { logged[change.dot.replica, default: []].append(change.dot.counter) }
-            cursor = page.cursor
-            if !page.hasMore { break }
-        }
+        let logged = try await Self.loggedCounters(server: server.url, token: tokens[0])
         for laptop in laptops {
             let made = try await laptop.lastCounter()
             let seen = (logged[laptop.replicaID] ?? []).sorted()
@@ -176,6 +163,25 @@ struct ServerKillTests {
         #expect(Set(phones.map { "\(String(describing: $0))" }).count == 1, "the laptops disagree: \(phones)")
     }
 
+    /// The counters of every change in the server's log that `token`'s user may see, by replica: the log pulled
+    /// from its start under a replica id of its own (an auditor's), as a new laptop would read it.
+    static func loggedCounters(server url: String, token: String) async throws -> [ReplicaID: [UInt64]] {
+        let auditor = try HTTPSyncTransport(server: url, token: token)
+        defer { Task { try? await auditor.shutdown() } }
+        var cursor: String? = nil
+        var logged: [ReplicaID: [UInt64]] = [:]
+        while true {
+            let page = try await auditor.pull(
+                replicaID: ReplicaID(unchecked: "log-auditor"),
+                cursor: cursor,
+                limit: 1000
+            )
+            for change in page.changes { logged[change.dot.replica, default: []].append(change.dot.counter) }
+            cursor = page.cursor
+            if !page.hasMore { return logged }
+        }
+    }
+
     /// `PRAGMA integrity_check` of a SQLite file, through the sqlite3 shell (as IT would run it).
     static func integrityCheck(_ path: String) throws -> String {
         let process = Process()
@@ -187,13 +193,5 @@ struct ServerKillTests {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-}
-
-extension Array {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var result: [T] = []
-        for element in self { result.append(try await transform(element)) }
-        return result
     }
 }
