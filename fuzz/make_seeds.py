@@ -8,14 +8,14 @@ written by the unit test (`CRM_FUZZ_WRITE_SEEDS=1 swift test --filter FuzzCorpus
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(ROOT, "conformance", "tools"))
+from live_server import serve  # noqa: E402
 CORPUS = os.path.join(ROOT, "fuzz", "corpus")
 KINDS = ["products", "stock", "invoices", "accounts", "plans", "norms"]  # ImportKind.allCases, in order
 
@@ -60,18 +60,8 @@ def main():
     admin = subprocess.check_output([binary, "user", "add", "it", "--role", "admin", "--db", db], text=True).strip()
     rep = subprocess.check_output([binary, "user", "add", "alice", "--role", "rep", "--territory", "north",
                                    "--db", db], text=True).strip()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([binary, "serve", "--db", db, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = serve(binary, db)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
         for name in sorted(os.listdir(fixtures)):
             kind = next((k for k in KINDS if name.startswith(k)), None)
             if kind:

@@ -8,17 +8,17 @@ JSON body validates against the declared schema.
 import gzip
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 
 import yaml
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
+
+from live_server import serve
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SPEC = yaml.safe_load(open(os.path.join(ROOT, "conformance", "openapi.yaml")))
@@ -37,12 +37,6 @@ def resolve(node):
 def validator(schema):
     """A validator for `schema` whose $refs (recursive ones included) resolve against the spec's components."""
     return OAS31Validator(dict(schema, components=SPEC["components"]))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -75,17 +69,10 @@ def main():
     db = os.path.join(folder, "crm-sync.sqlite")
     admin = subprocess.check_output([binary, "user", "add", "it-admin", "--role", "admin", "--db", db], text=True).strip()
     rep = subprocess.check_output([binary, "user", "add", "alice", "--role", "rep", "--territory", "north", "--db", db], text=True).strip()
-    port = free_port()
-    server = subprocess.Popen([binary, "serve", "--db", db, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = serve(binary, db)
     failures = []
     checked = 0
     try:
-        for _ in range(100):
-            try:
-                if call(port, "get", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
         call(port, "post", "/v1/admin/import/accounts", admin, b"id,name,territory\nacc-1,Acme,north\n", "text/csv")
         change = {"dot": {"replica": "laptop-a", "counter": 1}, "context": {}, "hlc": "2026-11-23T10:00:00.000Z/0",
                   "author": "alice", "entity": "account", "record_id": "acc-2", "op": "create",

@@ -8,21 +8,16 @@ token and once with an admin's. Exits non-zero on any failure. Settings: conform
 """
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+from live_server import serve
+
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(TOOLS, "..", "..")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main():
@@ -41,17 +36,9 @@ def main():
               "rep": cli("user", "add", "alice", "--role", "rep", "--territory", "north")}
     cli("user", "add", "bob", "--role", "rep", "--territory", "south")
     cli("user", "add", "maria", "--role", "manager", "--territory", "north", "--territory", "south")
-    port = free_port()
-    log = open(os.path.join(folder, "server.log"), "w")
-    server = subprocess.Popen([options.binary, "serve", "--db", db, "--port", str(port)], stdout=log, stderr=log)
+    server, port = serve(options.binary, db, log=open(os.path.join(folder, "server.log"), "w"))
     failed = []
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.1)
         csv = b"id,name,territory\nacc-1,Acme,north\nacc-2,Beta,south\n"
         request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/admin/import/accounts", data=csv, method="POST",
                                          headers={"Authorization": "Bearer " + tokens["admin"],
