@@ -59,6 +59,7 @@ public func buildRouter(
     )
     let v1 = router.group("v1").add(middleware: AuthMiddleware(storage: storage, service: service, now: now))
     v1.addRoutes(SyncController(service: service, configuration: configuration, metrics: metrics, now: now).routes)
+    v1.addRoutes(BlobController(service: service, configuration: configuration).routes)
     v1.group("admin").add(middleware: AdminOnlyMiddleware())
         .addRoutes(AdminController(service: service, configuration: configuration, now: now).routes)
     table.register(router.routes.map { ($0.path.description, $0.method.rawValue) })

@@ -27,6 +27,8 @@ public struct ServerConfiguration: Sendable {
     public var bodyStallSeconds: Int64
     /// Serve HTTPS with this certificate and key (TLS 1.2 at least); nil serves plain HTTP.
     public var tls: TLSFiles?
+    /// The largest document content accepted, in bytes (413 above; the version record still syncs).
+    public var maxDocumentBytes: Int64 = 25 * 1024 * 1024
 
     /// A PEM certificate chain and its PEM private key.
     public struct TLSFiles: Sendable, Hashable {

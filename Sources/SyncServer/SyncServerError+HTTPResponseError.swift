@@ -6,10 +6,10 @@ import SyncProtocol
 extension SyncServerError: HTTPResponseError {
     public var status: HTTPResponse.Status {
         switch code {
-        case .malformed, .invalidValue, .unknownCursor: .badRequest
+        case .malformed, .invalidValue, .unknownCursor, .wrongOffset, .digestMismatch: .badRequest
         case .unauthorized, .wipeRequested: .unauthorized
         case .forbidden, .reservedReplica, .foreignReplica: .forbidden
-        case .notFound: .notFound
+        case .notFound, .notUploaded: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .unsupportedVersion, .conflict: .conflict
         case .tooLarge: .contentTooLarge

@@ -32,6 +32,12 @@ public struct SyncServerError: Error, Sendable, CustomStringConvertible {
         public static let reservedReplica = Code(rawValue: "reserved_replica")
         /// The replica id is registered to another user.
         public static let foreignReplica = Code(rawValue: "foreign_replica")
+        /// An upload chunk sent at another offset than the bytes the server has of it (400; ask for the status).
+        public static let wrongOffset = Code(rawValue: "wrong_offset")
+        /// An upload chunk or a finished upload whose content does not hash to its digest (400; nothing kept).
+        public static let digestMismatch = Code(rawValue: "digest_mismatch")
+        /// A content the caller may see but that its author's laptop has not uploaded yet (404).
+        public static let notUploaded = Code(rawValue: "not_uploaded")
         public var description: String { rawValue }
     }
 

@@ -446,7 +446,7 @@ struct Export: FieldCommand {
         var written: [String: Int] = [:]
         let entities = [
             "account", "contact", "activity", "task", "deal", "appointment", "product", "stock", "invoice", "plan",
-            "stage_norm",
+            "stage_norm", "document", "document_version",
         ].filter { CRMSchema.entities[EntityKind($0)] != nil }
         for entity in entities {
             let kind = EntityKind(entity)

@@ -45,7 +45,7 @@ struct FieldInput {
         }
         let value: FieldValue
         switch schema.type {
-        case .text, .reference:
+        case .text, .reference, .digest:
             value = .string(trimmed)
         case .enumeration:
             value = .string(trimmed.lowercased())

@@ -29,7 +29,7 @@ struct EntityTable: Sendable {
             switch field.type {
             case .integer, .nonNegativeInteger: Column(name: field.name, isInteger: true, isBool: false)
             case .bool: Column(name: field.name, isInteger: true, isBool: true)
-            case .text, .enumeration, .timestamp, .date, .currency, .reference:
+            case .text, .enumeration, .timestamp, .date, .currency, .reference, .digest:
                 Column(name: field.name, isInteger: false, isBool: false)
             }
         }
@@ -51,7 +51,7 @@ struct EntityTable: Sendable {
     static func of(_ entity: EntityKind) -> EntityTable? {
         switch entity.rawValue {
         case "account", "contact", "activity", "task", "deal", "product", "stock", "invoice": all[entity]
-        case "appointment", "plan", "stage_norm": all[entity]
+        case "appointment", "plan", "stage_norm", "document", "document_version": all[entity]
         default: nil
         }
     }

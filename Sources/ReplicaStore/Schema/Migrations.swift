@@ -206,6 +206,37 @@ enum Migrations {
                     """
             )
         }
+        guard CRMSchema.profile.speaks("0.19") else { return migrator }
+        migrator.registerMigration("v5: documents and their versions; the blob queues") { db in
+            try addRelease(db, entities: [.document, .documentVersion], extending: [])
+            // The blob queues (BlobQueue): contents this laptop must upload, how far each got and why the last try
+            // failed; contents it failed to download. The contents themselves are files in the replica's blob
+            // folder (`replica.sqlite-blobs/`), named by digest.
+            try db.execute(
+                sql: """
+                    CREATE INDEX IF NOT EXISTS document_account ON document (account_id) WHERE _deleted = 0;
+                    CREATE INDEX IF NOT EXISTS document_deal ON document (deal_id) WHERE _deleted = 0;
+                    CREATE INDEX IF NOT EXISTS document_version_document ON document_version (document_id, created_at);
+                    CREATE INDEX IF NOT EXISTS document_version_digest ON document_version (digest);
+                    CREATE TABLE blob_upload (
+                        digest TEXT PRIMARY KEY NOT NULL,
+                        size INTEGER NOT NULL,
+                        media_type TEXT,
+                        sent INTEGER NOT NULL DEFAULT 0,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        last_error TEXT,
+                        next_try INTEGER NOT NULL DEFAULT 0,
+                        added_at INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE blob_download (
+                        digest TEXT PRIMARY KEY NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        last_error TEXT,
+                        next_try INTEGER NOT NULL DEFAULT 0
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -18,6 +18,8 @@ public struct EntityKind: Hashable, Sendable, Comparable, CustomStringConvertibl
     public static let appointment = EntityKind("appointment")
     public static let plan = EntityKind("plan")
     public static let stageNorm = EntityKind("stage_norm")
+    public static let document = EntityKind("document")
+    public static let documentVersion = EntityKind("document_version")
 
     public static func < (lhs: EntityKind, rhs: EntityKind) -> Bool {
         lhs.rawValue < rhs.rawValue  // ASCII only, so String order is byte order (and has a fast path)

@@ -172,6 +172,9 @@ struct SchemaDocument: Encodable {
         case .reference(let entity):
             result.type = "reference"
             result.entity = entity.rawValue
+        case .digest:
+            result.type = "digest"
+            result.format = "SHA-256 of the content: 64 lower-case hexadecimal digits"
         }
         if case .orderedState(let rule) = field.rule {
             result.rule = "ordered_state"

@@ -232,10 +232,55 @@ public enum CRMSchema {
         ]
     )
 
+    /// 0.19: the document kinds.
+    public static let documentKinds = ["offer", "contract", "order", "other"]
+
+    /// 0.19: a document attached to a customer (and a deal or an interaction of it). `current_version` is a
+    /// register like any field: two versions added offline are a kept conflict. The lock (`locked_by`,
+    /// `locked_at`) is advisory: it is shown, never enforced.
+    public static let document = EntitySchema(
+        .document,
+        scope: .account(field: "account_id"),
+        replicaOperations: mutableOperations,
+        fields: [
+            FieldSchema("account_id", .reference(.account), ownership: .serverAfterCreate, required: true),
+            FieldSchema("deal_id", .reference(.deal)),
+            FieldSchema("activity_id", .reference(.activity)),
+            FieldSchema("title", .text(maxBytes: 500), required: true),
+            FieldSchema("kind", .enumeration(documentKinds), required: true),
+            FieldSchema("notes", longText),
+            FieldSchema("current_version", .reference(.documentVersion)),
+            FieldSchema("locked_by", .text(maxBytes: 128)),
+            FieldSchema("locked_at", .timestamp),
+        ]
+    )
+
+    /// 0.19: one immutable version of a document. Its content is a blob named by `digest`, moved apart from the
+    /// records (PROTOCOL.md §12). `account_id` is the document's, so the version is scoped like it; `against_lock`
+    /// names who had the document checked out when this version was added, if someone else had.
+    public static let documentVersion = EntitySchema(
+        .documentVersion,
+        kind: .appendOnly,
+        scope: .account(field: "account_id"),
+        replicaOperations: ["append"],
+        fields: [
+            FieldSchema("document_id", .reference(.document), required: true),
+            FieldSchema("account_id", .reference(.account), required: true),
+            FieldSchema("digest", .digest, required: true),
+            FieldSchema("size", .nonNegativeInteger, required: true),
+            FieldSchema("media_type", .text(maxBytes: 255)),
+            FieldSchema("file_name", .text(maxBytes: 255)),
+            FieldSchema("author", .text(maxBytes: 128)),
+            FieldSchema("created_at", .timestamp, required: true),
+            FieldSchema("against_lock", .text(maxBytes: 128)),
+        ]
+    )
+
     /// Every entity, by name.
     public static let entities: [EntityKind: EntitySchema] = Dictionary(
         uniqueKeysWithValues: ([
             account, contact, activity, task, deal, product, stock, invoice, appointment, plan, stageNorm,
+            document, documentVersion,
         ])
         .filter { profile.knows($0.entity) }.map { ($0.entity, $0) }
     )
@@ -256,6 +301,8 @@ public enum CRMSchema {
         case "appointment" where profile.knowsAppointments: appointment
         case "plan" where profile.knows(.plan): plan
         case "stage_norm" where profile.knows(.stageNorm): stageNorm
+        case "document" where profile.knows(.document): document
+        case "document_version" where profile.knows(.documentVersion): documentVersion
         default: .unknown(entity)
         }
     }

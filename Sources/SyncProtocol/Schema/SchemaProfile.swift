@@ -12,12 +12,13 @@ import Darwin
 /// §6.3). The real previous release is exercised by `scripts/compat.sh`.
 public struct SchemaProfile: Sendable, Hashable {
     /// The releases whose schema changed, oldest first.
-    public static let releases = ["0.15", "0.16", "0.17"]
+    public static let releases = ["0.15", "0.16", "0.17", "0.18", "0.19"]
 
     /// Entities added by each release after the first.
     public static let addedEntities: [String: Set<String>] = [
         "0.16": ["appointment"],
         "0.17": ["plan", "stage_norm"],
+        "0.19": ["document", "document_version"],
     ]
 
     /// Fields (`entity.field`) added by each release after the first.

@@ -17,6 +17,8 @@ public enum ValueType: Hashable, Sendable {
     case currency
     /// The ID of a record of the given entity.
     case reference(EntityKind)
+    /// 0.19: a SHA-256 digest of a blob's content, 64 lower-case hexadecimal digits.
+    case digest
 
     /// Why `value` is not of this type, or nil when it is. Null is always allowed here (required fields are
     /// checked separately). The reason names the type, never the value.
@@ -44,12 +46,19 @@ public enum ValueType: Hashable, Sendable {
             return isCode ? nil : "must be a three-letter currency code like EUR"
         case (.reference, .string(let text)):
             return RecordID.isValid(text) ? nil : "must be a record id"
-        case (.text, _), (.enumeration, _), (.timestamp, _), (.date, _), (.currency, _), (.reference, _):
+        case (.digest, .string(let text)):
+            return Self.isDigest(text) ? nil : "must be a SHA-256 digest: 64 lower-case hexadecimal digits"
+        case (.text, _), (.enumeration, _), (.timestamp, _), (.date, _), (.currency, _), (.reference, _), (.digest, _):
             return "must be a string"
         case (.integer, _), (.nonNegativeInteger, _):
             return "must be an integer (money in minor units)"
         case (.bool, _):
             return "must be true or false"
         }
+    }
+
+    /// Whether `text` is a SHA-256 digest as the protocol writes it: 64 lower-case hexadecimal digits.
+    public static func isDigest(_ text: some StringProtocol) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 }

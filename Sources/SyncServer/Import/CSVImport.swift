@@ -382,7 +382,7 @@ public enum CSVImport {
             return .success(.string(day))
         case .currency:
             return .success(.string(text.uppercased()))
-        case .text, .enumeration, .reference:
+        case .text, .enumeration, .reference, .digest:
             return .success(.string(text))
         }
     }

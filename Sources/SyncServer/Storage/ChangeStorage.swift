@@ -18,6 +18,8 @@ public import SyncProtocol
 /// - Errors of the driver are wrapped in ``SyncServerError`` (``SyncServerError/Code/unavailable``), without the
 ///   driver's text (it can quote key values).
 public protocol ChangeStorage: Sendable {
+    /// Where the documents' contents are kept (PROTOCOL.md §12).
+    var blobs: any BlobStore { get }
     /// Adds a user; throws ``SyncServerError/Code/conflict`` when the name is taken.
     func addUser(_ user: User, tokenHash: String) async throws
     /// The user a token hash belongs to, revoked or not; nil for an unknown token.
@@ -164,6 +166,9 @@ enum DocumentSpace {
     static let replicaActivity = "replica_activity"
     /// Tokens whose laptop IT reported lost (`user revoke --wipe`), by token hash: the user and when.
     static let wipe = "wipe"
+    /// What the pushed document versions say of each content, by digest (``BlobReference``): its size and the
+    /// accounts whose documents use it, which decide who may upload and download it.
+    static let blob = "blob"
 }
 
 extension StorageReadTransaction {

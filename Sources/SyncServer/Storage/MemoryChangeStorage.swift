@@ -46,6 +46,7 @@ public final class MemoryChangeStorage: ChangeStorage, @unchecked Sendable {
     private let lock = NSLock()
     private var state = State()
     private let writer = AsyncMutex()
+    public let blobs: any BlobStore = MemoryBlobStore()
 
     public init() {}
 

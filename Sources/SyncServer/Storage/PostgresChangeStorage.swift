@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 public import Logging
 import NIOCore
@@ -19,7 +20,7 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
     let logger: Logger
     static let writeLock: Int64 = 0x0063_726D_7379_6E63  // "crmsync"
     /// The schema version ``migrate()`` brings a database to.
-    static let schemaVersion = 5
+    static let schemaVersion = 6
 
     /// `postgres://user[:password]@host[:port]/database`
     public init(url: String, logger: Logger) throws {
@@ -155,6 +156,12 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
         CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
             FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_append_only()
         """,
+        // Version 6: the documents' contents (PostgresBlobStore), shared by every server of the deployment.
+        """
+        CREATE TABLE IF NOT EXISTS blob_part (digest TEXT NOT NULL, position BIGINT NOT NULL, data BYTEA NOT NULL,
+            PRIMARY KEY (digest, position))
+        """,
+        "CREATE TABLE IF NOT EXISTS blob (digest TEXT PRIMARY KEY, size BIGINT NOT NULL)",
     ]
 
     private func exists(_ connection: PostgresConnection, table: String) async throws -> Bool {
@@ -321,7 +328,10 @@ public final class PostgresChangeStorage: ChangeStorage, Service {
     }
 
     /// Runs `body` between `begin` and `COMMIT` on one leased connection; rolls back when it throws.
-    private func transaction<T: Sendable>(
+    /// The documents' contents, in the shared database.
+    public var blobs: any BlobStore { PostgresBlobStore(storage: self) }
+
+    fileprivate func transaction<T: Sendable>(
         begin: String,
         _ body: @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
@@ -963,5 +973,116 @@ private struct PostgresWriteTransaction: StorageWriteTransaction {
             return
         }
         throw SyncServerError(.notFound, "no user named \(user.name)")
+    }
+}
+
+/// The contents as rows of the shared database: each uploaded chunk is one `blob_part` row at its position; a
+/// `blob` row says the parts are complete and hash to the digest. Appends and the final check of one digest take
+/// a transaction-scoped advisory lock on it, so two servers receiving the same content cannot interleave.
+final class PostgresBlobStore: BlobStore {
+    let storage: PostgresChangeStorage
+    private var logger: Logger { storage.logger }
+
+    init(storage: PostgresChangeStorage) {
+        self.storage = storage
+    }
+
+    func storedSize(_ digest: String) async throws -> Int64? {
+        try await storage.transaction(begin: "BEGIN READ ONLY") { connection in
+            for try await size in try await connection.query(
+                "SELECT size FROM blob WHERE digest = \(digest)",
+                logger: self.logger
+            ).decode(Int64.self) {
+                return size
+            }
+            return nil
+        }
+    }
+
+    func received(_ digest: String) async throws -> Int64 {
+        try await storage.transaction(begin: "BEGIN READ ONLY") { connection in
+            try await self.received(digest, connection)
+        }
+    }
+
+    private func received(_ digest: String, _ connection: PostgresConnection) async throws -> Int64 {
+        for try await total in try await connection.query(
+            "SELECT COALESCE(SUM(length(data)), 0)::BIGINT FROM blob_part WHERE digest = \(digest)",
+            logger: logger
+        ).decode(Int64.self) {
+            return total
+        }
+        return 0
+    }
+
+    private func lock(_ digest: String, _ connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(digest))::BIGINT)", logger: logger)
+    }
+
+    func append(_ digest: String, offset: Int64, bytes: ByteBuffer) async throws -> Int64 {
+        try await storage.transaction(begin: "BEGIN") { connection in
+            try await self.lock(digest, connection)
+            let have = try await self.received(digest, connection)
+            guard offset == have else { throw self.wrongOffset(offset, have: have) }
+            try await connection.query(
+                "INSERT INTO blob_part (digest, position, data) VALUES (\(digest), \(offset), \(bytes))",
+                logger: self.logger
+            )
+            return have + Int64(bytes.readableBytes)
+        }
+    }
+
+    func finish(_ digest: String, size: Int64) async throws -> Bool {
+        try await storage.transaction(begin: "BEGIN") { connection in
+            try await self.lock(digest, connection)
+            for try await _ in try await connection.query(
+                "SELECT size FROM blob WHERE digest = \(digest)",
+                logger: self.logger
+            ).decode(Int64.self) {
+                return true
+            }
+            var hasher = SHA256()
+            var total: Int64 = 0
+            // Row by row (the driver streams them), so checking a large content holds one chunk at a time.
+            for try await data in try await connection.query(
+                "SELECT data FROM blob_part WHERE digest = \(digest) ORDER BY position",
+                logger: self.logger
+            ).decode(ByteBuffer.self) {
+                hasher.update(data: data.readableBytesView)
+                total += Int64(data.readableBytes)
+            }
+            guard total == size, Self.hex(hasher.finalize()) == digest else {
+                try await connection.query("DELETE FROM blob_part WHERE digest = \(digest)", logger: self.logger)
+                return false
+            }
+            try await connection.query(
+                "INSERT INTO blob (digest, size) VALUES (\(digest), \(size))",
+                logger: self.logger
+            )
+            return true
+        }
+    }
+
+    func read(_ digest: String, offset: Int64, count: Int) async throws -> ByteBuffer {
+        try await storage.transaction(begin: "BEGIN READ ONLY") { connection in
+            var out = ByteBuffer()
+            let end = offset + Int64(count)
+            for try await (position, data) in try await connection.query(
+                """
+                SELECT position, data FROM blob_part WHERE digest = \(digest)
+                    AND EXISTS (SELECT 1 FROM blob WHERE digest = \(digest))
+                    AND position < \(end) AND position + length(data) > \(offset)
+                ORDER BY position
+                """,
+                logger: self.logger
+            ).decode((Int64, ByteBuffer).self) {
+                let from = Int(max(offset, position) - position)
+                let to = Int(min(end, position + Int64(data.readableBytes)) - position)
+                if var slice = data.getSlice(at: data.readerIndex + from, length: to - from) {
+                    out.writeBuffer(&slice)
+                }
+            }
+            return out
+        }
     }
 }

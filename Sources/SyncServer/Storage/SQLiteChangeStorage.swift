@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import GRDB
 import SyncProtocol
 
@@ -10,8 +10,11 @@ import SyncProtocol
 public final class SQLiteChangeStorage: ChangeStorage {
     let pool: DatabasePool
     private let writer = AsyncMutex()
+    /// The documents' contents: files in `blobFolder` (default: beside the database, `NAME-blobs/`).
+    public let blobs: any BlobStore
 
-    public init(path: String) throws {
+    public init(path: String, blobFolder: URL? = nil) throws {
+        blobs = FileBlobStore(folder: blobFolder ?? FileBlobStore.folder(besideDatabase: path))
         var configuration = Configuration()
         configuration.label = "crm-sync.storage"
         configuration.busyMode = .timeout(10)

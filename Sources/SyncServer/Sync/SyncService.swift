@@ -70,6 +70,7 @@ public struct SyncService: Sendable {
                 ReplicaRecord(id: replica, user: user.name, lastCounter: outcome.lastCounter, lastSeen: now)
             )
             try await Self.recordPush(outcome, changes: changes, replica: replica, user: user, now: now, transaction)
+            try await Self.recordBlobReferences(changes, results: outcome.results, transaction)
             return PushSummary(results: outcome.results, conflicts: outcome.conflicts)
         }
     }
