@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CompressNIO
+import Crypto
 public import Foundation
 import NIOCore
 import NIOHTTP1
@@ -141,14 +142,60 @@ public final class HTTPSyncTransport: SyncTransport {
         }
     }
 
+    // MARK: - Contents (PROTOCOL.md §12)
+
+    /// Where the upload of a content stands on the server.
+    public func uploadStatus(_ digest: String) async throws -> BlobUploadStatus {
+        try await exchange(.GET, "/v1/blobs/\(digest)/upload", body: nil, as: BlobUploadStatus.self)
+    }
+
+    /// Sends one chunk at `offset` with its SHA-256; gzipped unless the content is already compressed.
+    public func uploadChunk(
+        _ digest: String,
+        offset: Int64,
+        bytes: Data,
+        compress: Bool
+    ) async throws -> BlobUploadStatus {
+        let answer = try await send(
+            "PUT",
+            "/v1/blobs/\(digest)/upload?offset=\(offset)",
+            body: bytes,
+            contentType: "application/octet-stream",
+            headers: [("Chunk-SHA256", SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined())],
+            compress: compress
+        )
+        guard answer.status == 200 else { throw Self.failure(status: answer.status, body: answer.body, server: server) }
+        do {
+            return try WireCoding.decodeMessage(BlobUploadStatus.self, from: answer.body)
+        } catch {
+            throw SyncClientError(.badResponse, "the server's answer to an upload is not valid: \(error)")
+        }
+    }
+
+    /// The bytes `from..<from+count` of a content (a ranged request), or all of it when `count` is nil.
+    public func download(_ digest: String, from: Int64, count: Int?) async throws -> Data {
+        let range = count.map { "bytes=\(from)-\(from + Int64($0) - 1)" } ?? (from > 0 ? "bytes=\(from)-" : nil)
+        let answer = try await send("GET", "/v1/blobs/\(digest)", headers: range.map { [("Range", $0)] } ?? [])
+        guard answer.status == 200 || answer.status == 206 else {
+            throw Self.failure(status: answer.status, body: answer.body, server: server)
+        }
+        if range != nil, answer.status == 200, from > 0 {
+            // A server that ignores Range sends all of it: keep the part asked for.
+            return answer.body.dropFirst(Int(from)).prefix(count ?? Int.max)
+        }
+        return answer.body
+    }
+
     private func escape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? text
     }
 
-    /// One HTTP answer: its status and its body (inflated).
+    /// One HTTP answer: its status, its headers (lower-case names, the first value of each) and its body
+    /// (inflated).
     public struct Answer: Sendable {
         public var status: Int
         public var body: Data
+        public var headers: [String: String] = [:]
     }
 
     /// Sends one request with the token and returns the answer whatever its status (only a network failure or an
@@ -157,7 +204,9 @@ public final class HTTPSyncTransport: SyncTransport {
         _ method: String,
         _ path: String,
         body: Data? = nil,
-        contentType: String = "application/json"
+        contentType: String = "application/json",
+        headers: [(String, String)] = [],
+        compress: Bool = true
     ) async throws -> Answer {
         var request = HTTPClientRequest(url: base + path)
         request.method = HTTPMethod(rawValue: method)
@@ -165,10 +214,11 @@ public final class HTTPSyncTransport: SyncTransport {
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "Accept-Encoding", value: "gzip")
         request.headers.add(name: "User-Agent", value: "crm-field")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
             var buffer = ByteBuffer(bytes: body)
-            if body.count > 1024, let compressed = try? buffer.compress(with: .gzip) {
+            if compress, body.count > 1024, let compressed = try? buffer.compress(with: .gzip) {
                 request.headers.add(name: "Content-Encoding", value: "gzip")
                 buffer = compressed
             }
@@ -197,7 +247,11 @@ public final class HTTPSyncTransport: SyncTransport {
                 throw SyncClientError(.badResponse, "the server's gzip answer could not be inflated within the limit")
             }
         }
-        return Answer(status: Int(response.status.code), body: Data(payload.readableBytesView))
+        var answerHeaders: [String: String] = [:]
+        for header in response.headers where answerHeaders[header.name.lowercased()] == nil {
+            answerHeaders[header.name.lowercased()] = header.value
+        }
+        return Answer(status: Int(response.status.code), body: Data(payload.readableBytesView), headers: answerHeaders)
     }
 
     /// Sends one request and decodes the answer, mapping every failure to a ``SyncClientError``.
