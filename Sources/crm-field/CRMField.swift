@@ -19,7 +19,8 @@ struct CRMField: AsyncParsableCommand {
             Init.self, Sync.self, Status.self, Today.self, AgendaCommand.self, Remind.self, AccountCommand.self,
             ContactCommand.self, Log.self, History.self, ActivityCommand.self, MeetingCommand.self, TaskCommand.self,
             DealCommand.self, Pipeline.self, ProductCommand.self, StockCommand.self, InvoiceCommand.self,
-            Receivables.self, ReportCommand.self, ConflictCommand.self, Export.self, ConfigCommand.self, Demo.self,
+            Receivables.self, ReportCommand.self, ConflictCommand.self, DocumentCommand.self, Export.self,
+            ConfigCommand.self, Demo.self,
         ]
     )
 

@@ -169,10 +169,10 @@ final class FieldContext: @unchecked Sendable {
         let files = [
             "replica.sqlite", "replica.sqlite-wal", "replica.sqlite-shm", "token", "server-ca.pem", "config.json",
         ]
-        for name in files + ["outbox"] {
+        for name in files + ["outbox", "replica.sqlite-blobs"] {
             try? FileManager.default.removeItem(at: home.appendingPathComponent(name))
         }
-        let left = (files + ["outbox"]).filter {
+        let left = (files + ["outbox", "replica.sqlite-blobs"]).filter {
             FileManager.default.fileExists(atPath: home.appendingPathComponent($0).path)
         }
         if !left.isEmpty {

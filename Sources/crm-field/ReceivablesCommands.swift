@@ -362,6 +362,7 @@ enum FieldConfig {
         "outbox": "the folder reminders are written to (default: HOME/outbox)",
         "reminder-template": "a reminder template file (default: /etc/crm-field/reminder.txt, else built in)",
         "notice-template": "a before-the-due-date notice template (default: /etc/crm-field/notice.txt)",
+        "prefetch-mb": "how many MB of documents sync keeps on this laptop for offline use (default: 200)",
     ]
 
     static func path(_ context: FieldContext) -> String { context.home.appendingPathComponent("config.json").path }
@@ -383,7 +384,7 @@ enum FieldConfig {
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "This laptop's settings: where reminders go and who sends them.",
+        abstract: "This laptop's settings: where reminders go, who sends them, how much of the documents stays offline.",
         discussion: "Keys: " + FieldConfig.keys.keys.sorted().joined(separator: ", "),
         subcommands: [Set.self, Get.self, List.self]
     )
@@ -407,6 +408,9 @@ struct ConfigCommand: AsyncParsableCommand {
 
         func execute(_ context: FieldContext) async throws {
             try ConfigCommand.check(key)
+            if key == "prefetch-mb", !value.isEmpty, Int64(value).map({ $0 < 0 }) ?? true {
+                throw CLIError.invalid("prefetch-mb must be a number of megabytes (0 or more), not \(value)")
+            }
             var values = FieldConfig.load(context)
             values[key] = value.isEmpty ? nil : value
             try FieldConfig.save(values, context)

@@ -81,17 +81,29 @@ struct Sync: FieldCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "How often a request that failed for a passing reason is tried again, waiting longer each time.")
     var retries = 3
+    @Option(
+        help: ArgumentHelp(
+            "After the records: how long document files may move (uploads, then prefetch); 0 moves none.",
+            valueName: "seconds"
+        )
+    )
+    var blobSeconds = 120
 
     func execute(_ context: FieldContext) async throws {
         let replica = try context.replica()
         guard let server = try await replica.syncInfo().server else {
             throw CLIError("not_initialized", "this replica has no server: run crm-field init first")
         }
+        guard blobSeconds >= 0 else { throw CLIError.invalid("--blob-seconds must be 0 or more") }
         let summary: SyncSummary
+        let blobs: BlobReport
         do {
-            summary = try await context.withTransport(server: server) { transport in
+            (summary, blobs) = try await context.withTransport(server: server) { transport in
                 let engine = SyncEngine(replica: replica, transport: transport, options: SyncOptions(retries: retries))
-                return try await SyncRun.run(engine, context: context)
+                let summary = try await SyncRun.run(engine, context: context)
+                // The records are in; the files move after them, within their time budget, and never fail a sync.
+                let blobs = await SyncRun.moveBlobs(replica, transport, context: context, seconds: blobSeconds)
+                return (summary, blobs)
             }
         } catch let error as SyncClientError where error.code == .unreachable {
             let pending = try await replica.pendingCount()
@@ -101,7 +113,7 @@ struct Sync: FieldCommand {
                 isTransient: true
             )
         }
-        SyncRun.printSummary(summary, server: server, context: context)
+        SyncRun.printSummary(summary, server: server, context: context, blobs: blobs)
     }
 }
 
@@ -133,9 +145,85 @@ enum SyncRun {
         }
     }
 
-    static func printSummary(_ summary: SyncSummary, server: String, context: FieldContext) {
+    /// Uploads the queued files and prefetches the latest versions within the rep's budget (`prefetch-mb`), for
+    /// at most `seconds`, with progress; what is left waits for the next sync.
+    static func moveBlobs(
+        _ replica: Replica,
+        _ transport: HTTPSyncTransport,
+        context: FieldContext,
+        seconds: Int
+    ) async -> BlobReport {
+        let reporter = ProgressReporter(console: context.console, enabled: !context.json)
+        defer { reporter.finish() }
+        let transfer = BlobTransfer(replica: replica, transport: transport)
+        let megabytes = Int64(FieldConfig.load(context)["prefetch-mb"] ?? "") ?? DocumentCommand.defaultPrefetchMB
+        return await transfer.run(
+            deadline: .now + .seconds(seconds),
+            prefetchBytes: megabytes * 1_048_576,
+            uploadProgress: { digest, done, total in
+                reporter.report("uploading \(digest.prefix(8)) (KB)", done: Int(done / 1024), total: Int(total / 1024))
+            },
+            downloadProgress: { digest, done, total in
+                reporter.report("fetching \(digest.prefix(8)) (KB)", done: Int(done / 1024), total: Int(total / 1024))
+            }
+        )
+    }
+
+    static func blobJSON(_ report: BlobReport) -> [String: Any] {
+        [
+            "uploaded": report.uploaded.map { ["digest": $0.digest, "size": $0.size] },
+            "downloaded": report.downloaded.map { ["digest": $0.digest, "size": $0.size] },
+            "failed": report.failures.map {
+                [
+                    "digest": $0.digest, "direction": $0.direction.rawValue, "code": $0.code, "reason": $0.reason,
+                    "size": $0.size,
+                ] as [String: Any]
+            },
+            "waiting_up": report.waitingUp, "waiting_up_bytes": report.waitingUpBytes,
+            "waiting_down": report.waitingDown, "waiting_down_bytes": report.waitingDownBytes,
+            "out_of_time": report.outOfTime,
+        ]
+    }
+
+    static func printBlobs(_ report: BlobReport, context: FieldContext) {
+        var moved: [String] = []
+        if !report.uploaded.isEmpty {
+            moved.append(
+                "\(report.uploaded.count) uploaded (\(ByteCount.describe(report.uploaded.reduce(0) { $0 + $1.size })))"
+            )
+        }
+        if !report.downloaded.isEmpty {
+            moved.append(
+                "\(report.downloaded.count) fetched (\(ByteCount.describe(report.downloaded.reduce(0) { $0 + $1.size })))"
+            )
+        }
+        if report.waitingUp > 0 {
+            moved.append("\(report.waitingUp) waiting to upload (\(ByteCount.describe(report.waitingUpBytes)))")
+        }
+        if report.waitingDown > 0 {
+            moved.append("\(report.waitingDown) to fetch (\(ByteCount.describe(report.waitingDownBytes)))")
+        }
+        guard !moved.isEmpty || !report.failures.isEmpty else { return }
+        context.print("  files      " + (moved.isEmpty ? "none moved" : moved.joined(separator: ", "))
+            + (report.outOfTime ? "; the rest moves at the next sync (--blob-seconds)" : ""))
+        for failure in report.failures {
+            context.print(
+                "    \(failure.direction == .up ? "upload" : "download") of \(failure.digest.prefix(12)) "
+                    + "(\(ByteCount.describe(failure.size))) failed: \(failure.reason); tried again later"
+            )
+        }
+    }
+
+    static func printSummary(
+        _ summary: SyncSummary,
+        server: String,
+        context: FieldContext,
+        blobs: BlobReport? = nil
+    ) {
         if context.json {
+            let files: Any = blobs.map { blobJSON($0) as Any } ?? NSNull()
             context.printJSON([
+                "files": files,
                 "server": server,
                 "sent": summary.sent, "accepted": summary.accepted, "duplicates": summary.duplicates,
                 "received": summary.received, "downloaded": summary.downloaded,
@@ -227,6 +315,7 @@ enum SyncRun {
             }
         }
         if summary.pending > 0 { context.print("  pending    \(summary.pending) (made while syncing)") }
+        if let blobs { printBlobs(blobs, context: context) }
     }
 }
 
@@ -259,8 +348,19 @@ struct Status: FieldCommand {
         let conflicts = try await replica.openConflicts()
         let rejected = try await replica.rejectedChanges()
         let counts = try await replica.recordCounts()
+        let uploads = try await replica.queuedUploads()
+        let wanted = try await replica.wantedBlobs(latestOnly: false)
+        let files: [String: Any] = [
+            "waiting_up": uploads.count, "waiting_up_bytes": uploads.reduce(0) { $0 + $1.size },
+            "upload_failures": uploads.filter { $0.lastError != nil }.map {
+                ["digest": $0.digest, "size": $0.size, "reason": $0.lastError ?? "", "sent": $0.sent] as [String: Any]
+            },
+            "not_here": wanted.count, "not_here_bytes": wanted.reduce(0) { $0 + $1.size },
+            "here_bytes": replica.blobBytesHere(),
+        ]
         if context.json {
             context.printJSON([
+                "files": files,
                 "replica_id": info.replicaID.rawValue, "server": info.server ?? NSNull(),
                 "user": info.user ?? NSNull(), "territories": info.territories, "pending": pending,
                 "last_sync": info.lastSync.map { ISO8601.format(millisecondsSince1970: $0) } ?? NSNull(),
@@ -283,8 +383,21 @@ struct Status: FieldCommand {
             ("conflicts", conflicts.isEmpty ? "none open" : "\(conflicts.count) open (crm-field conflict list)"),
             ("rejected", rejected.isEmpty ? "none" : "\(rejected.count)"),
             ("records", held.joined(separator: ", ")),
+            (
+                "files",
+                "\(uploads.count) waiting to upload (\(ByteCount.describe(uploads.reduce(0) { $0 + $1.size }))), "
+                    + "\(wanted.count) not on this laptop (\(ByteCount.describe(wanted.reduce(0) { $0 + $1.size }))), "
+                    + "\(ByteCount.describe(replica.blobBytesHere())) here"
+            ),
         ]
         for (name, value) in rows { context.print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
         for change in rejected { context.print("  " + StatusJSON.describe(change)) }
+        for upload in uploads {
+            guard let reason = upload.lastError else { continue }
+            context.print(
+                "  upload of \(upload.digest.prefix(12)) (\(ByteCount.describe(upload.size)), "
+                    + "\(ByteCount.describe(upload.sent)) sent) failed \(upload.attempts)×: \(reason)"
+            )
+        }
     }
 }

@@ -46,6 +46,7 @@ struct History: FieldCommand {
                 status: "planned"
             )
         ).records
+        let documents = try await replica.documents(account: record.id)
         if changes { try await fetchEarlierChanges(record.id, replica, context) }
         if changes {
             let appointments = try await replica.appointments(AppointmentFilter(account: record.id)).records
@@ -71,6 +72,7 @@ struct History: FieldCommand {
                 "open_tasks": card.openTasks.map(Render.json),
                 "overdue_invoices": card.overdueInvoices.map(Render.json),
                 "appointments": upcoming.map(Render.json),
+                "documents": documents.map(Render.json),
                 "interactions": card.interactions.map(Render.json),
             ]
             if changes { object["changes"] = entries.map { Self.json($0.0, $0.1) } }
@@ -84,6 +86,7 @@ struct History: FieldCommand {
         section(context, "Open tasks", card.openTasks, TaskCommand.columns(nil))
         section(context, "Appointments", upcoming, MeetingCommand.columns([:]).filter { $0.header != "customer" })
         section(context, "Overdue invoices", card.overdueInvoices, InvoiceCommand.columns)
+        section(context, "Documents", documents, DocumentCommand.cardColumns)
         section(
             context,
             "Interactions, newest first",
@@ -548,6 +551,7 @@ struct DealCommand: AsyncParsableCommand {
                 account = try await replica.record(.account, id: RecordID(accountID))
             }
             let parts = try await replica.dealParts(deal.id)
+            let documents = try await replica.documents(deal: deal.id)
             // Each stage change, from the deal's history; the current stage's start is its winning write's stamp
             // (exact also on a laptop set up from the snapshot, whose history begins there).
             let stages = try await replica.history(.deal, id: deal.id).filter { $0.field == "stage" }
@@ -572,7 +576,7 @@ struct DealCommand: AsyncParsableCommand {
                             ]
                         },
                         "tasks": parts.tasks.map(Render.json), "appointments": parts.appointments.map(Render.json),
-                        "interactions": parts.interactions.map(Render.json),
+                        "documents": documents.map(Render.json), "interactions": parts.interactions.map(Render.json),
                     ] as [String: Any]
                 )
             }
@@ -615,6 +619,7 @@ struct DealCommand: AsyncParsableCommand {
             for (title, records, columns) in [
                 ("Tasks", parts.tasks, TaskCommand.columns(nil)),
                 ("Appointments", parts.appointments, MeetingCommand.columns([:])),
+                ("Documents", documents, DocumentCommand.cardColumns),
                 ("Interactions, newest first", parts.interactions, History.interactionColumns),
             ] {
                 context.print("")

@@ -84,17 +84,27 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A PEM certificate (chain) to serve HTTPS with (TLS 1.2 at least); needs --tls-key.")
     var tlsCert: String?
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(help: "The largest document file accepted, in MB (larger ones are refused with 413; their records sync).")
+    var maxDocumentMb: Int64 = 25
+    @Option(
+        help: ArgumentHelp(
+            "Where documents' files are kept with a SQLite --db (default: beside it, NAME-blobs/); with PostgreSQL they are in the database.",
+            valueName: "dir"
+        )
+    )
+    var blobDir: String?
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) {
             throw ValidationError("--tls-cert and --tls-key go together")
         }
+        if maxDocumentMb < 0 { throw ValidationError("--max-document-mb must be 0 or more") }
     }
 
     func run() async throws {
         var logger = Logger(label: "crm-sync-server")
         logger.logLevel = .info
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host,
             port: port,
             database: database.database,
@@ -103,6 +113,7 @@ struct Serve: AsyncParsableCommand {
             handOffGraceMilliseconds: handOffGraceDays * 86_400_000,
             tls: tlsCert.flatMap { cert in tlsKey.map { ServerConfiguration.TLSFiles(certificate: cert, key: $0) } }
         )
+        configuration.maxDocumentBytes = maxDocumentMb * 1_048_576
         // PostgreSQL's pool is a service of the application, and its schema is migrated before the server listens.
         if database.isPostgres {
             let storage = try PostgresChangeStorage(url: database.database, logger: logger)
@@ -110,7 +121,10 @@ struct Serve: AsyncParsableCommand {
             return
         }
         let path = database.database
-        let storage = try SQLiteChangeStorage(path: path)
+        let storage = try SQLiteChangeStorage(
+            path: path,
+            blobFolder: blobDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
+        )
         let service = SyncService(storage: storage)
         // A database copied back from a backup by hand is refused before anything is served.
         do {

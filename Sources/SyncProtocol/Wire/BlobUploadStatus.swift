@@ -4,6 +4,7 @@ import Foundation
 
 /// Where an upload stands (`GET /v1/blobs/{digest}/upload`, and the answer to each chunk).
 public struct BlobUploadStatus: Codable, Sendable, Hashable {
+    public var protocolVersion: Int = WireVersion.current
     public var digest: String
     public var size: Int64
     /// Bytes the server has of it; the next chunk starts here.
@@ -16,6 +17,7 @@ public struct BlobUploadStatus: Codable, Sendable, Hashable {
     enum CodingKeys: String, CodingKey {
         case digest, size, received, complete
         case maxBytes = "max_bytes"
+        case protocolVersion = "protocol_version"
     }
 
     public init(digest: String, size: Int64, received: Int64, complete: Bool, maxBytes: Int64) {
