@@ -31,7 +31,7 @@ public struct BlobReport: Sendable, Hashable {
     public init() {}
 }
 
-/// Moves documents' contents between the laptop's blob folder and the server (PROTOCOL.md §12), apart from the
+/// Moves documents' contents between the laptop's blob folder and the server (PROTOCOL.md §10), apart from the
 /// records: `sync` runs it after the records are exchanged and within a time budget; `document get` fetches one
 /// content on demand.
 ///

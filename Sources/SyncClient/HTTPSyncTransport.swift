@@ -142,7 +142,7 @@ public final class HTTPSyncTransport: SyncTransport {
         }
     }
 
-    // MARK: - Contents (PROTOCOL.md §12)
+    // MARK: - Contents (PROTOCOL.md §10)
 
     /// Where the upload of a content stands on the server.
     public func uploadStatus(_ digest: String) async throws -> BlobUploadStatus {

@@ -5,7 +5,7 @@ import SyncClient
 import SyncProtocol
 
 /// `crm-field document …`: offers, contracts and orders attached to customers and deals, with versions, an
-/// advisory lock, and contents fetched on demand (PRODUCT.md; PROTOCOL.md §12).
+/// advisory lock, and contents fetched on demand (PRODUCT.md; PROTOCOL.md §10).
 struct DocumentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "document",

@@ -6,6 +6,7 @@ JSON body validates against the declared schema.
     python3 conformance/tools/check_openapi.py [path/to/crm-sync-server]
 """
 import gzip
+import hashlib
 import json
 import os
 import subprocess
@@ -49,8 +50,8 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
 
 
-def call(port, method, path, token=None, body=None, content_type="application/json"):
-    headers = {"Content-Type": content_type}
+def call(port, method, path, token=None, body=None, content_type="application/json", extra=None):
+    headers = {"Content-Type": content_type, **(extra or {})}
     if token:
         headers["Authorization"] = "Bearer " + token
     data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
@@ -77,6 +78,17 @@ def main():
         change = {"dot": {"replica": "laptop-a", "counter": 1}, "context": {}, "hlc": "2026-11-23T10:00:00.000Z/0",
                   "author": "alice", "entity": "account", "record_id": "acc-2", "op": "create",
                   "fields": {"name": "Newco", "territory": "north"}}
+        # A document with one version whose content the blob routes then upload and download (PROTOCOL.md §10).
+        offer = b"an offer, version 1\n"
+        digest = hashlib.sha256(offer).hexdigest()
+        document = {"dot": {"replica": "laptop-a", "counter": 2}, "context": {}, "hlc": "2026-11-23T10:00:01.000Z/0",
+                    "author": "alice", "entity": "document", "record_id": "doc-1", "op": "create",
+                    "fields": {"account_id": "acc-1", "title": "Offer", "kind": "offer"}}
+        version = {"dot": {"replica": "laptop-a", "counter": 3}, "context": {}, "hlc": "2026-11-23T10:00:02.000Z/0",
+                   "author": "alice", "entity": "document_version", "record_id": "ver-1", "op": "append",
+                   "fields": {"document_id": "doc-1", "account_id": "acc-1", "digest": digest,
+                              "size": len(offer), "media_type": "text/plain", "file_name": "offer.txt",
+                              "created_at": "2026-11-23T10:00:02Z"}}
         requests = {
             ("get", "/healthz"): (None, None, None),
             ("get", "/"): (None, None, None),
@@ -85,7 +97,12 @@ def main():
             ("get", "/metrics"): (None, None, None),
             ("get", "/v1/handshake"): (rep, None, None),
             ("post", "/v1/replicas"): (rep, {"protocol_version": 1}, None),
-            ("post", "/v1/push"): (rep, {"protocol_version": 1, "replica_id": "laptop-a", "changes": [change]}, None),
+            ("post", "/v1/push"): (
+                rep, {"protocol_version": 1, "replica_id": "laptop-a", "changes": [change, document, version]}, None
+            ),
+            ("get", "/v1/blobs/{digest}/upload"): (rep, None, None),
+            ("put", "/v1/blobs/{digest}/upload"): (rep, offer, "?offset=0"),
+            ("get", "/v1/blobs/{digest}"): (rep, None, None),
             ("get", "/v1/pull"): (rep, None, "?replica_id=laptop-b&limit=10"),
             ("get", "/v1/snapshot"): (rep, None, "?replica_id=laptop-b&limit=10"),
             ("get", "/v1/history"): (rep, None, "?account=acc-2"),
@@ -104,11 +121,18 @@ def main():
                     failures.append(f"{method.upper()} {path}: in the spec but this check does not exercise it")
                     continue
                 token, body, query = requests[key]
-                concrete = path.replace("{name}", "bob").replace("{kind}", "products") + (query or "")
+                concrete = path.replace("{name}", "bob").replace("{kind}", "products").replace("{digest}", digest)
+                concrete += query or ""
                 content_type = "text/csv" if path.endswith("{kind}") else "application/json"
+                extra = None
                 if path == "/login":
                     content_type = "application/x-www-form-urlencoded"
-                status, media, payload = call(port, method, concrete, token, body, content_type)
+                if method == "put" and path.endswith("/upload"):
+                    content_type = "application/octet-stream"
+                    extra = {"Chunk-SHA256": digest}
+                status, media, payload = call(port, method, concrete, token, body, content_type, extra)
+                if path == "/v1/blobs/{digest}" and payload != offer:
+                    failures.append(f"GET {path}: the content came back different ({payload[:60]!r})")
                 checked += 1
                 declared = operation["responses"]
                 if str(status) not in declared:

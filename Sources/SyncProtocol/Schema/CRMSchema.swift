@@ -256,7 +256,7 @@ public enum CRMSchema {
     )
 
     /// 0.19: one immutable version of a document. Its content is a blob named by `digest`, moved apart from the
-    /// records (PROTOCOL.md §12). `account_id` is the document's, so the version is scoped like it; `against_lock`
+    /// records (PROTOCOL.md §10). `account_id` is the document's, so the version is scoped like it; `against_lock`
     /// names who had the document checked out when this version was added, if someone else had.
     public static let documentVersion = EntitySchema(
         .documentVersion,

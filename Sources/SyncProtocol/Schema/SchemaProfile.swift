@@ -9,7 +9,7 @@ import Darwin
 /// Always the newest, except in the schema-evolution tests: `CRM_SCHEMA_RELEASE=0.16` (or `0.15`) in the
 /// environment makes a process (a laptop) know only what that release knew, so today's code shows how an older
 /// laptop treats the entities and fields added since (it keeps and passes on what it does not know, PROTOCOL.md
-/// §6.3). The real previous release is exercised by `scripts/compat.sh`.
+/// §6.4). The real previous release is exercised by `scripts/compat.sh`.
 public struct SchemaProfile: Sendable, Hashable {
     /// The releases whose schema changed, oldest first.
     public static let releases = ["0.15", "0.16", "0.17", "0.18", "0.19"]

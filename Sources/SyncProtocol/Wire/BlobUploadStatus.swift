@@ -1,6 +1,6 @@
 import Foundation
 
-/// The wire types of the content exchange (PROTOCOL.md §12).
+/// The wire types of the content exchange (PROTOCOL.md §10).
 
 /// Where an upload stands (`GET /v1/blobs/{digest}/upload`, and the answer to each chunk).
 public struct BlobUploadStatus: Codable, Sendable, Hashable {

@@ -7,7 +7,7 @@ import Logging
 import NIOCore
 import SyncProtocol
 
-/// `GET /v1/blobs/{digest}`, `GET` and `PUT /v1/blobs/{digest}/upload`: the documents' contents (PROTOCOL.md §12),
+/// `GET /v1/blobs/{digest}`, `GET` and `PUT /v1/blobs/{digest}/upload`: the documents' contents (PROTOCOL.md §10),
 /// moved apart from the records so that a large or refused content never holds up a sync.
 struct BlobController: Sendable {
     let service: SyncService

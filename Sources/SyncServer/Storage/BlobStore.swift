@@ -3,7 +3,7 @@ public import Foundation
 public import NIOCore
 import SyncProtocol
 
-/// Where the server keeps the contents of document versions (PROTOCOL.md §12), named by their SHA-256 digest.
+/// Where the server keeps the contents of document versions (PROTOCOL.md §10), named by their SHA-256 digest.
 ///
 /// An upload arrives in chunks appended at the offset the store already has (so an interrupted upload resumes
 /// where it stopped, and a chunk sent twice is refused rather than stored twice); ``finish(_:size:)`` hashes what

@@ -18,7 +18,7 @@ public import SyncProtocol
 /// - Errors of the driver are wrapped in ``SyncServerError`` (``SyncServerError/Code/unavailable``), without the
 ///   driver's text (it can quote key values).
 public protocol ChangeStorage: Sendable {
-    /// Where the documents' contents are kept (PROTOCOL.md §12).
+    /// Where the documents' contents are kept (PROTOCOL.md §10).
     var blobs: any BlobStore { get }
     /// Adds a user; throws ``SyncServerError/Code/conflict`` when the name is taken.
     func addUser(_ user: User, tokenHash: String) async throws
