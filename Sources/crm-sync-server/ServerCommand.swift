@@ -86,13 +86,6 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
     @Option(help: "The largest document file accepted, in MB (larger ones are refused with 413; their records sync).")
     var maxDocumentMb: Int64 = 25
-    @Option(
-        help: ArgumentHelp(
-            "Where documents' files are kept with a SQLite --db (default: beside it, NAME-blobs/); with PostgreSQL they are in the database.",
-            valueName: "dir"
-        )
-    )
-    var blobDir: String?
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) {
@@ -121,10 +114,7 @@ struct Serve: AsyncParsableCommand {
             return
         }
         let path = database.database
-        let storage = try SQLiteChangeStorage(
-            path: path,
-            blobFolder: blobDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
-        )
+        let storage = try SQLiteChangeStorage(path: path)
         let service = SyncService(storage: storage)
         // A database copied back from a backup by hand is refused before anything is served.
         do {
@@ -644,7 +634,7 @@ struct Import: AsyncParsableCommand {
 
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a consistent copy of the database to FILE, also while the server runs.",
+        abstract: "Write a consistent copy of the database to FILE (and its documents' files beside it), also while the server runs.",
         discussion: "Example: crm-sync-server backup /backups/crm-sync-2026-11-23.sqlite"
     )
     @OptionGroup var database: DatabaseOption
@@ -689,6 +679,10 @@ struct Restore: AsyncParsableCommand {
         var kept: String?
         if let backup {
             kept = try Self.replace(database.database, with: backup, now: now)
+            // The backup's document contents join those beside the database (none is removed: a content stored
+            // after the backup stays, for the versions laptops re-send).
+            try FileBlobStore(folder: FileBlobStore.folder(besideDatabase: backup))
+                .copyStored(to: FileBlobStore.folder(besideDatabase: database.database))
         }
         let backup = backup
         let mark = try await database.withService { service in

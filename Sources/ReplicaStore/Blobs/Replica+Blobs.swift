@@ -167,6 +167,38 @@ extension Replica {
 
     // MARK: - The upload queue
 
+    /// Queues again the upload of every content of a version this user added that is on this laptop: after the
+    /// server was restored from a backup it may lack contents it had confirmed. An upload of a content the server
+    /// has costs one status request (it answers `complete`). Returns how many were queued.
+    @discardableResult
+    public func requeueOwnContents() async throws -> Int {
+        let now = configuration.now
+        let rows: [(String, Int64, String?)] = try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT digest, size, media_type FROM document_version
+                    WHERE author = ? AND digest NOT IN (SELECT digest FROM blob_upload)
+                    """,
+                arguments: [try Self.author(db)]
+            ).map { ($0[0], $0[1], $0[2]) }
+        }
+        let here = rows.filter { hasBlob($0.0) }
+        guard !here.isEmpty else { return 0 }
+        try await write { db, _ in
+            for (digest, size, mediaType) in here {
+                try db.execute(
+                    sql: """
+                        INSERT INTO blob_upload (digest, size, media_type, added_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (digest) DO NOTHING
+                        """,
+                    arguments: [digest, size, mediaType, now()]
+                )
+            }
+        }
+        return here.count
+    }
+
     /// Every queued upload, oldest first.
     public func queuedUploads() async throws -> [QueuedUpload] {
         try await read { db in

@@ -118,6 +118,33 @@ public final class FileBlobStore: BlobStore {
         return ByteBuffer(bytes: try handle.read(upToCount: count) ?? Data())
     }
 
+    /// Puts every stored content that `destination` lacks there (a hard link where the file system allows, else a
+    /// copy): a backup's contents beside the backup's database, or a backup's back beside the restored database.
+    /// Contents never change, so what is there already is skipped; returns how many were added.
+    @discardableResult
+    public func copyStored(to destination: URL) throws -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        var added = 0
+        for name in names where ValueType.isDigest(name) {
+            let target = destination.appendingPathComponent(name)
+            guard !FileManager.default.fileExists(atPath: target.path) else { continue }
+            try Self.writing {
+                try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
+                let source = folder.appendingPathComponent(name)
+                do {
+                    try FileManager.default.linkItem(at: source, to: target)
+                } catch {
+                    let partial = destination.appendingPathComponent(name + ".copying")
+                    try? FileManager.default.removeItem(at: partial)
+                    try FileManager.default.copyItem(at: source, to: partial)
+                    try FileManager.default.moveItem(at: partial, to: target)
+                }
+            }
+            added += 1
+        }
+        return added
+    }
+
     /// The SHA-256 of a file, read a megabyte at a time.
     static func sha256(of url: URL) throws -> String {
         let handle = try FileHandle(forReadingFrom: url)

@@ -311,6 +311,11 @@ public final class SQLiteChangeStorage: ChangeStorage {
             // SQLite's online backup from a read transaction: a consistent snapshot while writes go on.
             try pool.backup(to: destination)
             try destination.close()
+            // The documents' contents beside it (after the snapshot, so every content it names that was stored
+            // by then is there).
+            if let files = blobs as? FileBlobStore {
+                try files.copyStored(to: FileBlobStore.folder(besideDatabase: path))
+            }
         } catch {
             try? FileManager.default.removeItem(atPath: path)
             throw SyncServerError(.unavailable, "the backup to \(path) failed: \(error)")
