@@ -123,6 +123,7 @@ let package = Package(
                 "ReplicaStore",
                 "SyncProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

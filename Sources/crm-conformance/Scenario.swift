@@ -18,6 +18,8 @@ struct Scenario: Sendable {
     var invoices: [(alias: String, row: [String: JSONValue])]
     /// Laptops set up (snapshot) after the setup, in this order: laptop name → user alias.
     var laptops: [(name: String, user: String)]
+    /// Documents' contents by alias (PROTOCOL.md §10): text, made unique to each run by the runner.
+    var contents: [(alias: String, text: String)]
     var steps: [Step]
 
     struct FormatError: Error, CustomStringConvertible {
@@ -26,7 +28,7 @@ struct Scenario: Sendable {
     }
 
     static let topKeys: Set<String> = [
-        "name", "promise", "users", "accounts", "products", "stock", "invoices", "laptops", "steps",
+        "name", "promise", "users", "accounts", "products", "stock", "invoices", "laptops", "contents", "steps",
     ]
 
     /// Reads and checks one file: unknown keys and actions, missing keys and wrong types are errors here, before
@@ -75,6 +77,10 @@ struct Scenario: Sendable {
             guard let user = value.string else { throw FormatError("laptops.\(name) must name a user") }
             return (name, user)
         }
+        contents = try Self.members(top["contents"], "contents").map { alias, value in
+            guard let text = value.string else { throw FormatError("contents.\(alias) must be a string") }
+            return (alias, text)
+        }
         guard let steps = top["steps"]?.array, !steps.isEmpty else { throw FormatError("'steps' is missing") }
         self.steps = try steps.enumerated().map { index, value in
             guard let object = value.object else { throw FormatError("steps[\(index)] must be an object") }
@@ -120,6 +126,9 @@ struct Step: Sendable {
         "new_token": ["user"],
         "move_account": ["account", "territory"],
         "import": ["kind", "rows", "expect_rejected"],
+        "upload": ["user", "content", "offset", "length", "bytes", "chunk_sha256", "expect_http", "expect_status"],
+        "upload_status": ["user", "content", "expect_http", "expect_status"],
+        "download": ["user", "content", "range", "expect_http"],
         "expect": [
             "laptop", "laptops", "server", "record", "absent", "count", "conflicts", "outbox", "converged",
             "not_seen", "history",

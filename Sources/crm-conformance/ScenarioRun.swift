@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import ReplicaStore
 import SyncClient
@@ -36,6 +37,8 @@ final class ScenarioRun {
     private var laptopOrder: [String] = []
     private var auditor: Laptop?
     private var rawCounters: [String: Int64] = [:]
+    /// The bytes of each content alias in this run (its text and the run's tag).
+    private var contents: [String: Data] = [:]
     private let prefix: String
     private let folder: URL
 
@@ -96,13 +99,23 @@ final class ScenarioRun {
     private func territory(_ name: String) -> String { prefix + name }
 
     private func fields(_ value: JSONValue?) throws -> [String: FieldValue] {
-        guard let object = try value.map(resolved)?.object else { throw StepError("'fields' (an object) is missing") }
-        return try object.mapValues { value in
-            guard let field = value.fieldValue else {
+        guard let object = value?.object else { throw StepError("'fields' (an object) is missing") }
+        var fields: [String: FieldValue] = [:]
+        for (key, item) in object {
+            // `$size:alias`: a content's size in bytes, the integer a `document_version` carries.
+            if let text = item.string, text.hasPrefix("$size:") {
+                guard let size = Int64(try resolve(String(text.dropFirst()))) else {
+                    throw StepError("\(text) is not a content's size")
+                }
+                fields[key] = .integer(size)
+                continue
+            }
+            guard let field = try resolved(item).fieldValue else {
                 throw StepError("field values are strings, integers, booleans or null")
             }
-            return field
+            fields[key] = field
         }
+        return fields
     }
 
     private func entity(_ step: Step) throws -> EntityKind {
@@ -126,6 +139,13 @@ final class ScenarioRun {
     // MARK: - Setup
 
     private func setUp() async throws {
+        for (alias, text) in scenario.contents {
+            // The run's tag in the bytes: a second run on the same server must not find the first run's upload.
+            let data = Data("\(text)\n(\(prefix)\(alias))\n".utf8)
+            contents[alias] = data
+            aliases[alias] = Self.sha256(data)
+            aliases["size:" + alias] = String(data.count)
+        }
         for user in scenario.users {
             aliases[user.alias] = prefix + user.alias
             for name in user.user.territories { aliases[name] = territory(name) }
@@ -315,6 +335,8 @@ final class ScenarioRun {
             if rejected.count != expected {
                 throw StepError("the import refused \(rejected.count) rows, expected \(expected): \(rejected)")
             }
+        case "upload", "upload_status", "download":
+            try await blob(step)
         case "expect":
             try await Expectations(run: self, step: step).check()
         default:
@@ -511,6 +533,100 @@ final class ScenarioRun {
         }
         if let wanted = step["expect_results"]?.array?.compactMap(\.string), wanted != results {
             throw StepError("push results: expected \(wanted), got \(results)")
+        }
+    }
+
+    // MARK: - Contents (PROTOCOL.md §10)
+
+    static func sha256(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `upload` (one chunk, `PUT /v1/blobs/{digest}/upload`), `upload_status` and `download` as the step's user.
+    private func blob(_ step: Step) async throws {
+        let alias = try step.string("user")
+        guard let token = tokens[alias] else { throw StepError("unknown user '\(alias)'") }
+        let name = try step.string("content")
+        guard let content = contents[name], let digest = aliases[name] else {
+            throw StepError("no content '\(name)' (contents: \(contents.keys.sorted().joined(separator: ", ")))")
+        }
+        let http = try environment.transport(token: token)
+        defer { Task { try? await http.shutdown() } }
+        switch step.action {
+        case "upload":
+            var offset = step["offset"]?.integer
+            if offset == nil {
+                let status = try await http.send("GET", "/v1/blobs/\(digest)/upload")
+                guard status.status == 200, let object = try? JSONDecoder().decode(JSONValue.self, from: status.body),
+                    let received = object.object?["received"]?.integer
+                else {
+                    throw StepError("GET /v1/blobs/…/upload answered \(status.status): \(String(decoding: status.body.prefix(300), as: UTF8.self))")
+                }
+                offset = received
+            }
+            let start = Int(offset ?? 0)
+            var chunk: Data
+            if let text = step["bytes"]?.string {
+                chunk = Data(text.utf8)
+            } else {
+                let end = step["length"]?.integer.map { min(content.count, start + Int($0)) } ?? content.count
+                chunk = start < end ? content[start..<end] : Data()
+            }
+            let claimed = step["chunk_sha256"]?.string == "wrong" ? Self.sha256(chunk + Data("x".utf8)) : Self.sha256(chunk)
+            let answer = try await http.send(
+                "PUT",
+                "/v1/blobs/\(digest)/upload?offset=\(start)",
+                body: chunk,
+                contentType: "application/octet-stream",
+                headers: [("Chunk-SHA256", claimed)],
+                compress: false
+            )
+            if try checkHTTP(step, answer) { return }
+            try checkStatus(step, answer, "PUT /v1/blobs/…/upload")
+        case "upload_status":
+            let answer = try await http.send("GET", "/v1/blobs/\(digest)/upload")
+            if try checkHTTP(step, answer) { return }
+            try checkStatus(step, answer, "GET /v1/blobs/…/upload")
+        default:
+            let range = step["range"]?.string
+            let answer = try await http.send(
+                "GET",
+                "/v1/blobs/\(digest)",
+                headers: range.map { [("Range", $0)] } ?? []
+            )
+            if try checkHTTP(step, answer) { return }
+            var expected = content
+            if let range {
+                guard answer.status == 206 else { throw StepError("a ranged download answered \(answer.status), not 206") }
+                let bounds = range.dropFirst("bytes=".count).split(separator: "-", omittingEmptySubsequences: false)
+                let from = Int(bounds.first ?? "") ?? 0
+                let to = bounds.count > 1 ? Int(bounds[1]).map { min($0 + 1, content.count) } ?? content.count : content.count
+                expected = content[from..<to]
+            } else if answer.status != 200 {
+                throw StepError("the download answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
+            }
+            guard answer.body == expected else {
+                throw StepError("the download gave \(answer.body.count) bytes that are not the content's \(expected.count)")
+            }
+        }
+    }
+
+    /// A 200 with an upload status, checked against the step's `expect_status` (`received`, `complete`).
+    private func checkStatus(_ step: Step, _ answer: HTTPSyncTransport.Answer, _ what: String) throws {
+        guard answer.status == 200, let object = (try? JSONDecoder().decode(JSONValue.self, from: answer.body))?.object
+        else {
+            throw StepError("\(what) answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
+        }
+        guard let expected = step["expect_status"]?.object else { return }
+        for key in ["received", "complete", "size"] {
+            guard let wanted = expected[key] else { continue }
+            var value = wanted
+            if let text = wanted.string, text.hasPrefix("$size:"), let size = Int64(try resolve(String(text.dropFirst()))) {
+                value = .integer(size)
+            }
+            if object[key] != value {
+                throw StepError("\(what): \(key) is \(object[key].map { "\($0)" } ?? "missing"), expected \(value)")
+            }
         }
     }
 
