@@ -258,16 +258,18 @@ public struct BlobTransfer: Sendable {
                 try? FileManager.default.removeItem(at: partial)
                 throw SyncClientError(.badResponse, "the server sent a content of another size than its record's")
             }
+            // No fsync per piece: a piece lost with the machine only shortens the part file, and whatever is in it
+            // is checked against the digest before it counts; the whole is synced once, before it is named.
             do {
                 try handle.seek(toOffset: UInt64(have))
                 try handle.write(contentsOf: data)
-                try handle.synchronize()
             } catch {
                 throw Replica.fileError(error, "writing \(partial.path)")
             }
             have += Int64(data.count)
             progress(digest, have, size)
         }
+        do { try handle.synchronize() } catch { throw Replica.fileError(error, "writing \(partial.path)") }
         guard try replica.completeDownload(digest, size: size) else {
             throw SyncClientError(
                 .badResponse,
