@@ -103,7 +103,7 @@ struct Sync: FieldCommand {
                 let summary = try await SyncRun.run(engine, context: context)
                 // A server restored from a backup may lack contents it had confirmed: this laptop offers its own
                 // again (the server answers "complete" for those it has).
-                if summary.pulledFromStart || summary.resent > 0 { try? await replica.requeueOwnContents() }
+                if summary.pulledFromStart || summary.resent > 0 { _ = try? await replica.requeueOwnContents() }
                 // The records are in; the files move after them, within their time budget, and never fail a sync.
                 let blobs = await SyncRun.moveBlobs(replica, transport, context: context, seconds: blobSeconds)
                 return (summary, blobs)

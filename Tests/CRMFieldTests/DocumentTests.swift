@@ -399,6 +399,58 @@ struct DocumentTests {
         #expect(proxy.forwardedUp - before < 64 * 1024, "a download sends requests, not the file")
     }
 
+    @Test(
+        "IT restores the server from a backup onto a new machine: the backup's files come back, and a file uploaded after the backup is sent again by its laptop",
+        arguments: ITServer.Backend.available
+    )
+    func restoreBringsDocumentsBack(backend: ITServer.Backend) async throws {
+        let it = try ITServer(backend)
+        defer { it.cleanUp() }
+        let alice = try it.addRep("alice")
+        let bob = try it.addRep("bob")
+        try it.importAccounts()
+        var server = try await it.serve()
+        defer { server.stop() }
+        let home = try await it.laptop(alice, server: server)
+        var documents: [(id: String, content: Data)] = []
+        for (index, name) in ["before-the-backup.pdf", "after-the-backup.pdf"].enumerated() {
+            let path = it.folder.appendingPathComponent(name).path
+            let content = try Self.randomFile(600_000 + index, seed: UInt64(10 + index), at: path)
+            let added = await cli(["document", "add", path, "--account", "acc-mueller", "--json"], home: home)
+            documents.append((try #require(added.object["id"] as? String), content))
+            let sync = await cli(["sync", "--json"], home: home)
+            #expect(((sync.object["files"] as? [String: Any])?["uploaded"] as? [Any])?.count == 1, "\(sync.out)")
+            if index == 0 { _ = try it.backup() }
+        }
+        let backup = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: it.folder.path).first {
+                $0.hasPrefix("backup-") && !$0.hasSuffix("-blobs")
+            }
+        )
+        server.stop()
+        if backend == .sqlite {
+            // A new machine: the database and its files are gone; only the backup is left.
+            for name in ["crm-sync.sqlite", "crm-sync.sqlite-wal", "crm-sync.sqlite-shm", "crm-sync-blobs"] {
+                try? FileManager.default.removeItem(at: it.folder.appendingPathComponent(name))
+            }
+        }
+        try it.restore(it.folder.appendingPathComponent(backup).path)
+        server = try await it.serve()
+        let repaired = await cli(["sync", "--json"], home: home)
+        #expect(repaired.exitCode == 0, "\(repaired.err)")
+        #expect(
+            ((repaired.object["files"] as? [String: Any])?["uploaded"] as? [Any])?.isEmpty == false,
+            "the laptop sends the file the restored server lacks: \(repaired.out)"
+        )
+        let other = try await it.laptop(bob, server: server)
+        for (index, document) in documents.enumerated() {
+            let copy = it.folder.appendingPathComponent("copy-\(index)").path
+            let got = await cli(["document", "get", document.id, "--out", copy], home: other)
+            #expect(got.exitCode == 0, "\(got.err)")
+            #expect(FileManager.default.contents(atPath: copy) == document.content, "document \(index)")
+        }
+    }
+
     static func size(_ url: URL) -> Int64? {
         (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size].flatMap { ($0 as? NSNumber)?.int64Value }
     }
