@@ -25,6 +25,12 @@ if (($# == 0)); then
     scripts/compat.sh --same-build
     scripts/with-postgres.sh bash -c \
         'psql "$POSTGRES_URL" -q -c "CREATE DATABASE compat" && scripts/compat.sh --same-build --db "${POSTGRES_URL%/*}/compat"'
+    # The same for 0.19's documents: a laptop speaking 0.18's schema keeps and passes on documents, versions and
+    # their files' records, and shows them once upgraded (scripts/compat-documents.sh without --same-build builds
+    # the real 0.18.0).
+    scripts/compat-documents.sh --same-build
+    scripts/with-postgres.sh bash -c \
+        'psql "$POSTGRES_URL" -q -c "CREATE DATABASE compat_documents" && scripts/compat-documents.sh --same-build --db "${POSTGRES_URL%/*}/compat_documents"'
 fi
 # The convergence simulation at CI size (300 seeds x 5 laptops x 200 operations, faulty network, crashes), in a
 # release build (with the flags of scripts/release-cli.sh, so that build reuses these objects); skipped when only

@@ -14,7 +14,7 @@ struct CRMField: AsyncParsableCommand {
             ~/.local/share/crm-field) and --json. Times are shown in your time zone; money with two decimals.
             Shell completion: crm-field --generate-completion-script bash|zsh|fish
             """,
-        version: "0.18.0",
+        version: "0.19.0",
         subcommands: [
             Init.self, Sync.self, Status.self, Today.self, AgendaCommand.self, Remind.self, AccountCommand.self,
             ContactCommand.self, Log.self, History.self, ActivityCommand.self, MeetingCommand.self, TaskCommand.self,

@@ -99,7 +99,7 @@ struct DocumentCommand: AsyncParsableCommand {
         if let lockedBy, lockedBy != me { fields["against_lock"] = .string(lockedBy) }
         let id = RecordID(RecordIDGenerator.ulid(now: ReplicaConfiguration.systemNow()))
         return (
-            Replica.Edit(.documentVersion, id: id, .append(fields)),
+            Replica.Edit(.documentVersion, id: id, .create(fields)),
             QueuedUpload(digest: blob.digest, size: blob.size, mediaType: mediaType), blob
         )
     }

@@ -174,6 +174,24 @@ struct ApplyRemoteTests {
         )
     }
 
+    @Test("an append-only record of an entity this build does not know is kept with its values, not refused empty")
+    func unknownAppendOnlyKept() async throws {
+        let test = try await TestReplica()
+        let note = Change(
+            dot: Dot(replica: .server, counter: 1),
+            context: VectorClock(),
+            timestamp: HybridTimestamp(wallMilliseconds: TestReplica.baseTime),
+            author: "it-admin",
+            entity: EntityKind("visit_report"),
+            recordID: RecordID("vr-1"),
+            operation: .append(["summary": "The boiler room was measured", "minutes": 45])
+        )
+        #expect(try await test.replica.applyRemote([note]).applied == 1)
+        let kept = try await test.replica.record(EntityKind("visit_report"), id: RecordID("vr-1"))
+        #expect(kept?["summary"] == "The boiler room was measured")
+        #expect(kept?["minutes"] == 45)
+    }
+
     @Test("records that leave the scope are dropped; their unsynced edits are reported and kept")
     func leavesScope() async throws {
         let test = try await TestReplica()

@@ -85,7 +85,7 @@ def main():
                     "author": "alice", "entity": "document", "record_id": "doc-1", "op": "create",
                     "fields": {"account_id": "acc-1", "title": "Offer", "kind": "offer"}}
         version = {"dot": {"replica": "laptop-a", "counter": 3}, "context": {}, "hlc": "2026-11-23T10:00:02.000Z/0",
-                   "author": "alice", "entity": "document_version", "record_id": "ver-1", "op": "append",
+                   "author": "alice", "entity": "document_version", "record_id": "ver-1", "op": "create",
                    "fields": {"document_id": "doc-1", "account_id": "acc-1", "digest": digest,
                               "size": len(offer), "media_type": "text/plain", "file_name": "offer.txt",
                               "created_at": "2026-11-23T10:00:02Z"}}

@@ -258,11 +258,14 @@ public enum CRMSchema {
     /// 0.19: one immutable version of a document. Its content is a blob named by `digest`, moved apart from the
     /// records (PROTOCOL.md §10). `account_id` is the document's, so the version is scoped like it; `against_lock`
     /// names who had the document checked out when this version was added, if someone else had.
+    ///
+    /// Immutable by its operations, not by the append-only kind: replicas may only `create` a version (a `set` or
+    /// `delete` is the server's alone), so laptops of 0.18 and earlier, which refuse an `append` to an entity they
+    /// do not know (PROTOCOL.md §6.4), keep and pass on versions like any record.
     public static let documentVersion = EntitySchema(
         .documentVersion,
-        kind: .appendOnly,
         scope: .account(field: "account_id"),
-        replicaOperations: ["append"],
+        replicaOperations: ["create"],
         fields: [
             FieldSchema("document_id", .reference(.document), required: true),
             FieldSchema("account_id", .reference(.account), required: true),

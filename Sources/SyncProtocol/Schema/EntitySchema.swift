@@ -31,6 +31,8 @@ public final class EntitySchema: Hashable, Sendable {
     /// The operations a replica may send; anything else is the server's alone.
     public let replicaOperations: Set<String>
     public let fieldsByName: [String: FieldSchema]
+    /// Whether any operation fits (``unknown(_:)``: an entity of a newer release, kept as it comes).
+    public let acceptsEveryOperation: Bool
     /// The fields whose rule is not last-writer-wins; empty for most entities, which makes rule lookup free.
     private let orderedStateFields: [String: OrderedState]
 
@@ -40,8 +42,10 @@ public final class EntitySchema: Hashable, Sendable {
         scope: Scope,
         deletePolicy: Tombstones.Policy = .updateWins,
         replicaOperations: Set<String>,
-        fields: [FieldSchema]
+        fields: [FieldSchema],
+        acceptsEveryOperation: Bool = false
     ) {
+        self.acceptsEveryOperation = acceptsEveryOperation
         self.entity = entity
         self.fields = fields
         self.kind = kind
@@ -66,8 +70,12 @@ public final class EntitySchema: Hashable, Sendable {
 
     /// The schema used for an entity this build does not know (sent by a newer server): every field
     /// last-writer-wins, every operation the server's. Its records are kept and passed on, never dropped.
+    ///
+    /// Every operation is kept as it comes, whatever it is (0.19): before, an `append` to an unknown entity was
+    /// refused as an unsupported operation, so an append-only entity of a newer release would reach an older laptop
+    /// empty (PROTOCOL.md §6.4).
     public static func unknown(_ entity: EntityKind) -> EntitySchema {
-        EntitySchema(entity, scope: .everyone, replicaOperations: [], fields: [])
+        EntitySchema(entity, scope: .everyone, replicaOperations: [], fields: [], acceptsEveryOperation: true)
     }
 
     /// Whether this build knows the entity (it is in ``CRMSchema``).
@@ -145,6 +153,7 @@ extension EntitySchema {
 
     /// Why `operation` does not exist for this entity's kind, or nil.
     func operationRejection(_ operation: Change.Operation) -> ChangeRejection? {
+        if acceptsEveryOperation { return nil }
         let fits: Bool
         switch kind {
         case .appendOnly:

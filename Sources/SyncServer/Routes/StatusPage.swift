@@ -8,7 +8,7 @@ import Synchronization
 
 /// The version this server reports on its status page.
 public enum ServerVersion {
-    public static let current = "0.18.0"
+    public static let current = "0.19.0"
 }
 
 /// The status page's sign-ins: random session ids (never the token) that last a quarter of an hour, kept in this

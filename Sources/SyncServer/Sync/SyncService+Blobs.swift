@@ -26,7 +26,7 @@ extension SyncService {
     ) async throws {
         var found: [String: BlobReference] = [:]
         for (change, result) in zip(changes, results) where result.status == .accepted {
-            guard change.entity == .documentVersion, case .append(let fields) = change.operation,
+            guard change.entity == .documentVersion, case .create(let fields) = change.operation,
                 let digest = fields["digest"]?.stringValue, let account = fields["account_id"]?.stringValue,
                 case .integer(let size) = fields["size"] ?? .null
             else { continue }
