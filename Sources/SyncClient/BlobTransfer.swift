@@ -70,6 +70,8 @@ public struct BlobTransfer: Sendable {
         downloadProgress: Progress = { _, _, _ in }
     ) async -> BlobReport {
         var report = BlobReport()
+        // Files of records that left this laptop (a territory move) go first, and do not count against the budget.
+        _ = try? await replica.pruneBlobs()
         let uploads = (try? await replica.queuedUploads()) ?? []
         for upload in uploads {
             if ContinuousClock.now >= deadline {

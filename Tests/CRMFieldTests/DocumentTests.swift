@@ -451,6 +451,30 @@ struct DocumentTests {
         }
     }
 
+    @Test("a customer moved to another territory takes its documents' files off the old rep's laptop")
+    func movedCustomerLeavesNoFiles() async throws {
+        let it = try ITServer(.sqlite)
+        defer { it.cleanUp() }
+        let alice = try it.addRep("alice")
+        try it.importAccounts()
+        let server = try await it.serve()
+        defer { server.stop() }
+        let home = try await it.laptop(alice, server: server)
+        let path = it.folder.appendingPathComponent("offer.txt").path
+        let content = Data("the offer for Müller".utf8)
+        try content.write(to: URL(fileURLWithPath: path))
+        #expect(await cli(["document", "add", path, "--account", "acc-mueller"], home: home).exitCode == 0)
+        #expect(await cli(["sync"], home: home).exitCode == 0)
+        let file = URL(fileURLWithPath: home + "/replica.sqlite-blobs/" + Self.sha256(content))
+        #expect(FileManager.default.fileExists(atPath: file.path))
+        try it.admin(["territory", "assign", "acc-mueller", "south"])
+        // Files younger than an hour are spared (a `document add` may be copying one in): this one is older.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7_200)], ofItemAtPath: file.path)
+        #expect(await cli(["sync"], home: home).exitCode == 0)
+        #expect(await cli(["document", "list", "--json"], home: home).array.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: file.path), "the moved customer's file is gone")
+    }
+
     static func size(_ url: URL) -> Int64? {
         (try? FileManager.default.attributesOfItem(atPath: url.path))?[.size].flatMap { ($0 as? NSNumber)?.int64Value }
     }

@@ -323,6 +323,37 @@ extension Replica {
         }
     }
 
+    /// Deletes the files no live version of this replica names and no upload waits for (their records left the
+    /// laptop with a territory move, or were never here), and `.part` files of contents nobody wants any more, so a
+    /// customer that moved away leaves no document behind. Returns how many files went.
+    @discardableResult
+    public func pruneBlobs() async throws -> Int {
+        guard Self.hasDocuments else { return 0 }
+        let wanted: Set<String> = try await read { db in
+            Set(
+                try String.fetchAll(
+                    db,
+                    sql: "SELECT digest FROM document_version WHERE _deleted = 0 UNION SELECT digest FROM blob_upload"
+                )
+            )
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: blobFolder.path)) ?? []
+        var removed = 0
+        // A file `document add` has just copied in gets its version record a moment later (another process may be
+        // adding it now): only files untouched for an hour go.
+        let cutoff = Date(timeIntervalSinceNow: -3_600)
+        for name in names {
+            let digest = name.hasSuffix(".part") ? String(name.dropLast(5)) : name
+            guard ValueType.isDigest(digest), !wanted.contains(digest) else { continue }
+            let url = blobFolder.appendingPathComponent(name)
+            let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+            guard let modified, modified < cutoff else { continue }
+            try? FileManager.default.removeItem(at: url)
+            removed += 1
+        }
+        return removed
+    }
+
     /// The bytes of contents on this laptop (complete ones).
     public func blobBytesHere() -> Int64 {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: blobFolder.path)) ?? []

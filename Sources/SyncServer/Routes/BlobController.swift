@@ -80,13 +80,7 @@ struct BlobController: Sendable {
                     + "was kept; send it again"
             )
         }
-        let status = try await service.uploadChunk(
-            digest,
-            offset: offset,
-            bytes: bytes,
-            user: user,
-            maxBytes: configuration.maxDocumentBytes
-        )
+        let status = try await service.uploadChunk(digest, offset: offset, bytes: bytes, status: before)
         if status.complete {
             context.logger.info("Content stored", metadata: ["blob.digest": "\(digest)", "blob.size": "\(status.size)"])
         }
@@ -143,7 +137,12 @@ struct BlobController: Sendable {
             let end = to
             var position = from
             while position < end {
-                let piece = try await blobs.read(digest, offset: position, count: Int(min(1 << 20, end - position)))
+                // A chunk's worth at a time: PostgreSQL keeps contents in rows of that size.
+                let piece = try await blobs.read(
+                    digest,
+                    offset: position,
+                    count: Int(min(Int64(BlobExchange.maxChunkBytes), end - position))
+                )
                 guard piece.readableBytes > 0 else { break }
                 try await writer.write(piece)
                 position += Int64(piece.readableBytes)

@@ -93,16 +93,16 @@ extension SyncService {
         )
     }
 
-    /// Appends one chunk (already checked against its own `Content-Digest`) and, once all of the content is
-    /// there, checks the whole against the digest and stores it.
+    /// Appends one chunk (already checked against its own `Chunk-SHA256`) to the upload `status` describes (from
+    /// ``uploadStatus(_:user:maxBytes:)``, which checked the user's scope) and, once all of the content is there,
+    /// checks the whole against the digest and stores it.
     func uploadChunk(
         _ digest: String,
         offset: Int64,
         bytes: ByteBuffer,
-        user: User,
-        maxBytes: Int64
+        status before: BlobUploadStatus
     ) async throws -> BlobUploadStatus {
-        var status = try await uploadStatus(digest, user: user, maxBytes: maxBytes)
+        var status = before
         if status.complete { return status }
         guard offset + Int64(bytes.readableBytes) <= status.size else {
             throw SyncServerError(
