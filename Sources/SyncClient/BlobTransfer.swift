@@ -1,6 +1,11 @@
 public import Foundation
+import NIOCore
 public import ReplicaStore
 public import SyncProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What moving contents did: uploads and downloads finished, what failed and why, and what still waits.
 public struct BlobReport: Sendable, Hashable {
@@ -251,25 +256,53 @@ public struct BlobTransfer: Sendable {
             throw ReplicaError(.storage, "cannot write into \(replica.blobFolder.path)")
         }
         defer { try? handle.close() }
-        while have < size {
-            if ContinuousClock.now >= deadline { return false }
-            // A small content whole (gzipped by the server when that helps); a large one in ranges.
-            let whole = have == 0 && size <= Int64(chunkBytes)
-            let data = try await transport.download(digest, from: have, count: whole ? nil : chunkBytes)
-            guard !data.isEmpty, have + Int64(data.count) <= size else {
-                try? FileManager.default.removeItem(at: partial)
-                throw SyncClientError(.badResponse, "the server sent a content of another size than its record's")
-            }
-            // No fsync per piece: a piece lost with the machine only shortens the part file, and whatever is in it
-            // is checked against the digest before it counts; the whole is synced once, before it is named.
-            do {
-                try handle.seek(toOffset: UInt64(have))
-                try handle.write(contentsOf: data)
-            } catch {
+        let tooLong = SyncClientError(.badResponse, "the server sent a content of another size than its record's")
+        if have == 0 && size <= Int64(chunkBytes) {
+            // A small content in one answer (gzipped by the server when that helps).
+            let data = try await transport.download(digest, from: 0, count: nil)
+            guard data.count == Int(size) else { throw tooLong }
+            do { try handle.write(contentsOf: data) } catch {
                 throw Replica.fileError(error, "writing \(partial.path)")
             }
-            have += Int64(data.count)
+            have = size
             progress(digest, have, size)
+        } else if have < size {
+            // A large one streamed from where the part file ends, as it arrives. No fsync per piece: a piece lost
+            // with the machine only shortens the part file, and whatever is in it is checked against the digest
+            // before it counts; the whole is synced once, before it is named.
+            try handle.seek(toOffset: UInt64(have))
+            let fd = handle.fileDescriptor
+            var reported = have
+            try await transport.streamDownload(digest, from: have) { piece in
+                guard have + Int64(piece.readableBytes) <= size else { throw tooLong }
+                try piece.withUnsafeReadableBytes { bytes in
+                    var offset = 0
+                    while offset < bytes.count {
+                        let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                        guard written > 0 else {
+                            throw Replica.fileError(
+                                POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO),
+                                "writing \(partial.path)"
+                            )
+                        }
+                        offset += written
+                    }
+                }
+                have += Int64(piece.readableBytes)
+                if have - reported >= 1 << 20 || have == size {
+                    reported = have
+                    progress(digest, have, size)
+                }
+                return ContinuousClock.now < deadline
+            }
+            if have < size {
+                if ContinuousClock.now >= deadline { return false }
+                throw SyncClientError(
+                    .unreachable,
+                    "the download was cut off at byte \(have) of \(size)",
+                    isTransient: true
+                )
+            }
         }
         do { try handle.synchronize() } catch { throw Replica.fileError(error, "writing \(partial.path)") }
         guard try replica.completeDownload(digest, size: size) else {

@@ -186,6 +186,58 @@ public final class HTTPSyncTransport: SyncTransport {
         return answer.body
     }
 
+    /// Streams a content from byte `from` to its end (one ranged request, the body handed to `sink` a piece at a time
+    /// as it arrives, so memory stays bounded whatever the size). `sink` returns false to stop early (a deadline).
+    func streamDownload(
+        _ digest: String,
+        from: Int64,
+        _ sink: (ByteBuffer) async throws -> Bool
+    ) async throws {
+        var request = HTTPClientRequest(url: base + "/v1/blobs/\(digest)")
+        request.method = .GET
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "User-Agent", value: "crm-field")
+        if from > 0 { request.headers.add(name: "Range", value: "bytes=\(from)-") }
+        do {
+            let response = try await client.execute(request, timeout: requestTimeout)
+            let status = Int(response.status.code)
+            guard status == 200 || status == 206 else {
+                let body = try await response.body.collect(upTo: 64 * 1024)
+                throw Self.failure(status: status, body: Data(body.readableBytesView), server: server)
+            }
+            // A server that ignores Range sends all of it: skip what is here already.
+            var skip = status == 200 ? from : 0
+            for try await var piece in response.body {
+                if skip > 0 {
+                    let dropped = min(Int(skip), piece.readableBytes)
+                    piece.moveReaderIndex(forwardBy: dropped)
+                    skip -= Int64(dropped)
+                    if piece.readableBytes == 0 { continue }
+                }
+                let more: Bool
+                do { more = try await sink(piece) } catch { throw SinkFailure(error: error) }
+                guard more else { return }
+            }
+        } catch let failure as SinkFailure {
+            throw failure.error
+        } catch let error as SyncClientError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw SyncClientError(
+                .unreachable,
+                "cannot reach the server at \(server): \(Self.describe(error))",
+                isTransient: true
+            )
+        }
+    }
+
+    /// An error of the caller's sink, passed through as it is (not a network failure).
+    private struct SinkFailure: Error {
+        var error: any Error
+    }
+
     private func escape(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? text
     }

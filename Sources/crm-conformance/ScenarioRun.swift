@@ -560,7 +560,9 @@ final class ScenarioRun {
                 guard status.status == 200, let object = try? JSONDecoder().decode(JSONValue.self, from: status.body),
                     let received = object.object?["received"]?.integer
                 else {
-                    throw StepError("GET /v1/blobs/…/upload answered \(status.status): \(String(decoding: status.body.prefix(300), as: UTF8.self))")
+                    throw StepError(
+                        "GET /v1/blobs/…/upload answered \(status.status): \(String(decoding: status.body.prefix(300), as: UTF8.self))"
+                    )
                 }
                 offset = received
             }
@@ -572,7 +574,8 @@ final class ScenarioRun {
                 let end = step["length"]?.integer.map { min(content.count, start + Int($0)) } ?? content.count
                 chunk = start < end ? content[start..<end] : Data()
             }
-            let claimed = step["chunk_sha256"]?.string == "wrong" ? Self.sha256(chunk + Data("x".utf8)) : Self.sha256(chunk)
+            let claimed =
+                step["chunk_sha256"]?.string == "wrong" ? Self.sha256(chunk + Data("x".utf8)) : Self.sha256(chunk)
             let answer = try await http.send(
                 "PUT",
                 "/v1/blobs/\(digest)/upload?offset=\(start)",
@@ -597,16 +600,24 @@ final class ScenarioRun {
             if try checkHTTP(step, answer) { return }
             var expected = content
             if let range {
-                guard answer.status == 206 else { throw StepError("a ranged download answered \(answer.status), not 206") }
+                guard answer.status == 206 else {
+                    throw StepError("a ranged download answered \(answer.status), not 206")
+                }
                 let bounds = range.dropFirst("bytes=".count).split(separator: "-", omittingEmptySubsequences: false)
                 let from = Int(bounds.first ?? "") ?? 0
-                let to = bounds.count > 1 ? Int(bounds[1]).map { min($0 + 1, content.count) } ?? content.count : content.count
+                let to =
+                    bounds.count > 1
+                    ? Int(bounds[1]).map { min($0 + 1, content.count) } ?? content.count : content.count
                 expected = content[from..<to]
             } else if answer.status != 200 {
-                throw StepError("the download answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
+                throw StepError(
+                    "the download answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))"
+                )
             }
             guard answer.body == expected else {
-                throw StepError("the download gave \(answer.body.count) bytes that are not the content's \(expected.count)")
+                throw StepError(
+                    "the download gave \(answer.body.count) bytes that are not the content's \(expected.count)"
+                )
             }
         }
     }
@@ -615,13 +626,17 @@ final class ScenarioRun {
     private func checkStatus(_ step: Step, _ answer: HTTPSyncTransport.Answer, _ what: String) throws {
         guard answer.status == 200, let object = (try? JSONDecoder().decode(JSONValue.self, from: answer.body))?.object
         else {
-            throw StepError("\(what) answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
+            throw StepError(
+                "\(what) answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))"
+            )
         }
         guard let expected = step["expect_status"]?.object else { return }
         for key in ["received", "complete", "size"] {
             guard let wanted = expected[key] else { continue }
             var value = wanted
-            if let text = wanted.string, text.hasPrefix("$size:"), let size = Int64(try resolve(String(text.dropFirst()))) {
+            if let text = wanted.string, text.hasPrefix("$size:"),
+                let size = Int64(try resolve(String(text.dropFirst())))
+            {
                 value = .integer(size)
             }
             if object[key] != value {

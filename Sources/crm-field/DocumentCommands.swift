@@ -238,7 +238,10 @@ struct DocumentCommand: AsyncParsableCommand {
             var lines: [(String, String)] = [
                 ("id", document.id.rawValue),
                 ("kind", Render.display(document, "kind")),
-                ("customer", account.map { "\($0["name"]?.description ?? "") (\(Render.shortID($0.id.rawValue)))" } ?? ""),
+                (
+                    "customer",
+                    account.map { "\($0["name"]?.description ?? "") (\(Render.shortID($0.id.rawValue)))" } ?? ""
+                ),
                 ("deal", document["deal_id"]?.stringValue.map(Render.shortID) ?? ""),
                 ("notes", Render.display(document, "notes")),
             ]
@@ -318,7 +321,9 @@ struct DocumentCommand: AsyncParsableCommand {
             do {
                 let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(UUID().uuidString).part")
                 try FileManager.default.copyItem(at: replica.blobURL(chosen.digest), to: temporary)
-                if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
+                if FileManager.default.fileExists(atPath: target.path) {
+                    try FileManager.default.removeItem(at: target)
+                }
                 try FileManager.default.moveItem(at: temporary, to: target)
             } catch {
                 throw CLIError("cannot_write", "cannot write \(target.path): \(error.localizedDescription)")
@@ -341,14 +346,17 @@ struct DocumentCommand: AsyncParsableCommand {
             }
             let reporter = ProgressReporter(console: context.console, enabled: !context.json)
             defer { reporter.finish() }
+            let started = ContinuousClock.now
+            let from = replica.partialBlobSize(version.digest)
             do {
                 try await context.withTransport(server: server) { transport in
                     let transfer = BlobTransfer(replica: replica, transport: transport)
                     try await transfer.download(version.digest, size: version.size) { _, done, total in
                         reporter.report(
-                            "fetching \(version.record["file_name"]?.description ?? "")",
+                            "fetching \(version.record["file_name"]?.description ?? "") (KB)",
                             done: Int(done / 1024),
-                            total: Int(total / 1024)
+                            total: Int(total / 1024),
+                            perSecond: SyncRun.kilobytesPerSecond(done - from, since: started)
                         )
                     }
                 }
@@ -356,7 +364,8 @@ struct DocumentCommand: AsyncParsableCommand {
                 throw CLIError(
                     "unreachable",
                     "version \(version.number) is not on this laptop and the server cannot be reached (\(error.message)); "
-                        + "fetch it when you are online, or raise prefetch-mb so sync keeps it here"
+                        + "fetch it when you are online, or raise prefetch-mb so sync keeps it here",
+                    exitCode: 3
                 )
             } catch let error as SyncClientError where error.code.rawValue == "not_uploaded" {
                 throw CLIError(
@@ -445,7 +454,10 @@ struct DocumentCommand: AsyncParsableCommand {
                     "locked_at": .string(ISO8601.format(millisecondsSince1970: ReplicaConfiguration.systemNow())),
                 ]
             )
-            context.printRecord(record, title: "\(History.label(record)) is " + (DocumentCommand.lockLine(record) ?? ""))
+            context.printRecord(
+                record,
+                title: "\(History.label(record)) is " + (DocumentCommand.lockLine(record) ?? "")
+            )
         }
     }
 

@@ -384,7 +384,8 @@ enum FieldConfig {
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "This laptop's settings: where reminders go, who sends them, how much of the documents stays offline.",
+        abstract:
+            "This laptop's settings: where reminders go, who sends them, how much of the documents stays offline.",
         discussion: "Keys: " + FieldConfig.keys.keys.sorted().joined(separator: ", "),
         subcommands: [Set.self, Get.self, List.self]
     )

@@ -3,6 +3,7 @@ import Foundation
 import ReplicaStore
 import SyncClient
 import SyncProtocol
+import Synchronization
 
 struct Init: FieldCommand {
     static let configuration = CommandConfiguration(
@@ -160,16 +161,47 @@ enum SyncRun {
         defer { reporter.finish() }
         let transfer = BlobTransfer(replica: replica, transport: transport)
         let megabytes = Int64(FieldConfig.load(context)["prefetch-mb"] ?? "") ?? DocumentCommand.defaultPrefetchMB
+        let rates = TransferRates()
         return await transfer.run(
             deadline: .now + .seconds(seconds),
             prefetchBytes: megabytes * 1_048_576,
             uploadProgress: { digest, done, total in
-                reporter.report("uploading \(digest.prefix(8)) (KB)", done: Int(done / 1024), total: Int(total / 1024))
+                reporter.report(
+                    "uploading a file, \(digest.prefix(8)) (KB)",
+                    done: Int(done / 1024),
+                    total: Int(total / 1024),
+                    perSecond: rates.kilobytesPerSecond(digest, done)
+                )
             },
             downloadProgress: { digest, done, total in
-                reporter.report("fetching \(digest.prefix(8)) (KB)", done: Int(done / 1024), total: Int(total / 1024))
+                reporter.report(
+                    "fetching a file, \(digest.prefix(8)) (KB)",
+                    done: Int(done / 1024),
+                    total: Int(total / 1024),
+                    perSecond: rates.kilobytesPerSecond(digest, done)
+                )
             }
         )
+    }
+
+    /// Each file's rate since its first progress report (a sync moves several, one after the other).
+    final class TransferRates: Sendable {
+        private let starts = Mutex<[String: (ContinuousClock.Instant, Int64)]>([:])
+
+        func kilobytesPerSecond(_ digest: String, _ done: Int64) -> Double? {
+            let (start, from) = starts.withLock { starts in
+                if let known = starts[digest] { return known }
+                starts[digest] = (ContinuousClock.now, done)
+                return (ContinuousClock.now, done)
+            }
+            return SyncRun.kilobytesPerSecond(done - from, since: start)
+        }
+    }
+
+    /// A transfer's rate for the progress line (which prints at most every few seconds when not on a terminal).
+    static func kilobytesPerSecond(_ bytes: Int64, since start: ContinuousClock.Instant) -> Double? {
+        let elapsed = (ContinuousClock.now - start) / .milliseconds(1)
+        return elapsed > 0 ? Double(bytes) / 1024 / (elapsed / 1000) : nil
     }
 
     static func blobJSON(_ report: BlobReport) -> [String: Any] {
@@ -207,8 +239,10 @@ enum SyncRun {
             moved.append("\(report.waitingDown) to fetch (\(ByteCount.describe(report.waitingDownBytes)))")
         }
         guard !moved.isEmpty || !report.failures.isEmpty else { return }
-        context.print("  files      " + (moved.isEmpty ? "none moved" : moved.joined(separator: ", "))
-            + (report.outOfTime ? "; the rest moves at the next sync (--blob-seconds)" : ""))
+        context.print(
+            "  files      " + (moved.isEmpty ? "none moved" : moved.joined(separator: ", "))
+                + (report.outOfTime ? "; the rest moves at the next sync (--blob-seconds)" : "")
+        )
         for failure in report.failures {
             context.print(
                 "    \(failure.direction == .up ? "upload" : "download") of \(failure.digest.prefix(12)) "

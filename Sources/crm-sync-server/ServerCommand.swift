@@ -634,7 +634,8 @@ struct Import: AsyncParsableCommand {
 
 struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a consistent copy of the database to FILE (and its documents' files beside it), also while the server runs.",
+        abstract:
+            "Write a consistent copy of the database to FILE (and its documents' files beside it), also while the server runs.",
         discussion: "Example: crm-sync-server backup /backups/crm-sync-2026-11-23.sqlite"
     )
     @OptionGroup var database: DatabaseOption

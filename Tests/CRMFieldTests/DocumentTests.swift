@@ -46,7 +46,9 @@ struct DocumentTests {
         defer { it.cleanUp() }
         let alice = try it.addRep("alice")
         let bob = try it.addRep("bob")
-        let mara = try it.admin(["user", "add", "mara", "--role", "manager", "--territory", "north", "--territory", "south"])
+        let mara = try it.admin([
+            "user", "add", "mara", "--role", "manager", "--territory", "north", "--territory", "south",
+        ])
         try it.importAccounts()
         var server = try await it.serve()
         // On PostgreSQL the manager syncs with a second server process: the contents are in the shared database.
@@ -62,7 +64,10 @@ struct DocumentTests {
         let offerPath = it.folder.appendingPathComponent("Angebot-2026-117.pdf").path
         let offer = try Self.randomFile(3 * 1024 * 1024 + 17, seed: 1, at: offerPath)
         let added = await cli(
-            ["document", "add", offerPath, "--account", "acc-mueller", "--kind", "offer", "--title", "Offer 117", "--json"],
+            [
+                "document", "add", offerPath, "--account", "acc-mueller", "--kind", "offer", "--title", "Offer 117",
+                "--json",
+            ],
             home: office
         )
         let document = try #require(added.object["id"] as? String, "\(added.err)")
@@ -109,7 +114,9 @@ struct DocumentTests {
         #expect(await cli(["document", "get", document, "--out", managerCopy], home: manager).exitCode == 0)
         #expect(FileManager.default.contents(atPath: managerCopy) == scan)
         let first = it.folder.appendingPathComponent("manager-offer.pdf").path
-        #expect(await cli(["document", "get", document, "--version", "1", "--out", first], home: manager).exitCode == 0)
+        #expect(
+            await cli(["document", "get", document, "--version", "1", "--out", first], home: manager).exitCode == 0
+        )
         #expect(FileManager.default.contents(atPath: first) == offer)
         let list = await cli(["document", "list", "--account", "acc-mueller"], home: manager)
         #expect(list.out.contains("Offer 117"), "\(list.out)")
@@ -151,7 +158,9 @@ struct DocumentTests {
         #expect(log.components(separatedBy: "Content stored").count - 1 == 1)
     }
 
-    @Test("a chunk that does not hash to its Chunk-SHA256, and a content that does not hash to its digest, are refused and not kept")
+    @Test(
+        "a chunk that does not hash to its Chunk-SHA256, and a content that does not hash to its digest, are refused and not kept"
+    )
     func tamperedChunksAreRefused() async throws {
         try await CLIServer.with { server in
             try await server.loadSample()
@@ -204,7 +213,79 @@ struct DocumentTests {
         }
     }
 
-    @Test("two versions added offline on two laptops: one shows everywhere, the other is a kept conflict a person resolves")
+    @Test("bad input and no network get one readable line and the right exit status; --json gets the error object")
+    func badInput() async throws {
+        let it = try ITServer(.sqlite)
+        defer { it.cleanUp() }
+        let alice = try it.addRep("alice")
+        let bob = try it.addRep("bob")
+        try it.importAccounts()
+        let server = try await it.serve()
+        defer { server.stop() }
+        let home = try await it.laptop(alice, server: server)
+        let other = try await it.laptop(bob, server: server)
+        let missing = await cli(["document", "add", "/nonexistent/offer.pdf", "--account", "acc-mueller"], home: home)
+        #expect(missing.exitCode == 2 && missing.err.contains("no file /nonexistent/offer.pdf"), "\(missing.err)")
+        let path = it.folder.appendingPathComponent("offer.txt").path
+        try Data("offer".utf8).write(to: URL(fileURLWithPath: path))
+        let kind = await cli(
+            ["document", "add", path, "--account", "acc-mueller", "--kind", "memo", "--json"],
+            home: home
+        )
+        #expect(kind.exitCode == 2 && kind.failure?.code == "invalid_input", "\(kind.out)")
+        let foreign = await cli(["document", "add", path, "--account", "acc-south"], home: home)
+        #expect(foreign.exitCode != 0 && foreign.err.contains("no account acc-south"), "\(foreign.err)")
+        let added = await cli(["document", "add", path, "--account", "acc-mueller", "--json"], home: home)
+        let document = try #require(added.object["id"] as? String)
+        #expect(await cli(["document", "get", document, "--version", "7"], home: home).exitCode == 2)
+        #expect(await cli(["document", "unlock", document], home: home).exitCode == 2)
+        #expect(await cli(["sync"], home: home).exitCode == 0)
+        #expect(await cli(["sync", "--blob-seconds", "0"], home: other).exitCode == 0)
+        let notYet = await cli(["sync", "--blob-seconds=-1"], home: other)
+        #expect(notYet.exitCode == 2)
+        server.stop()
+        let offline = await cli(["document", "get", document, "--out", it.folder.path], home: other)
+        #expect(offline.exitCode == 3, "no network is exit 3 as for sync: \(offline.err)")
+        #expect(
+            offline.err.contains("cannot be reached") && offline.err.split(separator: "\n").count == 1,
+            "\(offline.err)"
+        )
+    }
+
+    @Test("gzip is offered for a text document and never for an already-compressed one (PDF, images, Office)")
+    func gzipOnlyWhereItHelps() async throws {
+        try await CLIServer.with { server in
+            try await server.loadSample()
+            let token = try await server.addRep("alice")
+            let home = try await server.laptop(token)
+            let text = Data(String(repeating: "Angebot: 20 Pumpen P-100 zu je 159,00 EUR.\n", count: 2_000).utf8)
+            var digests: [String: String] = [:]
+            for name in ["offer.txt", "offer.pdf", "scan.jpg", "prices.xlsx"] {
+                let path = server.folder.appendingPathComponent(name).path
+                // The same bytes under four names would be one content: make each its own.
+                try (text + Data(name.utf8)).write(to: URL(fileURLWithPath: path))
+                digests[name] = Self.sha256(text + Data(name.utf8))
+                #expect(await cli(["document", "add", path, "--account", "acc-mueller"], home: home).exitCode == 0)
+            }
+            #expect(await cli(["sync"], home: home).exitCode == 0)
+            let transport = try HTTPSyncTransport(server: server.url, token: token)
+            defer { Task { try? await transport.shutdown() } }
+            for (name, digest) in digests.sorted(by: { $0.key < $1.key }) {
+                let answer = try await transport.send("GET", "/v1/blobs/\(digest)")
+                #expect(answer.status == 200)
+                #expect(answer.body == text + Data(name.utf8), "\(name) comes back whole")
+                let gzipped = answer.headers["content-encoding"] == "gzip"
+                #expect(gzipped == (name == "offer.txt"), "\(name): \(answer.headers)")
+                let ranged = try await transport.send("GET", "/v1/blobs/\(digest)", headers: [("Range", "bytes=0-99")])
+                #expect(ranged.status == 206 && ranged.headers["content-encoding"] == nil && ranged.body.count == 100)
+                #expect(ranged.headers["content-range"] == "bytes 0-99/\(text.count + name.utf8.count)")
+            }
+        }
+    }
+
+    @Test(
+        "two versions added offline on two laptops: one shows everywhere, the other is a kept conflict a person resolves"
+    )
     func concurrentVersionsAreAKeptConflict() async throws {
         try await CLIServer.with { server in
             try await server.loadSample()
@@ -217,8 +298,10 @@ struct DocumentTests {
                 return path
             }
             let added = await cli(
-                ["document", "add", try file("contract.txt", "v1"), "--account", "acc-mueller", "--kind", "contract",
-                 "--json"],
+                [
+                    "document", "add", try file("contract.txt", "v1"), "--account", "acc-mueller", "--kind", "contract",
+                    "--json",
+                ],
                 home: alice
             )
             let document = try #require(added.object["id"] as? String)
@@ -226,7 +309,10 @@ struct DocumentTests {
             #expect(await cli(["sync"], home: alice).exitCode == 0)
             #expect(await cli(["sync"], home: bob).exitCode == 0)
             // Both offline: each adds a version; Bob's is against Alice's lock.
-            #expect(await cli(["document", "version", "add", document, try file("a2.txt", "alice v2")], home: alice).exitCode == 0)
+            #expect(
+                await cli(["document", "version", "add", document, try file("a2.txt", "alice v2")], home: alice)
+                    .exitCode == 0
+            )
             let bobs = await cli(["document", "version", "add", document, try file("b2.txt", "bob v2")], home: bob)
             #expect(bobs.err.contains("checked out"), "\(bobs.err)")
             for home in [alice, bob, alice] { #expect(await cli(["sync"], home: home).exitCode == 0) }
@@ -242,7 +328,10 @@ struct DocumentTests {
             }
             #expect(current[0] == current[1] && !current[0].isEmpty, "the same version shows on both laptops")
             let people = await cli(["document", "show", document], home: alice)
-            #expect(people.out.contains("checked out by alice") && people.out.contains("kept as a conflict"), "\(people.out)")
+            #expect(
+                people.out.contains("checked out by alice") && people.out.contains("kept as a conflict"),
+                "\(people.out)"
+            )
             // Alice takes the other one; after a sync both laptops show it and no conflict is open.
             let conflict = await cli(["conflict", "list", "--json"], home: alice).array.first
             let handle = try #require(conflict?["handle"] as? String)
@@ -258,7 +347,9 @@ struct DocumentTests {
         }
     }
 
-    @Test("a file the server refuses (too large) is reported with its reason and retried later, and never stops the records or the other files")
+    @Test(
+        "a file the server refuses (too large) is reported with its reason and retried later, and never stops the records or the other files"
+    )
     func refusedFileDoesNotStopRecords() async throws {
         let it = try ITServer(.sqlite)
         defer { it.cleanUp() }
@@ -294,7 +385,9 @@ struct DocumentTests {
         #expect(await cli(["document", "list", "--json"], home: other).array.count == 2)
     }
 
-    @Test("a rep of another territory gets the same 404 for a colleague's digest as for one nobody has; a manager gets it")
+    @Test(
+        "a rep of another territory gets the same 404 for a colleague's digest as for one nobody has; a manager gets it"
+    )
     func foreignTerritoryCannotFetch() async throws {
         try await CLIServer.with { server in
             try await server.loadSample()
@@ -335,7 +428,9 @@ struct DocumentTests {
         }
     }
 
-    @Test("kill -9 of crm-field during an upload and during a download, and of the server during an upload: nothing is lost, everything arrives once")
+    @Test(
+        "kill -9 of crm-field during an upload and during a download, and of the server during an upload: nothing is lost, everything arrives once"
+    )
     func killsDuringTransfers() async throws {
         let it = try ITServer(.sqlite)
         defer { it.cleanUp() }
@@ -469,7 +564,10 @@ struct DocumentTests {
         #expect(FileManager.default.fileExists(atPath: file.path))
         try it.admin(["territory", "assign", "acc-mueller", "south"])
         // Files younger than an hour are spared (a `document add` may be copying one in): this one is older.
-        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7_200)], ofItemAtPath: file.path)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -7_200)],
+            ofItemAtPath: file.path
+        )
         #expect(await cli(["sync"], home: home).exitCode == 0)
         #expect(await cli(["document", "list", "--json"], home: home).array.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: file.path), "the moved customer's file is gone")

@@ -14,7 +14,10 @@ struct BlobStoreContractTests {
         SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 
-    @Test("chunks append at the store's offset, the whole is checked against its digest, ranges read back", arguments: Backend.available)
+    @Test(
+        "chunks append at the store's offset, the whole is checked against its digest, ranges read back",
+        arguments: Backend.available
+    )
     func appendFinishRead(backend: Backend) async throws {
         try await StorageContractTests.withStorage(backend) { service in
             let blobs = service.storage.blobs
@@ -54,7 +57,10 @@ struct BlobStoreContractTests {
         }
     }
 
-    @Test("a content that does not hash to its digest is discarded, and the right one then goes in", arguments: Backend.available)
+    @Test(
+        "a content that does not hash to its digest is discarded, and the right one then goes in",
+        arguments: Backend.available
+    )
     func mismatchDiscards(backend: Backend) async throws {
         try await StorageContractTests.withStorage(backend) { service in
             let blobs = service.storage.blobs

@@ -14,12 +14,13 @@ public final class CuttingProxy: @unchecked Sendable {
     private let upstreamPort: Int
     private let listener: Int32
     private let bytesPerSecond: Int?
-    // NOTE: `lock` guards `forwarded`, `cuts`, `cutsDone` and `stopped`.
+    // NOTE: `lock` guards `forwarded`, `cuts`, `cutsDone`, `stopped` and `open`.
     private let lock = NSLock()
     private var forwarded: Int64 = 0
     private var cuts: [Int64]
     private var cutsDone = 0
     private var stopped = false
+    private var open: [Pair] = []
 
     public init(upstreamPort: Int, cuts: [Int64], bytesPerSecond: Int? = nil) throws {
         self.upstreamPort = upstreamPort
@@ -52,11 +53,15 @@ public final class CuttingProxy: @unchecked Sendable {
     public var cutCount: Int { lock.withLock { cutsDone } }
     public var url: String { "http://127.0.0.1:\(port)" }
 
-    /// Stops accepting (open connections end when either side closes).
+    /// Stops accepting and cuts every open connection (a server stopping gracefully would otherwise wait for them).
     public func stop() {
-        lock.withLock { stopped = true }
+        let pairs = lock.withLock {
+            stopped = true
+            return open
+        }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
+        for pair in pairs { pair.cut() }
     }
 
     private static func loopback(port: UInt16) -> sockaddr_in {
@@ -87,6 +92,7 @@ public final class CuttingProxy: @unchecked Sendable {
                 continue
             }
             let pair = Pair(client: client, server: server)
+            lock.withLock { open.append(pair) }
             Thread { [self] in pump(pair, up: true) }.start()
             Thread { [self] in pump(pair, up: false) }.start()
         }
@@ -96,7 +102,7 @@ public final class CuttingProxy: @unchecked Sendable {
     private final class Pair: @unchecked Sendable {
         let client: Int32
         let server: Int32
-        // NOTE: `lock` guards `ended`.
+        // NOTE: `lock` guards `ended` and the sockets' shutdown and close.
         private let lock = NSLock()
         private var ended = 0
 
@@ -105,20 +111,28 @@ public final class CuttingProxy: @unchecked Sendable {
             self.server = server
         }
 
+        /// Shuts both sockets (the pumps then end); nothing once they are closed (their numbers may be reused).
         func cut() {
-            shutdown(client, Int32(SHUT_RDWR))
-            shutdown(server, Int32(SHUT_RDWR))
+            lock.withLock {
+                guard ended < 2 else { return }
+                shutdown(client, Int32(SHUT_RDWR))
+                shutdown(server, Int32(SHUT_RDWR))
+            }
         }
 
         func end() {
             cut()
-            let last = lock.withLock {
+            lock.withLock {
                 ended += 1
-                return ended == 2
-            }
-            if last {
-                close(client)
-                close(server)
+                if ended == 2 {
+                    // A reset, as from a killed process's socket: a FIN after the shutdown would leave the server
+                    // sending into a closed window until TCP gives up.
+                    var reset = linger(l_onoff: 1, l_linger: 0)
+                    for fd in [client, server] {
+                        setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, socklen_t(MemoryLayout<linger>.size))
+                        close(fd)
+                    }
+                }
             }
         }
     }

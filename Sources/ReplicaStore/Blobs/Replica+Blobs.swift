@@ -106,7 +106,9 @@ extension Replica {
             try? FileManager.default.removeItem(at: partial)
             return false
         }
-        if hasBlob(digest) { try? FileManager.default.removeItem(at: partial) } else {
+        if hasBlob(digest) {
+            try? FileManager.default.removeItem(at: partial)
+        } else {
             try FileManager.default.moveItem(at: partial, to: blobURL(digest))
         }
         return true

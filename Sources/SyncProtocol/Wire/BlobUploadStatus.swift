@@ -49,12 +49,12 @@ public enum BlobExchange {
         guard let type = mediaType?.lowercased().split(separator: ";").first.map(String.init) else { return false }
         if type.hasPrefix("image/") && type != "image/svg+xml" && type != "image/bmp" { return true }
         if type.hasPrefix("audio/") || type.hasPrefix("video/") { return true }
-        if type.hasPrefix("application/vnd.openxmlformats-") || type.hasPrefix("application/vnd.oasis.opendocument")
-        {
+        if type.hasPrefix("application/vnd.openxmlformats-") || type.hasPrefix("application/vnd.oasis.opendocument") {
             return true
         }
         return [
-            "application/pdf", "application/zip", "application/gzip", "application/x-gzip", "application/x-7z-compressed",
+            "application/pdf", "application/zip", "application/gzip", "application/x-gzip",
+            "application/x-7z-compressed",
             "application/x-bzip2", "application/x-xz", "application/zstd", "application/x-rar-compressed",
             "application/vnd.rar", "application/epub+zip", "application/java-archive",
         ].contains(type)

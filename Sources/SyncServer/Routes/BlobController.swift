@@ -82,7 +82,10 @@ struct BlobController: Sendable {
         }
         let status = try await service.uploadChunk(digest, offset: offset, bytes: bytes, status: before)
         if status.complete {
-            context.logger.info("Content stored", metadata: ["blob.digest": "\(digest)", "blob.size": "\(status.size)"])
+            context.logger.info(
+                "Content stored",
+                metadata: ["blob.digest": "\(digest)", "blob.size": "\(status.size)"]
+            )
         }
         return try jsonResponse(status)
     }

@@ -64,7 +64,8 @@ extension SyncService {
                 )
             else { throw notFound }
             if user.seesEverything { return reference }
-            for account in reference.accounts where try await transaction.isVisible(account: RecordID(account), to: user) {
+            for account in reference.accounts
+            where try await transaction.isVisible(account: RecordID(account), to: user) {
                 return reference
             }
             throw notFound
