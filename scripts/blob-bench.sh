@@ -40,7 +40,7 @@ rss() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 base_rss=$(rss $server)
 mbps() { python3 -c "import sys; print(f'{$bytes / 1048576 / float(sys.argv[1]):.0f}')" "$1"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-up=() down=() curl_static=() curl_server=() up_rss=() down_rss=()
+up=() down=() curl_static=() curl_server=() curl_disk=() up_rss=() down_rss=()
 for run in $(seq "$RUNS"); do
     head -c "$bytes" /dev/urandom >"$W/static/file-$run.pdf"
     doc=$($F document add "$W/static/file-$run.pdf" --account acc-bench --json --home "$W/a" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
@@ -54,20 +54,34 @@ for run in $(seq "$RUNS"); do
     cmp -s "$W/got-$run.pdf" "$W/static/file-$run.pdf" || { echo "FAIL: the downloaded file differs"; exit 1; }
     curl_static+=("$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$static_port/file-$run.pdf")")
     curl_server+=("$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $bob" "$url/v1/blobs/$digest")")
+    # What a download to disk costs at the least: curl into a file, then fsync it (crm-field syncs a file before it
+    # names it, so a crash never leaves a wrong file under a digest's name).
+    curl_disk+=("$(python3 - "http://127.0.0.1:$static_port/file-$run.pdf" "$W/curl-$run.out" <<'EOF2'
+import os, subprocess, sys, time
+start = time.monotonic()
+subprocess.run(["curl", "-s", "-o", sys.argv[2], sys.argv[1]], check=True)
+fd = os.open(sys.argv[2], os.O_RDONLY); os.fsync(fd); os.close(fd)
+print(f"{time.monotonic() - start:.4f}")
+EOF2
+)")
+    rm -f "$W/curl-$run.out"
 done
 peak_rss=$(rss $server)
 u=$(printf '%s\n' "${up[@]}" | median); d=$(printf '%s\n' "${down[@]}" | median)
 cs=$(printf '%s\n' "${curl_static[@]}" | median); cv=$(printf '%s\n' "${curl_server[@]}" | median)
+cd_=$(printf '%s\n' "${curl_disk[@]}" | median)
 echo "blob-bench: $SIZE_MB MB, median of $RUNS runs, loopback, $( [[ -n ${DB:-} ]] && echo PostgreSQL || echo 'SQLite + files')"
 printf '  %-44s %6s MB/s  (%s s)\n' "crm-field sync (upload)" "$(mbps "$u")" "$u"
 printf '  %-44s %6s MB/s  (%s s)\n' "crm-field document get (download)" "$(mbps "$d")" "$d"
 printf '  %-44s %6s MB/s  (%s s)\n' "curl from the sync server (GET /v1/blobs)" "$(mbps "$cv")" "$cv"
 printf '  %-44s %6s MB/s  (%s s)\n' "curl from python3 -m http.server (reference)" "$(mbps "$cs")" "$cs"
-python3 - "$u" "$d" "$cv" "$cs" <<'EOF'
+printf '  %-44s %6s MB/s  (%s s)\n' "  the same into a file, fsynced (reference)" "$(mbps "$cd_")" "$cd_"
+python3 - "$u" "$d" "$cv" "$cs" "$cd_" <<'EOF'
 import sys
-up, down, server, static = map(float, sys.argv[1:])
-print(f"  ratios to curl from the static server: upload {static / up:.2f}, download {static / down:.2f}, "
-      f"curl from the sync server {static / server:.2f} (1.00 = as fast as curl)")
+up, down, server, static, disk = map(float, sys.argv[1:])
+print(f"  ratios to curl from the static server (1.00 = as fast as curl): curl from the sync server {static / server:.2f}; "
+      f"crm-field download {static / down:.2f}, upload {static / up:.2f}; against curl into a synced file: "
+      f"download {disk / down:.2f}, upload {disk / up:.2f}")
 EOF
 echo "  memory: crm-field peak RSS upload $(printf '%s\n' "${up_rss[@]}" | sort -n | tail -1) KB, download $(printf '%s\n' "${down_rss[@]}" | sort -n | tail -1) KB;"
 echo "          server peak RSS $peak_rss KB (before the transfers $base_rss KB, growth $((peak_rss - base_rss)) KB for $((SIZE_MB * 1024)) KB files)"

@@ -10,49 +10,11 @@
 #                                                          (CRM_SCHEMA_RELEASE=0.18) plays the older laptop
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 previous=73d7ebc  # 0.18.0, the last release without documents
-mode=build
-db=""
-while (($#)); do
-    case $1 in
-        --same-build) mode=same; shift ;;
-        --db) db=$2; shift 2 ;;
-        *) previous=$1; shift ;;
-    esac
-done
-NEW=$root/.build/debug
-if [[ ! -x $NEW/crm-field || ! -x $NEW/crm-sync-server ]]; then
-    swift build --product crm-field >/dev/null && swift build --product crm-sync-server >/dev/null
-fi
-if [[ $mode == build ]]; then
-    src=$root/.build-compat/src18
-    if [[ ! -d $src ]] || [[ $(git -C "$src" rev-parse HEAD) != $(git rev-parse "$previous") ]]; then
-        rm -rf "$src"; git worktree prune
-        git worktree add --detach "$src" "$previous" >/dev/null
-    fi
-    echo "== building crm-field at $(git -C "$src" log --oneline -1 | cut -c1-60)… into .build-compat/build18"
-    (cd "$src" && swift build --product crm-field --scratch-path "$root/.build-compat/build18" 2>&1 | tail -1)
-    old() { "$root/.build-compat/build18/debug/crm-field" "$@"; }
-else
-    old() { CRM_SCHEMA_RELEASE=0.18 "$NEW/crm-field" "$@"; }
-fi
-new() { "$NEW/crm-field" "$@"; }
-
-W=$(mktemp -d); [[ -n ${KEEP:-} ]] && echo "work folder: $W"
-[[ -n $db ]] || db=$W/server.sqlite
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
-"$NEW/crm-sync-server" serve --db "$db" --port "$port" >"$W/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [[ -n ${KEEP:-} ]] || rm -rf "$W"' EXIT
-for _ in $(seq 50); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.2; done
-fail() { echo "FAIL: $*"; exit 1; }
-trap 'echo "FAIL: line $LINENO: $BASH_COMMAND"' ERR
-field() { python3 -c 'import json,sys; v=json.load(sys.stdin)
-for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v.get(k)
-print("" if v is None else v)' "$1"; }
-kept() { sqlite3 "$W/$1/replica.sqlite" "$2"; }
+older_schema=0.18
+slot=18
+# shellcheck source=compat-common.sh
+source scripts/compat-common.sh
 
 "$NEW/crm-sync-server" territory add north --db "$db" >/dev/null
 printf 'id,name,kind,territory\nacc-m,Müller GmbH,customer,north\n' >"$W/accounts.csv"
@@ -98,4 +60,4 @@ after=$(new sync --json --home "$W/o" 2>/dev/null)
 [[ $(field downloaded <<<"$after") == 0 ]] || fail "the upgraded laptop downloaded its records again"
 new document get "$doc" --out "$W/got.txt" --home "$W/o" >/dev/null 2>&1
 cmp -s "$W/got.txt" "$W/signed.txt" || fail "the upgraded laptop's shown version is not the signed contract"
-echo "ok: the older laptop ($( [[ $mode == build ]] && git rev-parse --short "$previous" || echo "schema 0.18")) kept and passed on the documents on $db; nothing lost"
+echo "ok: the older laptop ($(older)) kept and passed on the documents on $db; nothing lost"

@@ -14,49 +14,11 @@
 # file by default, or an empty PostgreSQL database URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 previous=5871b34  # 0.16, the last commit before the 0.17 schema
-mode=build
-db=""
-while (($#)); do
-    case $1 in
-        --same-build) mode=same; shift ;;
-        --db) db=$2; shift 2 ;;
-        *) previous=$1; shift ;;
-    esac
-done
-NEW=$root/.build/debug
-if [[ ! -x $NEW/crm-field || ! -x $NEW/crm-sync-server ]]; then
-    swift build --product crm-field >/dev/null && swift build --product crm-sync-server >/dev/null
-fi
-if [[ $mode == build ]]; then
-    src=$root/.build-compat/src
-    if [[ ! -d $src ]] || [[ $(git -C "$src" rev-parse HEAD) != $(git rev-parse "$previous") ]]; then
-        rm -rf "$src"; git worktree prune
-        git worktree add --detach "$src" "$previous" >/dev/null
-    fi
-    echo "== building crm-field at $(git -C "$src" log --oneline -1 | cut -c1-60)… into .build-compat/build"
-    (cd "$src" && swift build --product crm-field --scratch-path "$root/.build-compat/build" 2>&1 | tail -1)
-    old() { "$root/.build-compat/build/debug/crm-field" "$@"; }
-else
-    old() { CRM_SCHEMA_RELEASE=0.16 "$NEW/crm-field" "$@"; }
-fi
-new() { "$NEW/crm-field" "$@"; }
-
-W=$(mktemp -d)
-[[ -n $db ]] || db=$W/server.sqlite
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
-"$NEW/crm-sync-server" serve --db "$db" --port "$port" >"$W/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$W"' EXIT
-for _ in $(seq 50); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.2; done
-fail() { echo "FAIL: $*"; exit 1; }
-trap 'echo "FAIL: line $LINENO: $BASH_COMMAND"' ERR
-field() { python3 -c 'import json,sys; v=json.load(sys.stdin)
-for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v.get(k)
-print("" if v is None else v)' "$1"; }
-kept() { sqlite3 "$W/$1/replica.sqlite" "$2"; }
+older_schema=0.16
+slot=
+# shellcheck source=compat-common.sh
+source scripts/compat-common.sh
 
 "$NEW/crm-sync-server" territory add north --db "$db" >/dev/null
 "$NEW/crm-sync-server" user add olga --role rep --territory north --db "$db" >"$W/olga.token"
@@ -131,4 +93,4 @@ cmp -s "$W/o.card" "$W/n.card" || { diff "$W/o.card" "$W/n.card"; fail "the lapt
 new init --server "$url" --token "$(cat "$W/max.token")" --home "$W/m" >/dev/null
 [[ $(new report sources --json --home "$W/m" | python3 -c 'import json,sys; print(sorted((r["source"], r["deals"]) for r in json.load(sys.stdin)["rows"]))') == "[('referral', 1), ('unknown', 1)]" ]] || \
     fail "the manager's report sources does not see both laptops' deals"
-echo "ok: the older laptop ($( [[ $mode == build ]] && git log --oneline -1 "$previous" | cut -c1-8 || echo 'schema 0.16')) and the new one converged on $db; nothing lost"
+echo "ok: the older laptop ($(older)) and the new one converged on $db; nothing lost"

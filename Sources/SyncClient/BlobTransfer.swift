@@ -1,4 +1,5 @@
 public import Foundation
+import Crypto
 import NIOCore
 public import ReplicaStore
 public import SyncProtocol
@@ -257,10 +258,22 @@ public struct BlobTransfer: Sendable {
         }
         defer { try? handle.close() }
         let tooLong = SyncClientError(.badResponse, "the server sent a content of another size than its record's")
+        // The digest is computed as the bytes are written (what a resumed download has already is read once).
+        var hasher = SHA256()
+        if have > 0 {
+            let existing = try FileHandle(forReadingFrom: partial)
+            defer { try? existing.close() }
+            var left = have
+            while left > 0, let data = try existing.read(upToCount: Int(min(left, 1 << 20))), !data.isEmpty {
+                hasher.update(data: data)
+                left -= Int64(data.count)
+            }
+        }
         if have == 0 && size <= Int64(chunkBytes) {
             // A small content in one answer (gzipped by the server when that helps).
             let data = try await transport.download(digest, from: 0, count: nil)
             guard data.count == Int(size) else { throw tooLong }
+            hasher.update(data: data)
             do { try handle.write(contentsOf: data) } catch {
                 throw Replica.fileError(error, "writing \(partial.path)")
             }
@@ -276,6 +289,7 @@ public struct BlobTransfer: Sendable {
             try await transport.streamDownload(digest, from: have) { piece in
                 guard have + Int64(piece.readableBytes) <= size else { throw tooLong }
                 try piece.withUnsafeReadableBytes { bytes in
+                    hasher.update(bufferPointer: bytes)
                     var offset = 0
                     while offset < bytes.count {
                         let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -305,7 +319,8 @@ public struct BlobTransfer: Sendable {
             }
         }
         do { try handle.synchronize() } catch { throw Replica.fileError(error, "writing \(partial.path)") }
-        guard try replica.completeDownload(digest, size: size) else {
+        let hashed = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        guard try replica.completeDownload(digest, size: size, hashed: hashed) else {
             throw SyncClientError(
                 .badResponse,
                 "the downloaded content does not hash to its digest: it was discarded and is fetched again next time"

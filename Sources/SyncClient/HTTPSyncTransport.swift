@@ -220,17 +220,20 @@ public final class HTTPSyncTransport: SyncTransport {
             }
         } catch let failure as SinkFailure {
             throw failure.error
-        } catch let error as SyncClientError {
-            throw error
-        } catch is CancellationError {
-            throw CancellationError()
         } catch {
-            throw SyncClientError(
-                .unreachable,
-                "cannot reach the server at \(server): \(Self.describe(error))",
-                isTransient: true
-            )
+            throw networkFailure(error)
         }
+    }
+
+    /// A failure of an exchange as the caller sees it: ours and cancellation as they are, anything else (NIO's,
+    /// the HTTP client's) as the server being unreachable, a passing failure.
+    private func networkFailure(_ error: any Error) -> any Error {
+        if error is SyncClientError || error is CancellationError { return error }
+        return SyncClientError(
+            .unreachable,
+            "cannot reach the server at \(server): \(Self.describe(error))",
+            isTransient: true
+        )
     }
 
     /// An error of the caller's sink, passed through as it is (not a network failure).
@@ -281,16 +284,8 @@ public final class HTTPSyncTransport: SyncTransport {
         do {
             response = try await client.execute(request, timeout: requestTimeout)
             payload = try await response.body.collect(upTo: maxResponseBytes)
-        } catch let error as SyncClientError {
-            throw error
-        } catch is CancellationError {
-            throw CancellationError()
         } catch {
-            throw SyncClientError(
-                .unreachable,
-                "cannot reach the server at \(server): \(Self.describe(error))",
-                isTransient: true
-            )
+            throw networkFailure(error)
         }
         if response.headers.first(name: "Content-Encoding")?.lowercased() == "gzip" {
             do {

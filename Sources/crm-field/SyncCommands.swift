@@ -162,25 +162,21 @@ enum SyncRun {
         let transfer = BlobTransfer(replica: replica, transport: transport)
         let megabytes = Int64(FieldConfig.load(context)["prefetch-mb"] ?? "") ?? DocumentCommand.defaultPrefetchMB
         let rates = TransferRates()
-        return await transfer.run(
-            deadline: .now + .seconds(seconds),
-            prefetchBytes: megabytes * 1_048_576,
-            uploadProgress: { digest, done, total in
+        func progress(_ verb: String) -> BlobTransfer.Progress {
+            { digest, done, total in
                 reporter.report(
-                    "uploading a file, \(digest.prefix(8)) (KB)",
-                    done: Int(done / 1024),
-                    total: Int(total / 1024),
-                    perSecond: rates.kilobytesPerSecond(digest, done)
-                )
-            },
-            downloadProgress: { digest, done, total in
-                reporter.report(
-                    "fetching a file, \(digest.prefix(8)) (KB)",
+                    "\(verb) a file, \(digest.prefix(8)) (KB)",
                     done: Int(done / 1024),
                     total: Int(total / 1024),
                     perSecond: rates.kilobytesPerSecond(digest, done)
                 )
             }
+        }
+        return await transfer.run(
+            deadline: .now + .seconds(seconds),
+            prefetchBytes: megabytes * 1_048_576,
+            uploadProgress: progress("uploading"),
+            downloadProgress: progress("fetching")
         )
     }
 

@@ -100,9 +100,10 @@ extension Replica {
     }
 
     /// Makes `partialBlobURL(digest)` the content if it is `size` bytes hashing to `digest`; otherwise deletes it.
-    public func completeDownload(_ digest: String, size: Int64) throws -> Bool {
+    /// `hashed`: the SHA-256 the caller computed of the bytes as it wrote them (the file is not read again).
+    public func completeDownload(_ digest: String, size: Int64, hashed: String? = nil) throws -> Bool {
         let partial = partialBlobURL(digest)
-        guard Self.fileSize(partial) == size, try Self.sha256(of: partial) == digest else {
+        guard Self.fileSize(partial) == size, try hashed ?? Self.sha256(of: partial) == digest else {
             try? FileManager.default.removeItem(at: partial)
             return false
         }
