@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 import NIOCore
 public import ReplicaStore
 public import SyncProtocol
