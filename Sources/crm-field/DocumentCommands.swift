@@ -310,14 +310,21 @@ struct DocumentCommand: AsyncParsableCommand {
             } else {
                 chosen = versions.first(where: \.isCurrent) ?? versions[versions.count - 1]
             }
+            // The file's own name (its last part only: a name is never a path) unless --out names a file; a file of
+            // that name is replaced only when --out named it.
+            let name = (chosen.record["file_name"]?.stringValue ?? chosen.digest as String) as NSString
+            var target = URL(fileURLWithPath: ((out ?? name.lastPathComponent) as NSString).expandingTildeInPath)
+            var isFolder: ObjCBool = false
+            var named = out != nil
+            if FileManager.default.fileExists(atPath: target.path, isDirectory: &isFolder), isFolder.boolValue {
+                target.appendPathComponent(name.lastPathComponent)
+                named = false
+            }
+            if !named, FileManager.default.fileExists(atPath: target.path) {
+                throw CLIError.invalid("\(target.path) exists; name the file to write with --out")
+            }
             let fetched = !chosen.isHere
             if fetched { try await fetch(chosen, replica, context) }
-            let name = chosen.record["file_name"]?.stringValue ?? chosen.digest
-            var target = URL(fileURLWithPath: ((out ?? name) as NSString).expandingTildeInPath)
-            var isFolder: ObjCBool = false
-            if FileManager.default.fileExists(atPath: target.path, isDirectory: &isFolder), isFolder.boolValue {
-                target.appendPathComponent((name as NSString).lastPathComponent)
-            }
             do {
                 let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(UUID().uuidString).part")
                 try FileManager.default.copyItem(at: replica.blobURL(chosen.digest), to: temporary)

@@ -244,7 +244,12 @@ struct DocumentTests {
         let notYet = await cli(["sync", "--blob-seconds=-1"], home: other)
         #expect(notYet.exitCode == 2)
         server.stop()
-        let offline = await cli(["document", "get", document, "--out", it.folder.path], home: other)
+        // Into a folder that has a file of that name already: refused before anything moves (--out FILE replaces).
+        let exists = await cli(["document", "get", document, "--out", it.folder.path], home: other)
+        #expect(exists.exitCode == 2 && exists.err.contains("exists"), "\(exists.err)")
+        let downloads = it.folder.appendingPathComponent("downloads")
+        try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
+        let offline = await cli(["document", "get", document, "--out", downloads.path], home: other)
         #expect(offline.exitCode == 3, "no network is exit 3 as for sync: \(offline.err)")
         #expect(
             offline.err.contains("cannot be reached") && offline.err.split(separator: "\n").count == 1,

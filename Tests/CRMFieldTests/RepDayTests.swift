@@ -415,7 +415,8 @@ struct RepDayTests {
             )
             _ = await cli(["sync"], home: alice)
             _ = await cli(
-                ["meeting", "add", "--account", "acc-mueller", "--title", "Visit", "--at", "+2h"],
+                // Noon today, not "+2h": after 22:00 that is tomorrow, and `today` rightly leaves it out.
+                ["meeting", "add", "--account", "acc-mueller", "--title", "Visit", "--at", "today 12:00"],
                 home: alice
             )
             _ = await cli(["task", "add", "--title", "Send the quote", "--due-at", "yesterday"], home: alice)
