@@ -51,12 +51,13 @@ struct Init: FieldCommand {
             context.printJSON([
                 "replica_id": replica.replicaID.rawValue, "server": server, "user": hello.user,
                 "territories": hello.territories, "downloaded": summary.downloaded, "received": summary.received,
+                "server_version": hello.serverVersion ?? NSNull(),
                 "records": counts,
             ])
         } else {
             context.print(
                 "This laptop is set up for \(hello.user) (territories: \(hello.territories.joined(separator: ", "))) "
-                    + "with \(server)."
+                    + "with \(server)\(hello.serverVersion.map { " (crm-sync-server \($0))" } ?? "")."
             )
             context.print(
                 "Downloaded \(counts["account"] ?? 0) accounts, \(counts["contact"] ?? 0) contacts, "

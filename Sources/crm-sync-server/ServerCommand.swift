@@ -11,6 +11,7 @@ struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crm-sync-server",
         abstract: "The crm-field sync server and its admin commands.",
+        version: ServerVersion.current,
         subcommands: [
             Serve.self, UserCommand.self, TerritoryCommand.self, RecordCommand.self, Import.self, Backup.self,
             Restore.self, Stats.self, AuditCommand.self, Schema.self,

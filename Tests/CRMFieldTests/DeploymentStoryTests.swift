@@ -1,4 +1,5 @@
 import Foundation
+import SyncServer
 import SyncTestSupport
 import Testing
 
@@ -8,6 +9,27 @@ import Testing
 /// stopped, backed up, restored) and laptops through `crm-field`, on SQLite and on PostgreSQL.
 @Suite("Deployment operations", .serialized)
 struct DeploymentStoryTests {
+    @Test("both executables say their release with --version, and a laptop learns the server's from the handshake")
+    func versions() async throws {
+        let it = try ITServer(.sqlite)
+        defer { it.cleanUp() }
+        let server = try it.run(["--version"])
+        #expect(
+            server.status == 0 && server.output.trimmingCharacters(in: .whitespacesAndNewlines) == ServerVersion.current
+        )
+        let field = try ITServer.run(builtExecutable("crm-field"), ["--version"])
+        #expect(
+            field.status == 0 && field.output.trimmingCharacters(in: .whitespacesAndNewlines) == ServerVersion.current
+        )
+        let alice = try it.addRep("alice")
+        try it.importAccounts()
+        let process = try await it.serve()
+        defer { process.stop() }
+        let home = it.folder.appendingPathComponent("laptop").path
+        let set = await cli(["init", "--server", process.url, "--token", alice, "--json"], home: home)
+        #expect(set.object["server_version"] as? String == ServerVersion.current, "\(set.out)")
+    }
+
     @Test(
         "IT restores the server from a backup: both laptops re-send what it lost, a new laptop gets the union",
         arguments: ITServer.Backend.available

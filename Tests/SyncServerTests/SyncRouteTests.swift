@@ -25,6 +25,7 @@ struct SyncRouteTests {
             let decoded = try WireCoding.decode(HandshakeResponse.self, from: handshake.body)
             #expect(decoded.user == "alice" && decoded.territories == ["north"] && decoded.protocolVersions == [1])
             #expect(decoded.serverTime == "2026-11-23T10:00:00.000Z")
+            #expect(decoded.serverVersion == ServerVersion.current)
 
             let forbidden = try await client.send(.get, "/v1/admin/users", token: token)
             #expect(forbidden.status == .forbidden && forbidden.errorCode == "forbidden")

@@ -15,6 +15,9 @@ public struct HandshakeResponse: Hashable, Sendable, Codable {
     public var logID: String?
     /// With `?replica_id=`: what the server holds of that replica (absent when it has never seen it).
     public var replica: ReplicaStatus?
+    /// The server's release (`0.19.0`), for people and logs; compatibility is decided by the protocol versions.
+    /// Absent from servers before 0.19.
+    public var serverVersion: String?
 
     /// What the server holds of one replica.
     public struct ReplicaStatus: Hashable, Sendable, Codable {
@@ -64,6 +67,7 @@ public struct HandshakeResponse: Hashable, Sendable, Codable {
         maxClockAheadMilliseconds = try container.decode(Int64.self, forKey: .maxClockAheadMilliseconds)
         logID = try container.decodeIfPresent(String.self, forKey: .logID)
         replica = try container.decodeIfPresent(ReplicaStatus.self, forKey: .replica)
+        serverVersion = try container.decodeIfPresent(String.self, forKey: .serverVersion)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -74,5 +78,6 @@ public struct HandshakeResponse: Hashable, Sendable, Codable {
         case maxClockAheadMilliseconds = "max_clock_ahead_ms"
         case logID = "log_id"
         case replica
+        case serverVersion = "server_version"
     }
 }

@@ -32,6 +32,7 @@ struct SyncController: Sendable {
             maxClockAheadMilliseconds: configuration.maxClockAheadMilliseconds
         )
         answer.logID = try await service.logPosition().logID
+        answer.serverVersion = ServerVersion.current
         if let replicaText = request.uri.queryParameters["replica_id"].map(String.init) {
             guard ReplicaID.isValid(replicaText) else {
                 throw SyncServerError(.malformed, "replica_id is not a replica id")
