@@ -22,9 +22,30 @@ struct ServerCommand: AsyncParsableCommand {
 struct DatabaseOption: ParsableArguments {
     @Option(
         name: .customLong("db"),
-        help: "A SQLite database file, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (shared by several servers)."
+        help: """
+            A SQLite database file, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (shared by several servers); \
+            default: the settings file's db, else crm-sync.sqlite.
+            """
     )
-    var database = "crm-sync.sqlite"
+    var databaseFlag: String?
+    @Option(
+        help: ArgumentHelp(
+            "The settings file (default: $CRM_SYNC_CONFIG, else /etc/crm-sync/server.conf when it exists); flags override it.",
+            valueName: "file"
+        )
+    )
+    var config: String?
+
+    /// The settings file's values (none when there is no file).
+    var settings: SettingsFile { (try? SettingsFile.load(config)) ?? SettingsFile(path: nil, values: [:]) }
+
+    /// The database: `--db`, else the settings file's `db`, else `crm-sync.sqlite` in the working directory.
+    var database: String { databaseFlag ?? settings["db"] ?? "crm-sync.sqlite" }
+
+    mutating func validate() throws {
+        // A settings file that cannot be read or has a wrong line stops every command, before anything is done.
+        _ = try SettingsFile.load(config)
+    }
 
     var isPostgres: Bool { database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") }
 
@@ -72,42 +93,74 @@ struct Serve: AsyncParsableCommand {
     )
 
     @OptionGroup var database: DatabaseOption
-    @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "Port to listen on.") var port = 8080
-    @Option(help: "Largest request body in bytes.") var maxBodyBytes = 8 * 1024 * 1024
-    @Option(help: "How far ahead of the server's clock a change may be stamped, in seconds.")
-    var maxClockAheadSeconds: Int64 = 60
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (default 8080).") var port: Int?
+    @Option(help: "Largest request body in bytes (default 8 MiB).") var maxBodyBytes: Int?
+    @Option(help: "How far ahead of the server's clock a change may be stamped, in seconds (default 60).")
+    var maxClockAheadSeconds: Int64?
     @Option(
         help:
-            "For how many days after a territory move the old territory's laptops may still send edits they made before they learned of it."
+            "For how many days after a territory move the old territory's laptops may still send edits they made before they learned of it (default 30)."
     )
-    var handOffGraceDays: Int64 = 30
+    var handOffGraceDays: Int64?
     @Option(help: "A PEM certificate (chain) to serve HTTPS with (TLS 1.2 at least); needs --tls-key.")
     var tlsCert: String?
     @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
-    @Option(help: "The largest document file accepted, in MB (larger ones are refused with 413; their records sync).")
-    var maxDocumentMb: Int64 = 25
+    @Option(
+        help:
+            "The largest document file accepted, in MB (default 25; larger ones are refused with 413; their records sync)."
+    )
+    var maxDocumentMb: Int64?
+
+    /// Each setting: its flag, else the settings file, else the default.
+    struct Resolved {
+        var host: String
+        var port: Int
+        var maxBodyBytes: Int
+        var maxClockAheadSeconds: Int64
+        var handOffGraceDays: Int64
+        var tls: ServerConfiguration.TLSFiles?
+        var maxDocumentMb: Int64
+    }
+
+    func resolved() throws -> Resolved {
+        let file = try SettingsFile.load(database.config)
+        let cert = tlsCert ?? file["tls-cert"]
+        let key = tlsKey ?? file["tls-key"]
+        if (cert == nil) != (key == nil) {
+            throw ValidationError("--tls-cert and --tls-key (tls-cert and tls-key) go together")
+        }
+        let resolved = Resolved(
+            host: host ?? file["host"] ?? "127.0.0.1",
+            port: try port ?? file.number("port") ?? 8080,
+            maxBodyBytes: try maxBodyBytes ?? file.number("max-body-bytes") ?? 8 * 1024 * 1024,
+            maxClockAheadSeconds: try maxClockAheadSeconds ?? file.number("max-clock-ahead-seconds") ?? 60,
+            handOffGraceDays: try handOffGraceDays ?? file.number("hand-off-grace-days") ?? 30,
+            tls: cert.flatMap { cert in key.map { ServerConfiguration.TLSFiles(certificate: cert, key: $0) } },
+            maxDocumentMb: try maxDocumentMb ?? file.number("max-document-mb") ?? 25
+        )
+        if resolved.maxDocumentMb < 0 { throw ValidationError("--max-document-mb must be 0 or more") }
+        return resolved
+    }
 
     func validate() throws {
-        if (tlsCert == nil) != (tlsKey == nil) {
-            throw ValidationError("--tls-cert and --tls-key go together")
-        }
-        if maxDocumentMb < 0 { throw ValidationError("--max-document-mb must be 0 or more") }
+        _ = try resolved()
     }
 
     func run() async throws {
         var logger = Logger(label: "crm-sync-server")
         logger.logLevel = .info
+        let settings = try resolved()
         var configuration = ServerConfiguration(
-            host: host,
-            port: port,
+            host: settings.host,
+            port: settings.port,
             database: database.database,
-            maxBodyBytes: maxBodyBytes,
-            maxClockAheadMilliseconds: maxClockAheadSeconds * 1000,
-            handOffGraceMilliseconds: handOffGraceDays * 86_400_000,
-            tls: tlsCert.flatMap { cert in tlsKey.map { ServerConfiguration.TLSFiles(certificate: cert, key: $0) } }
+            maxBodyBytes: settings.maxBodyBytes,
+            maxClockAheadMilliseconds: settings.maxClockAheadSeconds * 1000,
+            handOffGraceMilliseconds: settings.handOffGraceDays * 86_400_000,
+            tls: settings.tls
         )
-        configuration.maxDocumentBytes = maxDocumentMb * 1_048_576
+        configuration.maxDocumentBytes = settings.maxDocumentMb * 1_048_576
         // PostgreSQL's pool is a service of the application, and its schema is migrated before the server listens.
         if database.isPostgres {
             let storage = try PostgresChangeStorage(url: database.database, logger: logger)

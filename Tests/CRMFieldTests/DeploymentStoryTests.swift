@@ -1,4 +1,5 @@
 import Foundation
+import SyncClient
 import SyncServer
 import SyncTestSupport
 import Testing
@@ -9,6 +10,55 @@ import Testing
 /// stopped, backed up, restored) and laptops through `crm-field`, on SQLite and on PostgreSQL.
 @Suite("Deployment operations", .serialized)
 struct DeploymentStoryTests {
+    @Test(
+        "IT's settings file: serve and the admin commands read it, a flag overrides it, a wrong line is refused with its line"
+    )
+    func settingsFile() async throws {
+        let it = try ITServer(.sqlite)
+        defer { it.cleanUp() }
+        let port = try ServerProcess.freePort()
+        let conf = it.folder.appendingPathComponent("server.conf").path
+        try """
+        # /etc/crm-sync/server.conf as the package installs it, here in a test folder
+        db = \(it.folder.appendingPathComponent("from-the-file.sqlite").path)
+        port = \(port)   # its own port
+        max-document-mb = 1
+
+        """.write(toFile: conf, atomically: true, encoding: .utf8)
+        let added = try it.run(["user", "add", "alice", "--role", "rep", "--config", conf])
+        #expect(added.status == 0, "\(added.output)")
+        #expect(FileManager.default.fileExists(atPath: it.folder.appendingPathComponent("from-the-file.sqlite").path))
+        // `serve --config FILE` alone: the database and the port come from the file; then a flag overrides the port.
+        let other = try ServerProcess.freePort()
+        for (arguments, expected) in [
+            (["serve", "--config", conf], port), (["serve", "--config", conf, "--port", "\(other)"], other),
+        ] {
+            let process = Process()
+            process.executableURL = builtExecutable("crm-sync-server")
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer {
+                process.interrupt()
+                process.waitUntilExit()
+            }
+            let transport = try HTTPSyncTransport(server: "http://127.0.0.1:\(expected)", token: "none")
+            var healthy = false
+            for _ in 0..<100 where !healthy {
+                healthy = (try? await transport.send("GET", "/healthz"))?.status == 200
+                if !healthy { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            try? await transport.shutdown()
+            #expect(healthy, "serve \(arguments) listens on \(expected)")
+        }
+        let listed = try it.run(["user", "list", "--config", conf])
+        #expect(listed.output.contains("alice"), "\(listed.output)")
+        try "prot = 1\n".write(toFile: conf, atomically: true, encoding: .utf8)
+        let wrong = try it.run(["serve", "--config", conf])
+        #expect(wrong.status != 0 && wrong.output.contains("server.conf:1: no setting 'prot'"), "\(wrong.output)")
+    }
+
     @Test("both executables say their release with --version, and a laptop learns the server's from the handshake")
     func versions() async throws {
         let it = try ITServer(.sqlite)
