@@ -6,6 +6,8 @@ import Foundation
 enum UsageErrors {
     /// The subcommand path `arguments` name, and a problem with it: an unknown subcommand, with a suggestion.
     static func unknownSubcommand(_ arguments: [String]) -> String? {
+        // `--generate-completion-script bash`: its value is no subcommand.
+        if arguments.first == "--generate-completion-script" { return nil }
         var command: any ParsableCommand.Type = CRMField.self
         var path = ["crm-field"]
         for argument in arguments {

@@ -3,6 +3,7 @@ import ReplicaStore
 import SyncClient
 import SyncProtocol
 import SyncServer
+import SyncTestSupport
 import Testing
 
 @testable import crm_field
@@ -177,6 +178,16 @@ struct CLICommandTests {
                 as: UTF8.self
             )
             #expect(csv.hasPrefix("id,name,kind") && csv.contains("Müller Haustechnik GmbH"))
+        }
+    }
+
+    @Test("completion scripts for bash, zsh and fish, as README and the package ask for them")
+    func completionScripts() async throws {
+        for shell in ["bash", "zsh", "fish"] {
+            for arguments in [["--generate-completion-script", shell], ["--generate-completion-script=\(shell)"]] {
+                let (status, output) = try ITServer.run(SyncTestSupport.builtExecutable("crm-field"), arguments)
+                #expect(status == 0 && output.contains("crm-field") && output.contains("document"), "\(arguments)")
+            }
         }
     }
 
