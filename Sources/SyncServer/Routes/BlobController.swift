@@ -68,7 +68,7 @@ struct BlobController: Sendable {
             deadlineSeconds: configuration.requestDeadlineSeconds,
             stallSeconds: configuration.bodyStallSeconds
         )
-        let actual = SHA256.hash(data: bytes.readableBytesView).map { String(format: "%02x", $0) }.joined()
+        let actual = SHA256.hash(data: bytes.readableBytesView).hexString
         guard actual == claimed else {
             context.logger.notice(
                 "Chunk refused",

@@ -27,11 +27,6 @@ public protocol BlobStore: Sendable {
 }
 
 extension BlobStore {
-    /// The SHA-256 of `bytes` as the protocol writes digests (lower-case hex).
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
-        digest.map { String(format: "%02x", $0) }.joined()
-    }
-
     func wrongOffset(_ offset: Int64, have: Int64) -> SyncServerError {
         SyncServerError(.wrongOffset, "this chunk starts at byte \(offset) but the server has \(have) bytes of it")
     }
@@ -151,7 +146,7 @@ public final class FileBlobStore: BlobStore {
         defer { try? handle.close() }
         var hasher = SHA256()
         while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(data: data) }
-        return hex(hasher.finalize())
+        return hasher.finalize().hexString
     }
 
     /// Runs file writes, reporting a full disk as the 507 every other write gives.
@@ -196,7 +191,7 @@ public final class MemoryBlobStore: BlobStore, @unchecked Sendable {
         lock.withLock {
             if stored[digest]?.count == Int(size) { return true }
             let bytes = partial.removeValue(forKey: digest) ?? []
-            guard bytes.count == Int(size), Self.hex(SHA256.hash(data: bytes)) == digest else { return false }
+            guard bytes.count == Int(size), SHA256.hash(data: bytes).hexString == digest else { return false }
             stored[digest] = bytes
             return true
         }

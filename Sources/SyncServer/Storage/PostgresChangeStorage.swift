@@ -1051,7 +1051,7 @@ final class PostgresBlobStore: BlobStore {
                 hasher.update(data: data.readableBytesView)
                 total += Int64(data.readableBytes)
             }
-            guard total == size, Self.hex(hasher.finalize()) == digest else {
+            guard total == size, hasher.finalize().hexString == digest else {
                 try await connection.query("DELETE FROM blob_part WHERE digest = \(digest)", logger: self.logger)
                 return false
             }
